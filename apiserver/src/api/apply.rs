@@ -1,0 +1,273 @@
+//! Apply: create the object, update it to the manifest, or recognise that nothing changed.
+
+use minicloud_manifests::{Resource, Scope, apply_defaults, parse_json_object, validate};
+use serde_json::Value;
+
+use super::objects::{self, ObjectRef};
+use super::{ApiError, RequestContext, ResourceApi, Result};
+use crate::store::{KeyValue, Revision, StoreError};
+
+/// How often a write racing other writers is retried before the caller sees the conflict.
+const MAX_ATTEMPTS: usize = 8;
+
+/// What an apply did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyOutcome {
+    /// The object did not exist and was created.
+    Created,
+    /// The object existed and was changed.
+    Configured,
+    /// The object already matched the manifest; nothing was written.
+    Unchanged,
+}
+
+impl ApplyOutcome {
+    /// The word the CLI prints: `app/web created`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplyOutcome::Created => "created",
+            ApplyOutcome::Configured => "configured",
+            ApplyOutcome::Unchanged => "unchanged",
+        }
+    }
+}
+
+/// The result of an apply (or of a dry run).
+#[derive(Clone, Debug)]
+pub struct ApplyResult {
+    /// Created, configured or unchanged.
+    pub outcome: ApplyOutcome,
+    /// The object as stored (or as it would be stored).
+    pub object: Value,
+    /// For a dry run, a unified diff of the stored object against the new one (empty when
+    /// unchanged); empty for a real apply, which the caller can simply read back.
+    pub diff: String,
+}
+
+/// The parts of the manifest that decide how it merges with the stored object.
+struct Desired {
+    target: ObjectRef,
+    object: Value,
+    precondition: Option<Revision>,
+    /// Fields of `metadata` the manifest sets explicitly (an empty list there clears them).
+    explicit_finalizers: bool,
+    explicit_owners: bool,
+}
+
+impl ResourceApi {
+    /// Applies one manifest (JSON). With `dry_run`, every check runs and nothing is written.
+    pub async fn apply(
+        &self,
+        ctx: &RequestContext,
+        body: &[u8],
+        dry_run: bool,
+    ) -> Result<ApplyResult> {
+        let desired = prepare(ctx, body)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let current = self.store.get(&desired.target.key()).await?;
+            let attempt = match current {
+                None => self.create(&desired, dry_run).await,
+                Some(kv) => self.update(&desired, &kv, dry_run).await,
+            };
+            match attempt {
+                Err(ApiError::Conflict(_)) if desired.precondition.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(ApiError::Conflict(format!(
+            "{} kept changing while it was being applied; try again",
+            desired.target.describe()
+        )))
+    }
+
+    async fn create(&self, desired: &Desired, dry_run: bool) -> Result<ApplyResult> {
+        if desired.precondition.is_some() {
+            return Err(ApiError::Conflict(format!(
+                "{} no longer exists (it was deleted); remove metadata.resourceVersion to create it again",
+                desired.target.describe()
+            )));
+        }
+        let mut object = desired.object.clone();
+        initialise_server_fields(&mut object);
+        let diff = if dry_run {
+            diff(None, &object)
+        } else {
+            String::new()
+        };
+        if !dry_run {
+            let revision = self
+                .store
+                .create(&desired.target.key(), objects::encode(&object))
+                .await?;
+            set_version(&mut object, revision);
+        }
+        Ok(ApplyResult {
+            outcome: ApplyOutcome::Created,
+            object,
+            diff,
+        })
+    }
+
+    async fn update(&self, desired: &Desired, kv: &KeyValue, dry_run: bool) -> Result<ApplyResult> {
+        let current = objects::decode(kv, kv.mod_revision)?;
+        if let Some(expected) = desired.precondition.filter(|rv| *rv != kv.mod_revision) {
+            return Err(StoreError::Conflict {
+                key: kv.key.clone(),
+                expected,
+                actual: kv.mod_revision,
+            }
+            .into());
+        }
+        let mut object = merge(&current, desired);
+        if object == current {
+            return Ok(ApplyResult {
+                outcome: ApplyOutcome::Unchanged,
+                object,
+                diff: String::new(),
+            });
+        }
+        let diff = diff(Some(&current), &object);
+        if dry_run {
+            return Ok(ApplyResult {
+                outcome: ApplyOutcome::Configured,
+                object,
+                diff,
+            });
+        }
+        if objects::is_deleting(&object) && objects::finalizers(&object).is_empty() {
+            self.remove_with_dependents(kv, &current).await?;
+            return Ok(ApplyResult {
+                outcome: ApplyOutcome::Configured,
+                object,
+                diff,
+            });
+        }
+        let revision = self
+            .store
+            .update(&kv.key, objects::encode(&object), kv.mod_revision)
+            .await?;
+        set_version(&mut object, revision);
+        Ok(ApplyResult {
+            outcome: ApplyOutcome::Configured,
+            object,
+            diff,
+        })
+    }
+}
+
+/// Parses, defaults and validates the manifest and works out which object it names.
+fn prepare(ctx: &RequestContext, body: &[u8]) -> Result<Desired> {
+    let raw: Value = serde_json::from_slice(body)
+        .map_err(|error| ApiError::BadRequest(format!("the request body is not JSON: {error}")))?;
+    let mut resource =
+        parse_json_object(body).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let kind = resource.kind();
+    if kind.scope() == Scope::Tenant && resource.tenant().is_none() {
+        resource.metadata_mut().tenant = Some(ctx.default_tenant.clone());
+    }
+    apply_defaults(&mut resource);
+    validate(&resource).map_err(|errors| invalid(&resource, errors))?;
+    let target = ObjectRef::new(
+        kind,
+        resource.tenant(),
+        resource.name(),
+        &ctx.default_tenant,
+    )?;
+    let object = resource.to_json();
+    let precondition = objects::resource_version(&object)?;
+    let explicit = |field: &str| raw.get("metadata").and_then(|m| m.get(field)).is_some();
+    Ok(Desired {
+        target,
+        precondition,
+        explicit_finalizers: explicit("finalizers"),
+        explicit_owners: explicit("ownerReferences"),
+        object,
+    })
+}
+
+fn invalid(resource: &Resource, errors: minicloud_manifests::ValidationErrors) -> ApiError {
+    ApiError::Invalid {
+        kind: resource.kind().as_str().into(),
+        name: resource.name().into(),
+        errors,
+    }
+}
+
+/// Sets what the server owns on a new object.
+fn initialise_server_fields(object: &mut Value) {
+    if let Some(fields) = object.as_object_mut() {
+        fields.remove("status");
+    }
+    let metadata = objects::metadata_mut(object);
+    metadata.insert(
+        "uid".into(),
+        Value::String(uuid::Uuid::new_v4().to_string()),
+    );
+    metadata.insert("creationTimestamp".into(), Value::String(objects::now()));
+    metadata.insert("generation".into(), Value::from(1));
+    metadata.remove("deletionTimestamp");
+    metadata.remove("resourceVersion");
+}
+
+/// The stored object updated to the manifest: user fields from the manifest, server fields and
+/// status from the stored object, generation bumped when the user content changed.
+fn merge(current: &Value, desired: &Desired) -> Value {
+    let mut object = desired.object.clone();
+    let fields = object.as_object_mut().expect("objects are JSON objects");
+    match current.get("status") {
+        Some(status) => fields.insert("status".into(), status.clone()),
+        None => fields.remove("status"),
+    };
+    let generation = objects::metadata_field(current, "generation")
+        .and_then(Value::as_u64)
+        .unwrap_or(1);
+    let changed = objects::content(current) != objects::content(&object);
+    let metadata = objects::metadata_mut(&mut object);
+    let mut keep = vec![
+        "uid",
+        "creationTimestamp",
+        "deletionTimestamp",
+        "resourceVersion",
+    ];
+    if !desired.explicit_finalizers {
+        keep.push("finalizers");
+    }
+    if !desired.explicit_owners {
+        keep.push("ownerReferences");
+    }
+    for field in keep {
+        match objects::metadata_field(current, field) {
+            Some(value) => metadata.insert(field.into(), value.clone()),
+            None => metadata.remove(field),
+        };
+    }
+    metadata.insert(
+        "generation".into(),
+        Value::from(generation + u64::from(changed)),
+    );
+    object
+}
+
+fn set_version(object: &mut Value, revision: Revision) {
+    objects::metadata_mut(object).insert(
+        "resourceVersion".into(),
+        Value::String(revision.to_string()),
+    );
+}
+
+/// A unified diff between two objects rendered as YAML, without their resourceVersions.
+pub(super) fn diff(before: Option<&Value>, after: &Value) -> String {
+    let render = |value: &Value| {
+        let mut value = value.clone();
+        objects::metadata_mut(&mut value).remove("resourceVersion");
+        match Resource::from_json(value.clone()) {
+            Ok(resource) => minicloud_manifests::to_yaml(&resource),
+            Err(_) => serde_json::to_string_pretty(&value).unwrap_or_default(),
+        }
+    };
+    let (old, new) = (before.map(render).unwrap_or_default(), render(after));
+    similar::TextDiff::from_lines(&old, &new)
+        .unified_diff()
+        .header("live", "applied")
+        .to_string()
+}

@@ -1,0 +1,165 @@
+//! Delete: honour finalizers (mark the object deleting; it goes when the last one is removed)
+//! and cascade to the objects that name it in their ownerReferences — in one transaction, so a
+//! crash never leaves half a cascade.
+
+use std::collections::HashSet;
+
+use minicloud_manifests::{Kind, Scope};
+use serde_json::Value;
+
+use super::objects::{self, ObjectRef};
+use super::{ApiError, RequestContext, ResourceApi, Result};
+use crate::store::{Compare, KeyValue, Revision, StoreError, Txn, TxnOp, keys};
+
+/// How often a delete racing other writers is retried before the caller sees the conflict.
+const MAX_ATTEMPTS: usize = 8;
+
+/// What a delete did.
+#[derive(Clone, Debug)]
+pub struct DeleteResult {
+    /// The object as last stored.
+    pub object: Value,
+    /// Whether finalizers keep the object (now marked with a deletionTimestamp) for a while.
+    pub finalizing: bool,
+}
+
+impl ResourceApi {
+    /// Deletes `target` (only at `precondition`, when given).
+    pub async fn delete(
+        &self,
+        _ctx: &RequestContext,
+        target: &ObjectRef,
+        precondition: Option<Revision>,
+    ) -> Result<DeleteResult> {
+        for _ in 0..MAX_ATTEMPTS {
+            let kv = self
+                .store
+                .get(&target.key())
+                .await?
+                .ok_or_else(|| target.not_found())?;
+            if let Some(expected) = precondition.filter(|rv| *rv != kv.mod_revision) {
+                let conflict = StoreError::Conflict {
+                    key: kv.key,
+                    expected,
+                    actual: kv.mod_revision,
+                };
+                return Err(conflict.into());
+            }
+            let current = objects::decode(&kv, kv.mod_revision)?;
+            let attempt = if objects::finalizers(&current).is_empty() {
+                self.remove_with_dependents(&kv, &current)
+                    .await
+                    .map(|()| DeleteResult {
+                        object: current,
+                        finalizing: false,
+                    })
+            } else {
+                self.mark_deleting(&kv, current)
+                    .await
+                    .map(|object| DeleteResult {
+                        object,
+                        finalizing: true,
+                    })
+            };
+            match attempt {
+                Err(ApiError::Conflict(_)) if precondition.is_none() => continue,
+                other => return other,
+            }
+        }
+        Err(ApiError::Conflict(format!(
+            "{} kept changing while it was being deleted; try again",
+            target.describe()
+        )))
+    }
+
+    async fn mark_deleting(&self, kv: &KeyValue, mut object: Value) -> Result<Value> {
+        if objects::is_deleting(&object) {
+            return Ok(object);
+        }
+        objects::metadata_mut(&mut object)
+            .insert("deletionTimestamp".into(), Value::String(objects::now()));
+        let revision = self
+            .store
+            .update(&kv.key, objects::encode(&object), kv.mod_revision)
+            .await?;
+        objects::metadata_mut(&mut object).insert(
+            "resourceVersion".into(),
+            Value::String(revision.to_string()),
+        );
+        Ok(object)
+    }
+
+    /// Removes the object and, transitively, its dependents: each dependent without finalizers
+    /// is deleted (and its own dependents after it); one with finalizers is marked deleting.
+    pub(super) async fn remove_with_dependents(&self, kv: &KeyValue, object: &Value) -> Result<()> {
+        let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
+            .then([TxnOp::Delete(kv.key.clone())]);
+        let candidates = self.possible_dependents(object).await?;
+        let mut owners: Vec<String> = uid(object).into_iter().collect();
+        let mut visited = HashSet::from([kv.key.clone()]);
+        while let Some(owner) = owners.pop() {
+            for (dependent_kv, dependent) in
+                candidates.iter().filter(|(_, d)| is_owned_by(d, &owner))
+            {
+                if !visited.insert(dependent_kv.key.clone()) {
+                    continue;
+                }
+                let key = dependent_kv.key.clone();
+                txn.compares
+                    .push(Compare::ModRevision(key.clone(), dependent_kv.mod_revision));
+                if objects::finalizers(dependent).is_empty() {
+                    txn.ops.push(TxnOp::Delete(key));
+                    owners.extend(uid(dependent));
+                } else if !objects::is_deleting(dependent) {
+                    let mut marked = dependent.clone();
+                    objects::metadata_mut(&mut marked)
+                        .insert("deletionTimestamp".into(), Value::String(objects::now()));
+                    txn.ops.push(TxnOp::Put(key, objects::encode(&marked)));
+                }
+            }
+        }
+        if self.store.txn(txn).await?.succeeded {
+            Ok(())
+        } else {
+            Err(ApiError::Conflict(format!(
+                "{} or one of its dependents changed during deletion",
+                kv.key
+            )))
+        }
+    }
+
+    /// Every object that could name `owner` as its owner: its tenant's objects, or all objects
+    /// for a cluster-scoped owner.
+    async fn possible_dependents(&self, owner: &Value) -> Result<Vec<(KeyValue, Value)>> {
+        let tenant = objects::metadata_field(owner, "tenant").and_then(Value::as_str);
+        let mut found = Vec::new();
+        for kind in Kind::ALL {
+            let prefix = match tenant {
+                Some(_) if kind.scope() == Scope::Cluster => continue,
+                Some(tenant) => keys::kind_prefix(kind.plural(), Some(tenant)),
+                None => keys::kind_prefix(kind.plural(), None),
+            };
+            for kv in self.store.list(&prefix).await?.items {
+                let value = objects::decode(&kv, kv.mod_revision)?;
+                found.push((kv, value));
+            }
+        }
+        Ok(found)
+    }
+}
+
+fn uid(object: &Value) -> Option<String> {
+    objects::metadata_field(object, "uid")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+}
+
+fn is_owned_by(object: &Value, owner_uid: &str) -> bool {
+    objects::metadata_field(object, "ownerReferences")
+        .and_then(Value::as_array)
+        .is_some_and(|owners| {
+            owners
+                .iter()
+                .any(|o| o.get("uid").and_then(Value::as_str) == Some(owner_uid))
+        })
+}

@@ -1,0 +1,159 @@
+//! [`ApiError`]: every way a resource request can fail, and the one place where each failure
+//! becomes a gRPC status and an HTTP status with a machine-readable reason.
+
+use axum::http::StatusCode;
+use minicloud_manifests::ValidationErrors;
+
+use crate::store::StoreError;
+use crate::watch_cache::WatchCacheError;
+
+/// Result of a resource API call.
+pub type Result<T, E = ApiError> = std::result::Result<T, E>;
+
+/// Why a resource request failed. The message is for people; [`ApiError::reason`] is for code.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The request itself is malformed (bad JSON, unknown kind, bad selector).
+    #[error("{0}")]
+    BadRequest(String),
+    /// The object failed validation.
+    #[error("{kind} {name:?} is invalid: {errors}")]
+    Invalid {
+        /// The object's kind.
+        kind: String,
+        /// The object's name.
+        name: String,
+        /// Each field that is wrong, with its path.
+        errors: ValidationErrors,
+    },
+    /// The object does not exist (or the caller may not know it does).
+    #[error("{what} not found")]
+    NotFound {
+        /// `app "web" in tenant "acme"`.
+        what: String,
+    },
+    /// A precondition on the object's version failed, or it changed while being written.
+    #[error("{0}")]
+    Conflict(String),
+    /// The requested resourceVersion is too old to watch from.
+    #[error("{0}")]
+    Expired(String),
+    /// The watch client read too slowly and was cut off.
+    #[error("{0}")]
+    TooSlow(String),
+    /// The request body is larger than the server accepts.
+    #[error(
+        "request body is larger than the {limit} byte limit; split the manifest into smaller ones"
+    )]
+    TooLarge {
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// The store could not serve the request.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+    /// A bug or corrupt data.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The machine-readable reason, stable across releases.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "BadRequest",
+            ApiError::Invalid { .. } => "Invalid",
+            ApiError::NotFound { .. } => "NotFound",
+            ApiError::Conflict(_) => "Conflict",
+            ApiError::Expired(_) => "Expired",
+            ApiError::TooSlow(_) => "TooSlow",
+            ApiError::TooLarge { .. } => "RequestTooLarge",
+            ApiError::Unavailable(_) => "Unavailable",
+            ApiError::Internal(_) => "Internal",
+        }
+    }
+
+    /// The HTTP status for this error.
+    pub fn http_status(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Expired(_) | ApiError::TooSlow(_) => StatusCode::GONE,
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The gRPC status for this error; the reason travels in the `minicloud-reason` metadata.
+    pub fn grpc_status(&self) -> tonic::Status {
+        let code = match self {
+            ApiError::BadRequest(_) | ApiError::Invalid { .. } => tonic::Code::InvalidArgument,
+            ApiError::NotFound { .. } => tonic::Code::NotFound,
+            ApiError::Conflict(_) => tonic::Code::Aborted,
+            ApiError::Expired(_) | ApiError::TooSlow(_) => tonic::Code::OutOfRange,
+            ApiError::TooLarge { .. } => tonic::Code::ResourceExhausted,
+            ApiError::Unavailable(_) => tonic::Code::Unavailable,
+            ApiError::Internal(_) => tonic::Code::Internal,
+        };
+        let mut status = tonic::Status::new(code, self.to_string());
+        status.metadata_mut().insert(
+            REASON_METADATA,
+            tonic::metadata::MetadataValue::from_static(self.reason()),
+        );
+        status
+    }
+
+    /// The JSON body of an HTTP error response.
+    pub fn http_body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.http_status().as_u16(),
+            "reason": self.reason(),
+            "message": self.to_string(),
+        })
+    }
+
+    /// The reason carried by a gRPC status from a minicloud server, if any.
+    pub fn reason_of(status: &tonic::Status) -> Option<&str> {
+        status
+            .metadata()
+            .get(REASON_METADATA)
+            .and_then(|value| value.to_str().ok())
+    }
+}
+
+/// The gRPC metadata key carrying [`ApiError::reason`].
+pub const REASON_METADATA: &str = "minicloud-reason";
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict { .. } | StoreError::AlreadyExists { .. } => {
+                ApiError::Conflict(error.to_string())
+            }
+            StoreError::Compacted { .. } => ApiError::Expired(error.to_string()),
+            StoreError::NotFound { .. } => ApiError::NotFound {
+                what: error.to_string(),
+            },
+            StoreError::InvalidTxn(_) | StoreError::Corrupt { .. } => {
+                ApiError::Internal(error.to_string())
+            }
+            StoreError::Etcd(_)
+            | StoreError::EtcdUnreachable { .. }
+            | StoreError::WatchEnded(_)
+            | StoreError::Io { .. } => ApiError::Unavailable(error.to_string()),
+        }
+    }
+}
+
+impl From<WatchCacheError> for ApiError {
+    fn from(error: WatchCacheError) -> Self {
+        match error {
+            WatchCacheError::Expired { .. } => ApiError::Expired(error.to_string()),
+            WatchCacheError::TooSlow { .. } => ApiError::TooSlow(error.to_string()),
+            WatchCacheError::Store(store) => store.into(),
+        }
+    }
+}

@@ -1,0 +1,69 @@
+//! UpdateStatus: the only path that writes `status`; it never touches spec or generation.
+
+use minicloud_manifests::parse_json_object;
+use serde_json::Value;
+
+use super::objects::{self, ObjectRef};
+use super::{ApiError, RequestContext, ResourceApi, Result};
+use crate::store::StoreError;
+
+/// How often a status write racing other writers is retried.
+const MAX_ATTEMPTS: usize = 8;
+
+impl ResourceApi {
+    /// Replaces the status of the object the JSON names with the JSON's status.
+    pub async fn update_status(&self, ctx: &RequestContext, body: &[u8]) -> Result<Value> {
+        let resource =
+            parse_json_object(body).map_err(|error| ApiError::BadRequest(error.to_string()))?;
+        let target = ObjectRef::new(
+            resource.kind(),
+            resource.tenant(),
+            resource.name(),
+            &ctx.default_tenant,
+        )?;
+        let submitted = resource.to_json();
+        let precondition = objects::resource_version(&submitted)?;
+        for _ in 0..MAX_ATTEMPTS {
+            let kv = self
+                .store
+                .get(&target.key())
+                .await?
+                .ok_or_else(|| target.not_found())?;
+            if let Some(expected) = precondition.filter(|rv| *rv != kv.mod_revision) {
+                return Err(StoreError::Conflict {
+                    key: kv.key,
+                    expected,
+                    actual: kv.mod_revision,
+                }
+                .into());
+            }
+            let current = objects::decode(&kv, kv.mod_revision)?;
+            let mut object = current.clone();
+            let fields = object.as_object_mut().expect("objects are JSON objects");
+            match submitted.get("status") {
+                Some(status) => fields.insert("status".into(), status.clone()),
+                None => fields.remove("status"),
+            };
+            if object == current {
+                return Ok(current);
+            }
+            match self
+                .store
+                .update(&kv.key, objects::encode(&object), kv.mod_revision)
+                .await
+            {
+                Ok(revision) => {
+                    let version = Value::String(revision.to_string());
+                    objects::metadata_mut(&mut object).insert("resourceVersion".into(), version);
+                    return Ok(object);
+                }
+                Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Err(ApiError::Conflict(format!(
+            "{} kept changing; try again",
+            target.describe()
+        )))
+    }
+}

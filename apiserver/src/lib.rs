@@ -1,0 +1,9 @@
+//! The minicloud API server: the storage layer today; the resource API, admission and watch
+//! fan-out are built on top of it.
+
+pub mod api;
+pub mod grpc;
+pub mod rest;
+pub mod server;
+pub mod store;
+pub mod watch_cache;

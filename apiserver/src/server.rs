@@ -1,0 +1,81 @@
+//! The API server: gRPC and REST on one listener, with a clean shutdown that also ends every
+//! open watch stream.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::http::HeaderValue;
+use axum::response::Response;
+use axum::serve::ListenerExt;
+use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
+use tokio::net::TcpListener;
+
+use crate::api::{MAX_BODY_BYTES, ResourceApi};
+use crate::grpc::GrpcResources;
+use crate::rest;
+
+/// Every route of the API server: REST, and gRPC by content type on the same paths space.
+pub fn router(api: Arc<ResourceApi>) -> Router {
+    let service = ResourceServiceServer::new(GrpcResources::new(api.clone()))
+        .max_decoding_message_size(MAX_BODY_BYTES);
+    let grpc = tonic::service::Routes::new(service)
+        .prepare()
+        .into_axum_router()
+        .layer(axum::middleware::map_response(
+            oversized_is_resource_exhausted,
+        ));
+    rest::router(api).merge(grpc)
+}
+
+/// tonic refuses a message over the size limit from its length prefix, before reading it, but
+/// reports OUT_OF_RANGE; minicloud reports RESOURCE_EXHAUSTED (as HTTP reports 413).
+async fn oversized_is_resource_exhausted(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    let oversized = headers.get("grpc-status").is_some_and(|code| code == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|message| message.to_str().ok())
+            .is_some_and(|message| {
+                message
+                    .replace("%20", " ")
+                    .contains("message length too large")
+            });
+    if oversized {
+        headers.insert("grpc-status", HeaderValue::from_static("8"));
+        let message = format!(
+            "request body is larger than the {MAX_BODY_BYTES} byte limit; split the manifest into smaller ones"
+        );
+        if let Ok(value) = HeaderValue::from_str(&message.replace(' ', "%20")) {
+            headers.insert("grpc-message", value);
+        }
+        headers.insert(
+            crate::api::REASON_METADATA,
+            HeaderValue::from_static("RequestTooLarge"),
+        );
+    }
+    response
+}
+
+/// Serves `api` on `listener` until `shutdown` completes; open watches are ended so the
+/// shutdown does not wait on them.
+pub async fn serve(
+    listener: TcpListener,
+    api: Arc<ResourceApi>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let stopping = api.shutdown_token();
+    let signal = async move {
+        shutdown.await;
+        stopping.cancel();
+    };
+    // Without TCP_NODELAY, a gRPC reply's trailers wait for the client's delayed ACK (~40 ms).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router(api))
+        .with_graceful_shutdown(signal)
+        .await
+}

@@ -1,0 +1,221 @@
+//! A real API server on a loopback port over a backend under test, and small helpers to drive it
+//! through the generated gRPC client.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use minicloud_apiserver::api::{ApiError, ResourceApi};
+use minicloud_apiserver::store::Store;
+use minicloud_apiserver::watch_cache::WatchCacheOptions;
+use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
+use minicloud_proto::v1::{self as pb};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+use crate::backends::Backend;
+
+/// A running server; stopped when dropped or by [`TestServer::stop`].
+pub struct TestServer {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The store it serves from.
+    pub store: Arc<dyn Store>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    _backend: Option<Backend>,
+}
+
+impl TestServer {
+    /// Serves `backend` with default cache sizes.
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(
+            backend.store.clone(),
+            WatchCacheOptions::default(),
+            Some(backend),
+        )
+        .await
+    }
+
+    /// Serves `store` with the given cache sizes, keeping `backend` alive as long as the server.
+    pub async fn start_with(
+        store: Arc<dyn Store>,
+        options: WatchCacheOptions,
+        backend: Option<Backend>,
+    ) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("bound address");
+        let api = Arc::new(ResourceApi::new(store.clone(), options));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let shutdown = async move {
+            let _ = stopped.await;
+        };
+        let task = tokio::spawn(minicloud_apiserver::server::serve(listener, api, shutdown));
+        TestServer {
+            addr,
+            store,
+            stop: Some(stop),
+            task: Some(task),
+            _backend: backend,
+        }
+    }
+
+    /// The server's base URL.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// A gRPC client.
+    pub async fn client(&self) -> ResourceServiceClient<Channel> {
+        ResourceServiceClient::connect(self.url())
+            .await
+            .expect("connect to the test server")
+    }
+
+    /// Stops the server and waits until it has shut down.
+    pub async fn stop(mut self) {
+        self.shutdown().await;
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let finished = tokio::time::timeout(std::time::Duration::from_secs(10), task).await;
+            finished
+                .expect("server shut down within 10 s")
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+/// An App manifest.
+pub fn app(name: &str, image: &str, replicas: u32) -> Value {
+    json!({
+        "apiVersion": "minicloud/v1",
+        "kind": "App",
+        "metadata": {"name": name, "labels": {"team": "blue"}},
+        "spec": {"image": image, "replicas": replicas},
+    })
+}
+
+/// Applies `manifest` over gRPC.
+pub async fn apply(
+    client: &mut ResourceServiceClient<Channel>,
+    manifest: &Value,
+) -> Result<(pb::ApplyOutcome, Value), tonic::Status> {
+    apply_with(client, manifest, false)
+        .await
+        .map(|(outcome, object, _)| (outcome, object))
+}
+
+/// Applies `manifest` over gRPC, possibly as a dry run, returning the diff too.
+pub async fn apply_with(
+    client: &mut ResourceServiceClient<Channel>,
+    manifest: &Value,
+    dry_run: bool,
+) -> Result<(pb::ApplyOutcome, Value, String), tonic::Status> {
+    let request = pb::ApplyRequest {
+        json: manifest.to_string(),
+        dry_run,
+        default_tenant: String::new(),
+    };
+    let response = client.apply(request).await?.into_inner();
+    let outcome = response.outcome();
+    let object = parse(response.object.expect("apply returns the object"));
+    Ok((outcome, object, response.diff))
+}
+
+/// Reads one object over gRPC.
+pub async fn get(
+    client: &mut ResourceServiceClient<Channel>,
+    kind: &str,
+    name: &str,
+) -> Result<Value, tonic::Status> {
+    let reference = pb::ObjectRef {
+        kind: kind.into(),
+        tenant: String::new(),
+        name: name.into(),
+    };
+    Ok(parse(
+        client
+            .get(pb::GetRequest {
+                r#ref: Some(reference),
+            })
+            .await?
+            .into_inner(),
+    ))
+}
+
+/// Deletes one object over gRPC.
+pub async fn delete(
+    client: &mut ResourceServiceClient<Channel>,
+    kind: &str,
+    name: &str,
+) -> Result<pb::DeleteResponse, tonic::Status> {
+    let reference = pb::ObjectRef {
+        kind: kind.into(),
+        tenant: String::new(),
+        name: name.into(),
+    };
+    let request = pb::DeleteRequest {
+        r#ref: Some(reference),
+        resource_version: String::new(),
+    };
+    Ok(client.delete(request).await?.into_inner())
+}
+
+/// Opens a watch over gRPC.
+pub async fn watch(
+    client: &mut ResourceServiceClient<Channel>,
+    kind: &str,
+    resource_version: &str,
+) -> Result<tonic::Streaming<pb::WatchEvent>, tonic::Status> {
+    let request = pb::WatchRequest {
+        kind: kind.into(),
+        tenant: String::new(),
+        label_selector: String::new(),
+        resource_version: resource_version.into(),
+    };
+    Ok(client.watch(request).await?.into_inner())
+}
+
+/// Reads the next watch event, failing on a stall.
+pub async fn next_event(
+    stream: &mut tonic::Streaming<pb::WatchEvent>,
+) -> Result<(pb::EventType, Value, String), tonic::Status> {
+    let message = tokio::time::timeout(std::time::Duration::from_secs(10), stream.message())
+        .await
+        .expect("a watch event within 10 s")?
+        .expect("the watch is still open");
+    let object = message.object.clone().map(parse).unwrap_or(Value::Null);
+    Ok((message.r#type(), object, message.resource_version))
+}
+
+/// The object JSON inside an envelope.
+pub fn parse(object: pb::Object) -> Value {
+    serde_json::from_str(&object.json).expect("the server sends JSON objects")
+}
+
+/// The machine-readable reason of a failed call.
+pub fn reason(status: &tonic::Status) -> &str {
+    ApiError::reason_of(status).unwrap_or("<none>")
+}
+
+/// A field of an object by JSON pointer, as a string.
+pub fn field<'a>(object: &'a Value, pointer: &str) -> &'a Value {
+    object.pointer(pointer).unwrap_or(&Value::Null)
+}

@@ -1,0 +1,77 @@
+//! The resource API end to end — a real server on a loopback port, driven over gRPC and REST —
+//! against both store backends.
+
+#[path = "../common/backends.rs"]
+mod backends;
+#[path = "../common/etcd_server.rs"]
+mod etcd_server;
+mod fixture;
+mod limits;
+mod restart;
+mod semantics;
+mod watch;
+
+/// Instantiates every API test for one backend.
+macro_rules! api_tests {
+    ($backend:ident, $shared:path, $private:path) => {
+        mod $backend {
+            api_tests!(@server $shared; semantics::apply_creates_with_server_owned_fields,
+                semantics::reapplying_the_same_manifest_writes_nothing,
+                semantics::generation_moves_only_when_the_spec_changes,
+                semantics::status_has_its_own_path_and_never_bumps_generation,
+                semantics::dry_run_reports_the_diff_and_writes_nothing,
+                semantics::a_stale_resource_version_is_a_conflict,
+                semantics::invalid_and_malformed_requests_say_what_and_where,
+                semantics::list_filters_by_label_selector_and_tenant,
+                semantics::delete_waits_for_finalizers,
+                semantics::delete_cascades_to_owned_objects,
+                semantics::deleting_a_missing_object_is_not_found,
+                watch::watch_starts_with_current_objects_then_follows_changes,
+                watch::watch_resumes_after_any_resource_version,
+                watch::selector_watches_see_objects_enter_and_leave,
+                limits::an_oversized_grpc_message_is_resource_exhausted,
+                limits::an_oversized_rest_body_is_refused_from_its_length,
+                limits::a_streamed_oversized_body_is_not_buffered,
+                limits::rest_serves_the_same_resources,
+                limits::rest_watch_streams_json_lines,
+            );
+            api_tests!(@server $private; watch::an_expired_resource_version_tells_the_client_to_relist,);
+            api_tests!(@backend $shared; watch::a_thousand_watchers_share_one_store_watch,
+                watch::a_slow_watcher_is_cut_off_without_delaying_others,);
+        }
+    };
+    (@server $make:path; $($module:ident :: $name:ident,)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let server = crate::fixture::TestServer::start($make().await).await;
+                crate::$module::$name(server).await;
+            }
+        )+
+    };
+    (@backend $make:path; $($module:ident :: $name:ident,)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                crate::$module::$name($make().await).await;
+            }
+        )+
+    };
+}
+
+api_tests!(
+    embedded,
+    crate::backends::embedded,
+    crate::backends::embedded
+);
+api_tests!(etcd, crate::backends::etcd, crate::backends::etcd_private);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_watch_resumes_across_a_server_restart() {
+    restart::embedded_watch_resumes_across_a_server_restart().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn etcd_watch_resumes_across_a_server_restart() {
+    restart::etcd_watch_resumes_across_a_server_restart().await;
+}

@@ -1,0 +1,156 @@
+//! Rules for the smaller kinds: ApiKey, Release, Instance, Volume, Snapshot, Secret, Node.
+
+use croner::parser::{CronParser, Seconds, Year};
+
+use super::names::{DNS_LABEL_HELP, is_dns_label, is_dns_subdomain, is_secret_key};
+use super::{Errors, app, container};
+use crate::kinds::{ApiKey, Instance, Node, Release, Role, Secret, Snapshot, Volume};
+use crate::quantity::Bytes;
+
+/// Largest total size of a Secret's keys and values.
+pub(crate) const MAX_SECRET_BYTES: usize = 1024 * 1024;
+/// Most scheduled snapshots a Volume may keep.
+pub(crate) const MAX_KEEP: u32 = 1_000;
+
+fn name_ref(errors: &mut Errors, path: &str, what: &str, name: &str) {
+    if !is_dns_label(name) {
+        errors.add(
+            path,
+            format!("{name:?} is not a valid {what} name; {DNS_LABEL_HELP}"),
+        );
+    }
+}
+
+pub(super) fn api_key(errors: &mut Errors, key: &ApiKey) {
+    if key.spec.role == Role::Admin && key.metadata.tenant.is_some() {
+        errors.add(
+            "spec.role",
+            "role admin is for cluster keys, which have no tenant; remove metadata.tenant \
+             or use role tenant-admin",
+        );
+    }
+}
+
+pub(super) fn release(errors: &mut Errors, release: &Release) {
+    name_ref(errors, "spec.app", "App", &release.spec.app);
+    if release.spec.revision == 0 {
+        errors.add("spec.revision", "revisions count from 1");
+    }
+    app::spec(errors, "spec.appSpec", &release.spec.app_spec);
+}
+
+pub(super) fn instance(errors: &mut Errors, instance: &Instance) {
+    let spec = &instance.spec;
+    name_ref(errors, "spec.app", "App", &spec.app);
+    name_ref(errors, "spec.release", "Release", &spec.release);
+    if let Some(node) = spec.node.as_deref().filter(|n| !is_dns_subdomain(n)) {
+        errors.add("spec.node", format!("{node:?} is not a valid node name"));
+    }
+    let c = &spec.container;
+    container::image(errors, "spec.container.image", &c.image);
+    container::env(errors, "spec.container", &c.env);
+    container::ports(errors, "spec.container", &c.ports);
+    container::resources(errors, "spec.container.resources", &c.resources);
+    container::mounts(errors, "spec.container", &c.volumes);
+    if let Some(check) = &c.health_check {
+        container::health_check(errors, "spec.container.healthCheck", check, &c.ports);
+    }
+}
+
+pub(super) fn volume(errors: &mut Errors, volume: &Volume) {
+    let spec = &volume.spec;
+    if spec.size == Bytes::ZERO {
+        errors.add("spec.size", "a volume needs a size above 0, like \"1Gi\"");
+    }
+    if let Some(backup) = &spec.backup {
+        if let Err(e) = parse_schedule(&backup.schedule) {
+            errors.add(
+                "spec.backup.schedule",
+                format!(
+                    "{:?} is not a valid cron schedule ({e}); use 5 fields: minute hour \
+                 day-of-month month day-of-week, like \"0 3 * * *\"",
+                    backup.schedule
+                ),
+            );
+        }
+        if !(1..=MAX_KEEP).contains(&backup.keep) {
+            errors.add(
+                "spec.backup.keep",
+                format!(
+                    "keep {} is out of range; keep between 1 and {MAX_KEEP} snapshots",
+                    backup.keep
+                ),
+            );
+        }
+    }
+    if let Some(snapshot) = &spec.from_snapshot {
+        name_ref(errors, "spec.fromSnapshot", "Snapshot", snapshot);
+    }
+}
+
+/// Parses a standard 5-field cron expression (no seconds, no years).
+fn parse_schedule(schedule: &str) -> Result<(), croner::errors::CronError> {
+    let parser = CronParser::builder()
+        .seconds(Seconds::Disallowed)
+        .year(Year::Disallowed)
+        .build();
+    parser.parse(schedule).map(drop)
+}
+
+pub(super) fn snapshot(errors: &mut Errors, snapshot: &Snapshot) {
+    name_ref(errors, "spec.volume", "Volume", &snapshot.spec.volume);
+}
+
+pub(super) fn secret(errors: &mut Errors, secret: &Secret) {
+    for key in secret.data.keys().filter(|k| !is_secret_key(k)) {
+        errors.add(format!("data[{key:?}]"), format!(
+            "{key:?} is not a valid Secret key; use at most 253 letters, digits, '-', '_' and '.'"
+        ));
+    }
+    let size: usize = secret.data.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_SECRET_BYTES {
+        errors.add(
+            "data",
+            format!(
+                "the Secret holds {size} bytes, over the limit of {MAX_SECRET_BYTES}; split it"
+            ),
+        );
+    }
+}
+
+pub(super) fn node(errors: &mut Errors, node: &Node) {
+    for (i, address) in node.spec.addresses.iter().enumerate() {
+        if address.address.trim().is_empty() {
+            errors.add(
+                format!("spec.addresses[{i}].address"),
+                "the address is empty",
+            );
+        }
+    }
+    if let Some(endpoint) = &node.spec.agent_endpoint
+        && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+    {
+        errors.add(
+            "spec.agentEndpoint",
+            format!("{endpoint:?} is not an http(s) URL; write it like \"http://10.0.0.5:7071\""),
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn five_field_cron_schedules_parse() {
+        assert!(parse_schedule("0 3 * * *").is_ok());
+        assert!(parse_schedule("*/15 * * * MON-FRI").is_ok());
+    }
+
+    #[test]
+    fn schedules_with_seconds_or_nonsense_are_refused() {
+        assert!(parse_schedule("0 0 3 * * *").is_err());
+        assert!(parse_schedule("61 * * * *").is_err());
+        assert!(parse_schedule("daily").is_err());
+    }
+}

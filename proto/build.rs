@@ -1,0 +1,7 @@
+//! Generates the gRPC code from `minicloud/v1/*.proto` on every build (needs `protoc`, which
+//! scripts/deps.sh installs).
+
+fn main() -> std::io::Result<()> {
+    println!("cargo:rerun-if-changed=minicloud");
+    tonic_prost_build::configure().compile_protos(&["minicloud/v1/resources.proto"], &["."])
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what minicloud needs on a Debian machine and is missing: protoc (etcd-client's build),
+# etcd, the Docker Engine, the static busybox that example and test images are built from, and
+# cargo-nextest. Safe to run repeatedly; does nothing when everything is present.
+set -euo pipefail
+
+missing=()
+command -v curl >/dev/null || missing+=(curl)
+command -v protoc >/dev/null || missing+=(protobuf-compiler)
+command -v etcd >/dev/null || missing+=(etcd-server)
+command -v dockerd >/dev/null || missing+=(docker.io)
+dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "deps: missing ${missing[*]}; run as root or install them: apt-get install ${missing[*]}" >&2
+        exit 1
+    fi
+    echo "deps: installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    echo "deps: installing cargo-nextest"
+    cargo install --locked cargo-nextest
+fi
