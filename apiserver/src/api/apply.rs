@@ -5,10 +5,7 @@ use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
 use super::{ApiError, RequestContext, ResourceApi, Result};
-use crate::store::{KeyValue, Revision, StoreError};
-
-/// How often a write racing other writers is retried before the caller sees the conflict.
-const MAX_ATTEMPTS: usize = 8;
+use crate::store::{KeyValue, Revision};
 
 /// What an apply did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,7 +60,7 @@ impl ResourceApi {
         dry_run: bool,
     ) -> Result<ApplyResult> {
         let desired = prepare(ctx, body)?;
-        for _ in 0..MAX_ATTEMPTS {
+        for _ in 0..objects::MAX_ATTEMPTS {
             let current = self.store.get(&desired.target.key()).await?;
             let attempt = match current {
                 None => self.create(&desired, dry_run).await,
@@ -110,14 +107,7 @@ impl ResourceApi {
 
     async fn update(&self, desired: &Desired, kv: &KeyValue, dry_run: bool) -> Result<ApplyResult> {
         let current = objects::decode(kv, kv.mod_revision)?;
-        if let Some(expected) = desired.precondition.filter(|rv| *rv != kv.mod_revision) {
-            return Err(StoreError::Conflict {
-                key: kv.key.clone(),
-                expected,
-                actual: kv.mod_revision,
-            }
-            .into());
-        }
+        objects::check_precondition(kv, desired.precondition)?;
         let mut object = merge(&current, desired);
         if object == current {
             return Ok(ApplyResult {

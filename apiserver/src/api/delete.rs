@@ -9,10 +9,7 @@ use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
 use super::{ApiError, RequestContext, ResourceApi, Result};
-use crate::store::{Compare, KeyValue, Revision, StoreError, Txn, TxnOp, keys};
-
-/// How often a delete racing other writers is retried before the caller sees the conflict.
-const MAX_ATTEMPTS: usize = 8;
+use crate::store::{Compare, KeyValue, Revision, Txn, TxnOp, keys};
 
 /// What a delete did.
 #[derive(Clone, Debug)]
@@ -31,20 +28,13 @@ impl ResourceApi {
         target: &ObjectRef,
         precondition: Option<Revision>,
     ) -> Result<DeleteResult> {
-        for _ in 0..MAX_ATTEMPTS {
+        for _ in 0..objects::MAX_ATTEMPTS {
             let kv = self
                 .store
                 .get(&target.key())
                 .await?
                 .ok_or_else(|| target.not_found())?;
-            if let Some(expected) = precondition.filter(|rv| *rv != kv.mod_revision) {
-                let conflict = StoreError::Conflict {
-                    key: kv.key,
-                    expected,
-                    actual: kv.mod_revision,
-                };
-                return Err(conflict.into());
-            }
+            objects::check_precondition(&kv, precondition)?;
             let current = objects::decode(&kv, kv.mod_revision)?;
             let attempt = if objects::finalizers(&current).is_empty() {
                 self.remove_with_dependents(&kv, &current)

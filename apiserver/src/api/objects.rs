@@ -8,7 +8,7 @@ use minicloud_manifests::{Kind, Scope};
 use serde_json::{Map, Value};
 
 use super::{ApiError, Result};
-use crate::store::{KeyValue, Revision, keys};
+use crate::store::{KeyValue, Revision, StoreError, keys};
 
 /// The fields of an object that are not user content: everything else (`spec`, or `data` for a
 /// Secret) is what `generation` counts changes of.
@@ -69,6 +69,22 @@ impl ObjectRef {
         ApiError::NotFound {
             what: self.describe(),
         }
+    }
+}
+
+/// How often a write racing other writers is retried before the caller sees the conflict.
+pub const MAX_ATTEMPTS: usize = 8;
+
+/// Fails with a Conflict when the client's `precondition` is not the stored version.
+pub fn check_precondition(kv: &KeyValue, precondition: Option<Revision>) -> Result<()> {
+    match precondition.filter(|expected| *expected != kv.mod_revision) {
+        Some(expected) => Err(StoreError::Conflict {
+            key: kv.key.clone(),
+            expected,
+            actual: kv.mod_revision,
+        }
+        .into()),
+        None => Ok(()),
     }
 }
 

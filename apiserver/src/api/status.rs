@@ -7,9 +7,6 @@ use super::objects::{self, ObjectRef};
 use super::{ApiError, RequestContext, ResourceApi, Result};
 use crate::store::StoreError;
 
-/// How often a status write racing other writers is retried.
-const MAX_ATTEMPTS: usize = 8;
-
 impl ResourceApi {
     /// Replaces the status of the object the JSON names with the JSON's status.
     pub async fn update_status(&self, ctx: &RequestContext, body: &[u8]) -> Result<Value> {
@@ -23,20 +20,13 @@ impl ResourceApi {
         )?;
         let submitted = resource.to_json();
         let precondition = objects::resource_version(&submitted)?;
-        for _ in 0..MAX_ATTEMPTS {
+        for _ in 0..objects::MAX_ATTEMPTS {
             let kv = self
                 .store
                 .get(&target.key())
                 .await?
                 .ok_or_else(|| target.not_found())?;
-            if let Some(expected) = precondition.filter(|rv| *rv != kv.mod_revision) {
-                return Err(StoreError::Conflict {
-                    key: kv.key,
-                    expected,
-                    actual: kv.mod_revision,
-                }
-                .into());
-            }
+            objects::check_precondition(&kv, precondition)?;
             let current = objects::decode(&kv, kv.mod_revision)?;
             let mut object = current.clone();
             let fields = object.as_object_mut().expect("objects are JSON objects");
