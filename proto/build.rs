@@ -3,6 +3,8 @@
 
 fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=minicloud");
-    tonic_prost_build::configure()
-        .compile_protos(&["minicloud/v1/resources.proto", "minicloud/v1/agent.proto"], &["."])
+    tonic_prost_build::configure().compile_protos(
+        &["minicloud/v1/resources.proto", "minicloud/v1/agent.proto"],
+        &["."],
+    )
 }

@@ -1,12 +1,82 @@
 //! `mini`, minicloud's single binary: client commands and the all-in-one server.
 
-use clap::Parser;
+mod client;
+mod commands;
+mod config;
+mod files;
+mod object;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use commands::{apply, delete, describe, diff, get, server};
 
 /// minicloud: a self-hosted, multi-tenant container platform.
+///
+/// Client commands reach the server named by --server, else $MINI_SERVER, else the current
+/// context of the config file ($XDG_CONFIG_HOME/minicloud/config, by default
+/// ~/.config/minicloud/config), else http://127.0.0.1:7070.
 #[derive(Parser)]
 #[command(name = "mini", version, about)]
-struct Cli {}
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
 
-fn main() {
-    Cli::parse();
+#[derive(Subcommand)]
+enum Command {
+    /// Run the all-in-one server: the API (gRPC and REST) on one port.
+    Server(server::ServerArgs),
+    /// Create or update objects from manifests.
+    Apply(apply::ApplyArgs),
+    /// Show what `mini apply` would change; exits 1 when something would.
+    Diff(diff::DiffArgs),
+    /// List objects of a kind, show one, or watch them change.
+    Get(get::GetArgs),
+    /// Show one object in detail.
+    Describe(describe::DescribeArgs),
+    /// Delete objects by name or by the manifests that define them.
+    Delete(delete::DeleteArgs),
+}
+
+impl Command {
+    /// The exit status of a command that fails: `mini diff` keeps 1 for "something differs".
+    fn error_status(&self) -> ExitCode {
+        match self {
+            Command::Diff(_) => diff::ERROR_STATUS.into(),
+            _ => ExitCode::FAILURE,
+        }
+    }
+}
+
+/// Whether stdout was closed by its reader (`mini get -w -o json | head -1`): not a failure.
+fn is_closed_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<std::io::Error>()
+        .is_some_and(|error| error.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let error_status = cli.command.error_status();
+    let outcome = match cli.command {
+        Command::Server(args) => server::run(args).await,
+        Command::Apply(args) => apply::run(args).await,
+        Command::Diff(args) => diff::run(args).await,
+        Command::Get(args) => get::run(args).await,
+        Command::Describe(args) => describe::run(args).await,
+        Command::Delete(args) => delete::run(args).await,
+    };
+    outcome.unwrap_or_else(|error| {
+        if is_closed_pipe(&error) {
+            return ExitCode::SUCCESS;
+        }
+        for line in format!("{error:#}").lines() {
+            eprintln!("error: {line}");
+        }
+        error_status
+    })
 }

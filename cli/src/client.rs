@@ -1,0 +1,224 @@
+//! The connection to a minicloud server: which server and tenant a command uses (flags,
+//! environment, config file, defaults, in that order) and the gRPC calls it makes.
+
+use std::fmt;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use minicloud_apiserver::api::ApiError;
+use minicloud_manifests::{Kind, Scope};
+use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
+use minicloud_proto::v1::{self as pb};
+use serde_json::Value;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::config;
+
+/// The server used when neither flags, environment nor config file name one.
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";
+/// The tenant used when neither flags nor config file name one.
+pub const DEFAULT_TENANT: &str = "default";
+/// Lists can be far larger than one object; this bounds what a reply may hold.
+const MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
+
+/// The flags every client command takes.
+#[derive(Args, Clone, Debug)]
+pub struct ConnectArgs {
+    /// The server URL [default: the config file's current context, else http://127.0.0.1:7070].
+    #[arg(long, env = "MINI_SERVER")]
+    pub server: Option<String>,
+    /// The tenant to work in (like kubectl's namespace) [default: the config file's, else "default"].
+    #[arg(long, short = 't')]
+    pub tenant: Option<String>,
+}
+
+/// A failed request, with the server's human message and machine-readable reason.
+#[derive(Debug)]
+pub struct RequestFailed {
+    status: tonic::Status,
+}
+
+impl RequestFailed {
+    /// The server's reason (`NotFound`, `Expired`, …), when it sent one.
+    pub fn reason(&self) -> Option<&str> {
+        ApiError::reason_of(&self.status)
+    }
+}
+
+impl fmt::Display for RequestFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.status.message())
+    }
+}
+
+impl std::error::Error for RequestFailed {}
+
+impl From<tonic::Status> for RequestFailed {
+    fn from(status: tonic::Status) -> Self {
+        Self { status }
+    }
+}
+
+/// A connected client working in one tenant.
+pub struct Client {
+    grpc: ResourceServiceClient<Channel>,
+    tenant: String,
+}
+
+impl Client {
+    /// Resolves the server and tenant and connects.
+    pub async fn connect(args: &ConnectArgs) -> Result<Client> {
+        let context = config::load()?;
+        let server = args
+            .server
+            .clone()
+            .or(context.server)
+            .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+        let tenant = args
+            .tenant
+            .clone()
+            .or(context.tenant)
+            .unwrap_or_else(|| DEFAULT_TENANT.to_owned());
+        let channel = open_channel(&with_scheme(&server)).await?;
+        let grpc = ResourceServiceClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
+        Ok(Client { grpc, tenant })
+    }
+
+    /// The tenant this client works in.
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    /// The tenant to send for `kind`: cluster-scoped kinds take none.
+    pub fn tenant_for(&self, kind: Kind) -> String {
+        match kind.scope() {
+            Scope::Cluster => String::new(),
+            _ => self.tenant.clone(),
+        }
+    }
+
+    /// Applies one manifest (its JSON).
+    pub async fn apply(
+        &mut self,
+        object: &Value,
+        dry_run: bool,
+    ) -> Result<pb::ApplyResponse, RequestFailed> {
+        let request = pb::ApplyRequest {
+            json: object.to_string(),
+            dry_run,
+            default_tenant: self.tenant.clone(),
+        };
+        Ok(self.grpc.apply(request).await?.into_inner())
+    }
+
+    /// Reads one object.
+    pub async fn get(&mut self, target: pb::ObjectRef) -> Result<Value> {
+        let request = pb::GetRequest {
+            r#ref: Some(target),
+        };
+        let object = self.grpc.get(request).await.map_err(RequestFailed::from)?;
+        decode(&object.into_inner())
+    }
+
+    /// Lists a kind's objects (`tenant` "*" for every tenant) matching `selector`.
+    pub async fn list(&mut self, kind: Kind, tenant: String, selector: &str) -> Result<Vec<Value>> {
+        let request = pb::ListRequest {
+            kind: kind.as_str().to_owned(),
+            tenant,
+            label_selector: selector.to_owned(),
+        };
+        let list = self.grpc.list(request).await.map_err(RequestFailed::from)?;
+        list.into_inner().items.iter().map(decode).collect()
+    }
+
+    /// Deletes one object.
+    pub async fn delete(
+        &mut self,
+        target: pb::ObjectRef,
+    ) -> Result<pb::DeleteResponse, RequestFailed> {
+        let request = pb::DeleteRequest {
+            r#ref: Some(target),
+            resource_version: String::new(),
+        };
+        Ok(self.grpc.delete(request).await?.into_inner())
+    }
+
+    /// Opens a watch stream.
+    pub async fn watch(
+        &mut self,
+        request: pb::WatchRequest,
+    ) -> Result<tonic::Streaming<pb::WatchEvent>, RequestFailed> {
+        Ok(self.grpc.watch(request).await?.into_inner())
+    }
+
+    /// Names `name` of `kind` in this client's tenant (none for cluster-scoped kinds).
+    pub fn object_ref(&self, kind: Kind, name: &str) -> pb::ObjectRef {
+        pb::ObjectRef {
+            kind: kind.as_str().to_owned(),
+            tenant: self.tenant_for(kind),
+            name: name.to_owned(),
+        }
+    }
+}
+
+/// Parses the JSON of an object the server sent.
+pub fn decode(object: &pb::Object) -> Result<Value> {
+    serde_json::from_str(&object.json).context("the server sent an object that is not JSON")
+}
+
+/// Accepts `host:port` as well as a URL.
+fn with_scheme(server: &str) -> String {
+    if server.contains("://") {
+        server.to_owned()
+    } else {
+        format!("http://{server}")
+    }
+}
+
+async fn open_channel(server: &str) -> Result<Channel> {
+    let endpoint = Endpoint::from_shared(server.to_owned())
+        .with_context(|| format!("{server:?} is not a valid server URL"))?
+        .connect_timeout(Duration::from_secs(5));
+    endpoint.connect().await.map_err(|error| {
+        anyhow::anyhow!(
+            "cannot reach the minicloud server at {server}: {}; is `mini server` running?",
+            root_cause(&error)
+        )
+    })
+}
+
+/// The innermost error: tonic's own message ("transport error") says nothing useful.
+fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(source) = cause.source() {
+        cause = source;
+    }
+    cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_address_gets_the_http_scheme() {
+        assert_eq!(with_scheme("127.0.0.1:7070"), "http://127.0.0.1:7070");
+        assert_eq!(with_scheme("https://mini.example"), "https://mini.example");
+    }
+
+    #[test]
+    fn the_root_cause_is_the_innermost_error() {
+        let inner = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let outer = anyhow::Error::new(inner).context("transport error");
+        assert_eq!(root_cause(outer.as_ref()), "refused");
+    }
+
+    #[test]
+    fn the_reason_comes_from_the_status_metadata() {
+        let status = ApiError::Expired("too old".into()).grpc_status();
+        let failed = RequestFailed::from(status);
+        assert_eq!(failed.reason(), Some("Expired"));
+        assert_eq!(failed.to_string(), "too old");
+    }
+}

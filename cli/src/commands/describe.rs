@@ -1,0 +1,260 @@
+//! `mini describe KIND NAME`: one object for people — identity, metadata, the spec as YAML,
+//! the rest of the status, and its conditions as a table.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::SystemTime;
+
+use anyhow::Result;
+use clap::Args;
+use minicloud_manifests::Kind;
+use serde_json::{Map, Value};
+
+use super::get::parse_kind;
+use crate::client::{Client, ConnectArgs};
+use crate::object::{self, cell, text};
+use crate::output::{self, age, indent, table};
+
+/// Width of the label column (`Annotations:` and a space).
+const LABEL_WIDTH: usize = 18;
+
+/// Flags of `mini describe`.
+#[derive(Args, Debug)]
+pub struct DescribeArgs {
+    /// The kind, singular or plural, in any case.
+    #[arg(value_parser = parse_kind)]
+    kind: Kind,
+    /// The object's name.
+    name: String,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+/// Prints the object.
+pub async fn run(args: DescribeArgs) -> Result<ExitCode> {
+    let mut client = Client::connect(&args.connect).await?;
+    let object = client.get(client.object_ref(args.kind, &args.name)).await?;
+    output::print(&render(&object, SystemTime::now()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The whole description.
+fn render(object: &Value, now: SystemTime) -> String {
+    let mut out = String::new();
+    metadata(&mut out, object, now);
+    if let Some(spec) = spec_yaml(object) {
+        let _ = writeln!(out, "Spec:\n{spec}");
+    }
+    if let Some(data) = object.get("data").and_then(Value::as_object) {
+        field(&mut out, "Data", &data_keys(data));
+    }
+    section(&mut out, "Status", other_status(object).as_ref());
+    out.push_str("Conditions:\n");
+    out.push_str(&indent(&conditions(object, now), 2));
+    out.push('\n');
+    out
+}
+
+/// Who the object is and the server's bookkeeping about it.
+fn metadata(out: &mut String, object: &Value, now: SystemTime) {
+    let meta = |field: &str| text(object, &format!("/metadata/{field}"));
+    let created = meta("creationTimestamp");
+    field(out, "Name", &[object::name(object).to_owned()]);
+    field(out, "Kind", &[text(object, "/kind").to_owned()]);
+    optional(out, "Tenant", meta("tenant"));
+    field(out, "Labels", &pairs(object.pointer("/metadata/labels")));
+    let annotations = pairs(object.pointer("/metadata/annotations"));
+    field(out, "Annotations", &annotations);
+    optional(out, "UID", meta("uid"));
+    let age = age::since(created, now);
+    field(out, "Created", &[format!("{created} ({age} ago)")]);
+    field(out, "Generation", &[generation(object)]);
+    optional(out, "ResourceVersion", meta("resourceVersion"));
+    optional(out, "Deleting since", meta("deletionTimestamp"));
+    optional(out, "Finalizers", &cell(object, "/metadata/finalizers"));
+}
+
+/// `Label:` padded, then the first value; further values aligned under it.
+fn field(out: &mut String, label: &str, values: &[String]) {
+    let label = format!("{label}:");
+    let first = values.first().map_or("<none>", String::as_str);
+    let _ = writeln!(out, "{label:LABEL_WIDTH$}{first}");
+    for value in values.iter().skip(1) {
+        let _ = writeln!(out, "{:LABEL_WIDTH$}{value}", "");
+    }
+}
+
+fn optional(out: &mut String, label: &str, value: &str) {
+    if !value.is_empty() {
+        field(out, label, &[value.to_owned()]);
+    }
+}
+
+/// The spec as YAML in the manifest's own field order (a JSON map would sort the fields):
+/// the `spec:` block of the whole object's YAML, indented by two spaces as it is there.
+fn spec_yaml(object: &Value) -> Option<String> {
+    let yaml = output::yaml(object);
+    let block: Vec<&str> = yaml
+        .lines()
+        .skip_while(|line| *line != "spec:")
+        .skip(1)
+        .take_while(|line| line.starts_with(' '))
+        .collect();
+    (!block.is_empty()).then(|| block.join("\n"))
+}
+
+/// A heading and the value as indented YAML, when there is a value.
+fn section(out: &mut String, heading: &str, value: Option<&Value>) {
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return;
+    };
+    let yaml = serde_saphyr::to_string(value).unwrap_or_else(|_| value.to_string());
+    let _ = writeln!(out, "{heading}:\n{}", indent(&yaml, 2));
+}
+
+fn pairs(map: Option<&Value>) -> Vec<String> {
+    let map = map.and_then(Value::as_object).into_iter().flatten();
+    map.map(|(key, value)| format!("{key}={}", cell(value, "")))
+        .collect()
+}
+
+fn generation(object: &Value) -> String {
+    let observed = cell(object, "/status/observedGeneration");
+    let observed = if observed.is_empty() {
+        "<none>".into()
+    } else {
+        observed
+    };
+    format!(
+        "{} (observed: {observed})",
+        cell(object, "/metadata/generation")
+    )
+}
+
+/// A Secret's keys and sizes, never its values.
+fn data_keys(data: &Map<String, Value>) -> Vec<String> {
+    data.iter()
+        .map(|(key, value)| format!("{key}: {} bytes", value.as_str().map_or(0, str::len)))
+        .collect()
+}
+
+/// The status without what is shown elsewhere (conditions, observedGeneration).
+fn other_status(object: &Value) -> Option<Value> {
+    let mut status = object.get("status")?.as_object()?.clone();
+    status.remove("conditions");
+    status.remove("observedGeneration");
+    (!status.is_empty()).then_some(Value::Object(status))
+}
+
+fn conditions(object: &Value, now: SystemTime) -> String {
+    let header: Vec<String> = ["TYPE", "STATUS", "REASON", "MESSAGE", "AGE"]
+        .map(String::from)
+        .into();
+    let rows: Vec<Vec<String>> = object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|condition| {
+            let since = text(condition, "/lastTransitionTime");
+            let age = if since.is_empty() {
+                String::new()
+            } else {
+                age::since(since, now)
+            };
+            let fields = ["/type", "/status", "/reason", "/message"];
+            let mut row: Vec<String> = fields.iter().map(|p| cell(condition, p)).collect();
+            row.push(age);
+            row
+        })
+        .collect();
+    match rows.is_empty() {
+        true => "<none>".to_owned(),
+        false => table::render(&header, &rows),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn app() -> Value {
+        json!({"apiVersion": "minicloud/v1", "kind": "App",
+            "metadata": {"name": "web", "tenant": "acme", "labels": {"team": "blue", "tier": "web"},
+                         "generation": 2, "creationTimestamp": "2026-01-01T00:00:00Z",
+                         "resourceVersion": "9"},
+            "spec": {"image": "hello:1", "replicas": 2},
+            "status": {"readyReplicas": 1, "observedGeneration": 1,
+                "conditions": [{"type": "Available", "status": "False", "reason": "Starting",
+                                "message": "0 of 2 ready", "lastTransitionTime": "2026-01-01T00:01:00Z"}]}})
+    }
+
+    fn now() -> SystemTime {
+        humantime::parse_rfc3339("2026-01-01T00:05:00Z").unwrap()
+    }
+
+    #[test]
+    fn the_description_shows_identity_labels_and_generations() {
+        let text = render(&app(), now());
+        assert!(
+            text.starts_with("Name:             web\nKind:             App\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Labels:           team=blue\n                  tier=web\n"),
+            "{text}"
+        );
+        assert!(text.contains("Annotations:      <none>\n"), "{text}");
+        assert!(
+            text.contains("Created:          2026-01-01T00:00:00Z (5m ago)\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Generation:       2 (observed: 1)\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_spec_is_yaml_and_status_leaves_out_conditions() {
+        let text = render(&app(), now());
+        assert!(
+            text.contains("Spec:\n  image: hello:1\n  replicas: 2\n"),
+            "{text}"
+        );
+        assert!(text.contains("Status:\n  readyReplicas: 1\n"), "{text}");
+        assert!(!text.contains("observedGeneration"), "{text}");
+    }
+
+    #[test]
+    fn conditions_are_a_table_with_ages() {
+        let text = render(&app(), now());
+        assert!(
+            text.contains("  TYPE        STATUS   REASON     MESSAGE        AGE\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  Available   False    Starting   0 of 2 ready   4m\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_object_without_conditions_says_none() {
+        let object = json!({"kind": "Tenant", "metadata": {"name": "acme"}});
+        assert!(render(&object, now()).ends_with("Conditions:\n  <none>\n"));
+    }
+
+    #[test]
+    fn secret_values_are_never_shown() {
+        let secret =
+            json!({"kind": "Secret", "metadata": {"name": "db"}, "data": {"password": "s3cr3t"}});
+        let text = render(&secret, now());
+        assert!(
+            text.contains("Data:             password: 6 bytes\n"),
+            "{text}"
+        );
+        assert!(!text.contains("s3cr3t"), "{text}");
+    }
+}

@@ -1,0 +1,9 @@
+//! One module per `mini` subcommand: its arguments and what it does.
+
+pub mod apply;
+pub mod delete;
+pub mod describe;
+pub mod diff;
+pub mod get;
+pub mod server;
+mod watch;

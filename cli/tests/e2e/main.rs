@@ -1,0 +1,247 @@
+//! End-to-end tests of the `mini` binary, run as a user runs it: a real `mini server` child
+//! process (on the embedded store, and on etcd), and client commands whose output and exit
+//! status are checked.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use support::{Etcd, Server, Watcher, example, free_port, mini, run, write_file};
+
+/// The variable naming a shared etcd for tests (scripts/test.sh starts one and sets it).
+const SHARED_ETCD_VAR: &str = "MINICLOUD_TEST_ETCD";
+
+#[test]
+fn the_user_journey_works_on_the_embedded_store() {
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start(&["--data-dir", &data.path().display().to_string()]);
+    user_journey(&server);
+}
+
+#[test]
+fn the_user_journey_works_on_etcd() {
+    let private = std::env::var(SHARED_ETCD_VAR).is_err().then(Etcd::start);
+    let endpoint = match &private {
+        Some(etcd) => etcd.endpoint.clone(),
+        None => std::env::var(SHARED_ETCD_VAR).unwrap(),
+    };
+    let prefix = format!("/cli-e2e-{}-{}", std::process::id(), nanos());
+    let server = Server::start(&["--etcd", &endpoint, "--etcd-prefix", &prefix]);
+    user_journey(&server);
+}
+
+#[test]
+fn sigterm_stops_the_server_promptly_even_with_an_open_watch() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = Server::start(&["--data-dir", &data.path().display().to_string()]);
+    let watcher = server.watch(&["get", "apps", "-w"]);
+    assert!(watcher.next_line().starts_with("NAME"), "the watch is open");
+    let started = Instant::now();
+    server.process.terminate();
+    let status = server
+        .process
+        .wait_timeout(Duration::from_secs(10))
+        .expect("mini server exits within 10 s of SIGTERM");
+    assert!(status.success(), "mini server exited with {status}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn an_unreachable_server_is_one_clear_line() {
+    let url = format!("http://127.0.0.1:{}", free_port());
+    let config_home = tempfile::tempdir().unwrap();
+    let mut command = mini();
+    command
+        .args(["get", "apps", "--server", &url])
+        .env("XDG_CONFIG_HOME", config_home.path());
+    let outcome = run(command);
+    assert!(!outcome.status.success());
+    assert_eq!(outcome.stderr.lines().count(), 1, "{}", outcome.stderr);
+    assert!(
+        outcome.stderr.starts_with(&format!(
+            "error: cannot reach the minicloud server at {url}: "
+        )) && outcome.stderr.contains("is `mini server` running?"),
+        "{}",
+        outcome.stderr
+    );
+}
+
+/// Apply, watch, change, inspect, resume, delete and fail, in that order.
+fn user_journey(server: &Server) {
+    let hello = example("hello.yaml");
+    let files = tempfile::tempdir().unwrap();
+    let changed = std::fs::read_to_string(&hello)
+        .unwrap()
+        .replace("replicas: 1", "replicas: 2");
+    let changed = write_file(files.path(), "hello-2.yaml", &changed);
+
+    assert_eq!(
+        server.run(&["apply", "-f", &hello]).ok(),
+        "app/hello created\n"
+    );
+    let watcher = server.watch(&["get", "apps", "-w", "-o", "json"]);
+    let added = expect_event(&watcher, "ADDED");
+    let first_version = added["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        server.run(&["apply", "-f", &hello]).ok(),
+        "app/hello unchanged\n"
+    );
+
+    check_diff_and_dry_run(server, &hello, &changed);
+    assert_eq!(
+        server.run(&["apply", "-f", &changed]).ok(),
+        "app/hello configured\n"
+    );
+    let modified = expect_event(&watcher, "MODIFIED");
+    assert_eq!(modified["spec"]["replicas"], 2);
+    assert_eq!(modified["metadata"]["generation"], 2);
+
+    check_reads(server);
+    check_resume(server, &first_version);
+    check_config_file(server);
+
+    assert_eq!(
+        server.run(&["delete", "app", "hello"]).ok(),
+        "app/hello deleted\n"
+    );
+    expect_event(&watcher, "DELETED");
+    check_not_found(server);
+    check_bad_manifest(server, files.path());
+}
+
+/// The next event of the JSON watcher: of type `kind`, about `hello`; returns its object.
+fn expect_event(watcher: &Watcher, kind: &str) -> Value {
+    let event = watcher.next_event();
+    assert_eq!(event["type"], kind, "{event}");
+    assert_eq!(event["object"]["metadata"]["name"], "hello", "{event}");
+    event["object"].clone()
+}
+
+fn check_diff_and_dry_run(server: &Server, hello: &str, changed: &str) {
+    let same = server.run(&["diff", "-f", hello]);
+    assert_eq!((same.status.code(), same.stdout.as_str()), (Some(0), ""));
+    let differs = server.run(&["diff", "-f", changed]);
+    assert_eq!(differs.status.code(), Some(1), "{}", differs.stderr);
+    assert!(
+        differs
+            .stdout
+            .starts_with("--- app/hello (live)\n+++ app/hello (applied)\n")
+    );
+    assert!(
+        differs
+            .stdout
+            .contains("\n-  replicas: 1\n+  replicas: 2\n"),
+        "{}",
+        differs.stdout
+    );
+    let dry = server.run(&["apply", "-f", changed, "--dry-run"]).ok();
+    assert!(
+        dry.starts_with("app/hello configured (dry run)\n--- live\n"),
+        "{dry}"
+    );
+}
+
+fn check_reads(server: &Server) {
+    let table = server.run(&["get", "apps"]).ok();
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(
+        lines[0].starts_with("NAME") && lines[0].contains("IMAGE"),
+        "{table}"
+    );
+    assert!(
+        lines[1].starts_with("hello ") && lines[1].contains("hello:1"),
+        "{table}"
+    );
+    let all = server.run(&["get", "apps", "-A"]).ok();
+    assert!(
+        all.starts_with("TENANT") && all.contains("\ndefault "),
+        "{all}"
+    );
+
+    let yaml = server.run(&["get", "apps", "-o", "yaml"]).ok();
+    let parsed = minicloud_manifests::parse_documents(&yaml).expect("the YAML parses back");
+    assert_eq!(parsed.len(), 1);
+    assert_eq!(parsed[0].name(), "hello");
+
+    let json: Value =
+        serde_json::from_str(&server.run(&["get", "app", "hello", "-o", "json"]).ok()).unwrap();
+    assert_eq!(json["spec"]["replicas"], 2);
+
+    let described = server.run(&["describe", "app", "hello"]).ok();
+    assert!(
+        described.starts_with("Name:             hello\n"),
+        "{described}"
+    );
+    assert!(described.contains("Generation:       2 "), "{described}");
+}
+
+/// A watch resumed after the first version replays the change made since, and nothing older.
+fn check_resume(server: &Server, first_version: &str) {
+    let args = [
+        "get",
+        "apps",
+        "-w",
+        "-o",
+        "json",
+        "--resource-version",
+        first_version,
+    ];
+    let resumed = server.watch(&args);
+    let event = resumed.next_event();
+    assert_eq!(event["type"], "MODIFIED", "{event}");
+    assert_eq!(event["object"]["metadata"]["generation"], 2, "{event}");
+}
+
+/// Without --server or MINI_SERVER, the config file names the server.
+fn check_config_file(server: &Server) {
+    let dir = server.config_home.path().join("minicloud");
+    std::fs::create_dir_all(&dir).unwrap();
+    write_file(
+        &dir,
+        "config",
+        &format!("server: {}\ntenant: default\n", server.url),
+    );
+    let mut command = server.command(&["get", "apps"]);
+    command.env_remove("MINI_SERVER");
+    assert!(run(command).ok().contains("\nhello "));
+    std::fs::remove_file(dir.join("config")).unwrap();
+}
+
+fn check_not_found(server: &Server) {
+    for args in [["get", "app", "hello"], ["delete", "app", "hello"]] {
+        let outcome = server.run(&args);
+        assert!(!outcome.status.success(), "{args:?} succeeded");
+        assert_eq!(
+            outcome.stderr, "error: App \"hello\" in tenant \"default\" not found\n",
+            "{args:?}"
+        );
+    }
+}
+
+/// A file with a good and a bad document: the error is located and nothing is applied.
+fn check_bad_manifest(server: &Server, dir: &std::path::Path) {
+    let good = std::fs::read_to_string(example("hello.yaml"))
+        .unwrap()
+        .replace("name: hello", "name: other");
+    let bad = "---\napiVersion: minicloud/v1\nkind: App\nmetadata:\n  name: broken\nspec:\n  image: x:1\n  replicaz: 2\n";
+    let path = write_file(dir, "bad.yaml", &format!("{good}{bad}"));
+    let good_lines = good.lines().count();
+    let outcome = server.run(&["apply", "-f", &path]);
+    assert!(!outcome.status.success());
+    let location = format!("error: {path}:{}:3: ", good_lines + 8);
+    assert!(outcome.stderr.starts_with(&location), "{}", outcome.stderr);
+    assert!(outcome.stderr.contains("replicaz"), "{}", outcome.stderr);
+    let listed = server.run(&["get", "apps"]);
+    assert!(!listed.stdout.contains("other"), "nothing was applied");
+}
+
+fn nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos()
+}
