@@ -64,6 +64,17 @@ pub async fn serve(
     api: Arc<ResourceApi>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, api, Router::new(), shutdown).await
+}
+
+/// Like [`serve`], with more routes on the same port — the all-in-one server mounts the node
+/// agent's gRPC service here.
+pub async fn serve_with(
+    listener: TcpListener,
+    api: Arc<ResourceApi>,
+    extra: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let stopping = api.shutdown_token();
     let signal = async move {
         shutdown.await;
@@ -75,7 +86,7 @@ pub async fn serve(
             tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(api))
+    axum::serve(listener, router(api).merge(extra))
         .with_graceful_shutdown(signal)
         .await
 }
