@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs what minicloud needs on a Debian machine and is missing: protoc (etcd-client's build),
-# etcd, the Docker Engine, the static busybox that example and test images are built from, and
-# cargo-nextest. Safe to run repeatedly; does nothing when everything is present.
+# Installs what minicloud needs on a Debian machine and is missing: protoc and its well-known
+# types (etcd-client's build), etcd, the Docker Engine, the static busybox that example and
+# test images are built from, and cargo-nextest. Safe to run repeatedly; does nothing when
+# everything is present.
 set -euo pipefail
 
 missing=()
 command -v curl >/dev/null || missing+=(curl)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
+# protoc's well-known types (google/protobuf/*.proto), which etcd-client's protos import.
+[ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v dockerd >/dev/null || missing+=(docker.io)
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)

@@ -11,6 +11,7 @@ scripts/deps.sh
 source scripts/lib.sh
 start_etcd
 start_dockerd_if_needed
+scripts/images.sh
 
 echo "test: cargo fmt --check"
 cargo fmt --all --check

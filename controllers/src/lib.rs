@@ -1,1 +1,101 @@
-//! placeholder
+//! minicloud's controllers: the loops that turn desired state in the API server into running
+//! containers on nodes, and the small runtime they run on.
+//!
+//! - [`app`]: App → Releases → Instances, and App.status.
+//! - [`scheduler`]: binds Instances to Nodes with room for them.
+//! - [`nodesync`]: per Node, desired Instances vs the agent's observed state → a plan → the
+//!   agent; observed state back into Instance.status; cleanup of orphans and finalizers.
+//! - [`runtime`]: watch-fed caches, a deduplicating work queue, backoff, the driver.
+//!
+//! Every reconcile is level-triggered and idempotent: stopping the process at any point and
+//! starting it again converges to the desired state.
+
+pub mod app;
+pub mod client;
+mod condition;
+pub mod error;
+mod hash;
+mod instance_status;
+pub mod labels;
+pub mod nodesync;
+pub mod object;
+pub mod runtime;
+pub mod scheduler;
+mod time;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use error::{Error, Result};
+
+use client::ApiClient;
+use nodesync::{AgentConnector, GrpcConnector};
+use runtime::{Cache, ControllerOptions, reflect};
+
+/// How to run the controllers.
+#[derive(Clone, Debug)]
+pub struct ControllersConfig {
+    /// The API server's URL (`http://127.0.0.1:7070`).
+    pub api_url: String,
+    /// Reconciles each controller runs at once.
+    pub workers: usize,
+    /// How often every object is reconciled again, whatever happened.
+    pub resync: Duration,
+}
+
+impl ControllersConfig {
+    /// The defaults (4 workers, a resync every 60 s) for the API server at `api_url`.
+    pub fn new(api_url: impl Into<String>) -> Self {
+        Self {
+            api_url: api_url.into(),
+            workers: 4,
+            resync: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Runs every controller against the API server until `shutdown`, reaching node agents over
+/// gRPC at their Nodes' `spec.agentEndpoint`.
+pub async fn run(config: ControllersConfig, shutdown: CancellationToken) -> Result<()> {
+    run_with_agents(config, Arc::new(GrpcConnector::default()), shutdown).await
+}
+
+/// Runs every controller, reaching node agents through `agents` (tests pass a fake).
+pub async fn run_with_agents(
+    config: ControllersConfig,
+    agents: Arc<dyn AgentConnector>,
+    shutdown: CancellationToken,
+) -> Result<()> {
+    let client = ApiClient::connect_lazy(&config.api_url).map_err(Error::Connect)?;
+    let (apps, releases, instances, nodes) =
+        (Cache::new(), Cache::new(), Cache::new(), Cache::new());
+    let mut tasks = JoinSet::new();
+    tasks.spawn(reflect(client.clone(), apps.clone(), shutdown.clone()));
+    tasks.spawn(reflect(client.clone(), releases.clone(), shutdown.clone()));
+    tasks.spawn(reflect(client.clone(), instances.clone(), shutdown.clone()));
+    tasks.spawn(reflect(client.clone(), nodes.clone(), shutdown.clone()));
+    let options = ControllerOptions {
+        workers: config.workers,
+        resync: config.resync,
+        ..ControllerOptions::default()
+    };
+    let apps = app::controller(&apps, &releases, &instances, options.clone());
+    let ctx = Arc::new(app::AppContext {
+        client: client.clone(),
+    });
+    tasks.spawn(apps.run(ctx, app::reconcile, shutdown.clone()));
+    let scheduler = scheduler::controller(&nodes, &instances, options.clone());
+    let ctx = Arc::new(scheduler::SchedulerContext {
+        client: client.clone(),
+    });
+    tasks.spawn(scheduler.run(ctx, scheduler::reconcile, shutdown.clone()));
+    let nodesync = nodesync::controller(&nodes, &instances, options);
+    let ctx = nodesync::context(client, agents, nodesync.queue(), shutdown.clone());
+    tasks.spawn(nodesync.run(Arc::new(ctx), nodesync::reconcile, shutdown.clone()));
+    tracing::info!(api = %config.api_url, "controllers running");
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}

@@ -1,0 +1,532 @@
+//! Applies a plan: each operation is idempotent, runs in order, and reports its own result, so
+//! a failed operation does not stop the ones after it.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use minicloud_proto::v1::operation::Op;
+use minicloud_proto::v1::{
+    EnsureNetwork, EnsureVolume, OperationResult, Plan, PlanResult, RemoveInstance, RemoveNetwork,
+    RemoveVolume, StartInstance,
+};
+
+use crate::container_config::{ContainerConfig, container_config};
+use crate::error::{Error, Result};
+use crate::labels;
+use crate::runtime::{ContainerInfo, NetworkSpec, Runtime, VolumeSpec};
+
+/// Grace period for stopping a container that is replaced because its spec changed.
+pub const REPLACE_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs plans against a runtime, one plan at a time.
+pub struct Executor {
+    runtime: Arc<dyn Runtime>,
+    node: String,
+    one_at_a_time: tokio::sync::Mutex<()>,
+}
+
+impl Executor {
+    /// An executor creating objects labelled with `node`.
+    pub fn new(runtime: Arc<dyn Runtime>, node: String) -> Executor {
+        Executor {
+            runtime,
+            node,
+            one_at_a_time: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Runs every operation in order; plans never interleave, so two plans racing for the same
+    /// instance cannot both create it.
+    pub async fn apply(&self, plan: &Plan) -> PlanResult {
+        let _turn = self.one_at_a_time.lock().await;
+        let mut results = Vec::with_capacity(plan.operations.len());
+        for operation in &plan.operations {
+            let result = match &operation.op {
+                Some(op) => self.run(op).await,
+                None => Err(Error::EmptyOperation),
+            };
+            results.push(match result {
+                Ok(container_id) => OperationResult {
+                    ok: true,
+                    error: String::new(),
+                    container_id,
+                },
+                Err(e) => OperationResult {
+                    ok: false,
+                    error: e.to_string(),
+                    container_id: String::new(),
+                },
+            });
+        }
+        PlanResult { results }
+    }
+
+    /// Runs one operation; the container id for StartInstance and RemoveInstance, else empty.
+    async fn run(&self, op: &Op) -> Result<String> {
+        match op {
+            Op::EnsureNetwork(op) => self.ensure_network(op).await.map(|()| String::new()),
+            Op::EnsureVolume(op) => self.ensure_volume(op).await.map(|()| String::new()),
+            Op::StartInstance(op) => self.start_instance(op).await,
+            Op::RemoveInstance(op) => self.remove_instance(op).await,
+            Op::RemoveNetwork(op) => self.remove_network(op).await.map(|()| String::new()),
+            Op::RemoveVolume(op) => self.remove_volume(op).await.map(|()| String::new()),
+        }
+    }
+
+    async fn ensure_network(&self, op: &EnsureNetwork) -> Result<()> {
+        require(&op.tenant, "tenant")?;
+        let spec = NetworkSpec {
+            name: labels::network_name(&op.tenant),
+            labels: labels::tenant_labels(&self.node, &op.tenant),
+        };
+        self.runtime.ensure_network(&spec).await?;
+        Ok(())
+    }
+
+    async fn ensure_volume(&self, op: &EnsureVolume) -> Result<()> {
+        require(&op.tenant, "tenant")?;
+        require(&op.name, "name")?;
+        let mut labels = labels::tenant_labels(&self.node, &op.tenant);
+        labels.insert(labels::VOLUME.to_owned(), op.name.clone());
+        let spec = VolumeSpec {
+            name: labels::volume_name(&op.tenant, &op.name),
+            labels,
+        };
+        self.runtime.ensure_volume(&spec).await?;
+        Ok(())
+    }
+
+    /// Creates the instance's container unless a usable one exists.
+    async fn start_instance(&self, op: &StartInstance) -> Result<String> {
+        let required = [
+            (&op.tenant, "tenant"),
+            (&op.app, "app"),
+            (&op.instance, "instance"),
+            (&op.instance_uid, "instance_uid"),
+        ];
+        for (value, field) in required {
+            require(value, field)?;
+        }
+        let config = container_config(op, &self.node)?;
+        if let Some(id) = self.reuse_or_clear(op, &config).await? {
+            return Ok(id);
+        }
+        self.check_dependencies(&config).await?;
+        self.runtime.ensure_image(&config.image).await?;
+        Ok(self.runtime.create_container(&config).await?)
+    }
+
+    /// Keeps a container of the instance with the same spec hash (starting it if stopped) and
+    /// returns its id; removes one with another hash; refuses when another instance holds the
+    /// name. `None` means: create the container.
+    async fn reuse_or_clear(
+        &self,
+        op: &StartInstance,
+        config: &ContainerConfig,
+    ) -> Result<Option<String>> {
+        let containers = self.node_containers().await?;
+        let existing = containers
+            .iter()
+            .find(|c| label(c, labels::INSTANCE_UID) == op.instance_uid);
+        match existing {
+            Some(c) if label(c, labels::SPEC_HASH) == op.spec_hash && reusable(c) => {
+                if matches!(c.state.as_str(), "created" | "exited") {
+                    self.runtime.start_container(&c.id).await?;
+                }
+                Ok(Some(c.id.clone()))
+            }
+            Some(c) => {
+                self.runtime.remove_container(&c.id, REPLACE_GRACE).await?;
+                Ok(None)
+            }
+            None => match containers.iter().find(|c| c.name == config.name) {
+                Some(holder) => Err(Error::NameTaken {
+                    name: config.name.clone(),
+                    uid: label(holder, labels::INSTANCE_UID).to_owned(),
+                }),
+                None => Ok(None),
+            },
+        }
+    }
+
+    /// The tenant network and every mounted volume must exist as managed objects: Docker would
+    /// otherwise create an unlabelled volume on the fly.
+    async fn check_dependencies(&self, config: &ContainerConfig) -> Result<()> {
+        let networks = self.runtime.list_networks().await?;
+        if !networks.iter().any(|n| n.name == config.network) {
+            return Err(Error::MissingDependency(format!(
+                "network {}",
+                config.network
+            )));
+        }
+        let volumes = self.runtime.list_volumes().await?;
+        for mount in &config.mounts {
+            if !volumes.iter().any(|v| v.name == mount.volume) {
+                return Err(Error::MissingDependency(format!("volume {}", mount.volume)));
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_instance(&self, op: &RemoveInstance) -> Result<String> {
+        require(&op.container_id, "container_id")?;
+        let containers = self.node_containers().await?;
+        let Some(c) = find_container(&containers, &op.container_id) else {
+            return Ok(String::new());
+        };
+        let grace = Duration::from_secs(op.grace_seconds.into());
+        self.runtime.remove_container(&c.id, grace).await?;
+        Ok(c.id.clone())
+    }
+
+    async fn remove_network(&self, op: &RemoveNetwork) -> Result<()> {
+        require(&op.tenant, "tenant")?;
+        let name = labels::network_name(&op.tenant);
+        let attached: Vec<_> = self
+            .runtime
+            .list_containers()
+            .await?
+            .into_iter()
+            .filter(|c| c.networks.contains_key(&name))
+            .map(|c| c.name)
+            .collect();
+        if !attached.is_empty() {
+            return Err(Error::NetworkInUse {
+                network: name,
+                containers: attached.join(", "),
+            });
+        }
+        for network in self.runtime.list_networks().await? {
+            if network.name == name {
+                self.runtime.remove_network(&network.id).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn remove_volume(&self, op: &RemoveVolume) -> Result<()> {
+        require(&op.tenant, "tenant")?;
+        require(&op.name, "name")?;
+        let name = labels::volume_name(&op.tenant, &op.name);
+        if self
+            .runtime
+            .list_volumes()
+            .await?
+            .iter()
+            .any(|v| v.name == name)
+        {
+            self.runtime.remove_volume(&name).await?;
+        }
+        Ok(())
+    }
+
+    /// Managed containers created by this node's agent.
+    async fn node_containers(&self) -> Result<Vec<ContainerInfo>> {
+        let mut containers = self.runtime.list_containers().await?;
+        containers.retain(|c| label(c, labels::NODE) == self.node);
+        Ok(containers)
+    }
+}
+
+/// A managed container of this node by full id, unique id prefix or name.
+pub fn find_container<'a>(containers: &'a [ContainerInfo], id: &str) -> Option<&'a ContainerInfo> {
+    containers
+        .iter()
+        .find(|c| c.id == id || c.name == id)
+        .or_else(|| {
+            let mut matches = containers.iter().filter(|c| c.id.starts_with(id));
+            let first = matches.next();
+            first.filter(|_| id.len() >= 12 && matches.next().is_none())
+        })
+}
+
+fn label<'a>(c: &'a ContainerInfo, key: &str) -> &'a str {
+    c.labels.get(key).map_or("", String::as_str)
+}
+
+/// Dead or half-removed containers cannot be started again and are replaced instead.
+fn reusable(c: &ContainerInfo) -> bool {
+    !matches!(c.state.as_str(), "dead" | "removing")
+}
+
+fn require(value: &str, field: &'static str) -> Result<()> {
+    if value.is_empty() {
+        return Err(Error::MissingField(field));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use minicloud_proto::v1::Operation;
+    use serde_json::json;
+
+    use super::*;
+    use crate::runtime::fake::{Call, FakeRuntime};
+
+    fn executor() -> (FakeRuntime, Executor) {
+        let fake = FakeRuntime::new();
+        (fake.clone(), Executor::new(Arc::new(fake), "n1".into()))
+    }
+
+    fn plan(ops: Vec<Op>) -> Plan {
+        let operations = ops
+            .into_iter()
+            .map(|op| Operation { op: Some(op) })
+            .collect();
+        Plan { operations }
+    }
+
+    fn network() -> Op {
+        Op::EnsureNetwork(EnsureNetwork {
+            tenant: "acme".into(),
+        })
+    }
+
+    fn volume() -> Op {
+        Op::EnsureVolume(EnsureVolume {
+            tenant: "acme".into(),
+            name: "data".into(),
+            size_bytes: 1 << 20,
+        })
+    }
+
+    fn start(hash: &str) -> Op {
+        let container = json!({
+            "image": "hello:1", "resources": {},
+            "volumes": [{"volume": "data", "mountPath": "/data"}]
+        });
+        Op::StartInstance(StartInstance {
+            tenant: "acme".into(),
+            app: "web".into(),
+            instance: "web-1".into(),
+            instance_uid: "uid-1".into(),
+            release: "r1".into(),
+            container_json: container.to_string(),
+            secret_env: Default::default(),
+            spec_hash: hash.into(),
+        })
+    }
+
+    fn errors(result: &PlanResult) -> Vec<&str> {
+        result.results.iter().map(|r| r.error.as_str()).collect()
+    }
+
+    fn changes(fake: &FakeRuntime) -> Vec<Call> {
+        let changing = |c: &Call| {
+            matches!(
+                c,
+                Call::CreateContainer(_) | Call::StartContainer(_) | Call::RemoveContainer(..)
+            )
+        };
+        fake.calls().into_iter().filter(changing).collect()
+    }
+
+    #[tokio::test]
+    async fn the_same_plan_twice_changes_nothing_the_second_time() {
+        let (fake, executor) = executor();
+        let full = plan(vec![network(), volume(), start("h1")]);
+        let first = executor.apply(&full).await;
+        assert_eq!(errors(&first), ["", "", ""]);
+        assert!(first.results.iter().all(|r| r.ok));
+        fake.clear_calls();
+        let second = executor.apply(&full).await;
+        assert_eq!(errors(&second), ["", "", ""]);
+        assert_eq!(
+            second.results[2].container_id,
+            first.results[2].container_id
+        );
+        assert_eq!(changes(&fake), []);
+        assert_eq!(fake.list_containers().await.unwrap().len(), 1);
+        assert_eq!(fake.list_networks().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_changed_spec_hash_replaces_the_container() {
+        let (fake, executor) = executor();
+        let first = executor
+            .apply(&plan(vec![network(), volume(), start("h1")]))
+            .await;
+        let old = first.results[2].container_id.clone();
+        fake.clear_calls();
+        let second = executor.apply(&plan(vec![start("h2")])).await;
+        let new = second.results[0].container_id.clone();
+        assert!(second.results[0].ok && new != old);
+        let calls = changes(&fake);
+        assert_eq!(calls[0], Call::RemoveContainer(old, REPLACE_GRACE));
+        assert!(
+            matches!(&calls[1], Call::CreateContainer(c) if c.labels["minicloud.spec-hash"] == "h2")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stopped_container_with_the_same_spec_is_started_not_recreated() {
+        let (fake, executor) = executor();
+        let first = executor
+            .apply(&plan(vec![network(), volume(), start("h1")]))
+            .await;
+        let id = first.results[2].container_id.clone();
+        fake.update_container(&id, |c| c.state = "exited".into());
+        fake.clear_calls();
+        let again = executor.apply(&plan(vec![start("h1")])).await;
+        assert_eq!(again.results[0].container_id, id);
+        assert_eq!(changes(&fake), [Call::StartContainer(id)]);
+    }
+
+    #[tokio::test]
+    async fn removing_what_is_missing_succeeds_without_calls() {
+        let (fake, executor) = executor();
+        let ops = vec![
+            Op::RemoveInstance(RemoveInstance {
+                container_id: "nope".into(),
+                grace_seconds: 1,
+            }),
+            Op::RemoveNetwork(RemoveNetwork {
+                tenant: "acme".into(),
+            }),
+            Op::RemoveVolume(RemoveVolume {
+                tenant: "acme".into(),
+                name: "data".into(),
+            }),
+        ];
+        let result = executor.apply(&plan(ops)).await;
+        assert!(result.results.iter().all(|r| r.ok));
+        assert_eq!(fake.calls(), []);
+    }
+
+    #[tokio::test]
+    async fn a_failed_operation_does_not_stop_later_ones() {
+        let (fake, executor) = executor();
+        fake.fail_next("create_container", "disk full");
+        let result = executor
+            .apply(&plan(vec![
+                network(),
+                volume(),
+                start("h1"),
+                Op::EnsureNetwork(EnsureNetwork {
+                    tenant: "other".into(),
+                }),
+            ]))
+            .await;
+        assert!(!result.results[2].ok);
+        assert!(result.results[2].error.contains("disk full"));
+        assert!(result.results[3].ok);
+        let empty = executor
+            .apply(&Plan {
+                operations: vec![Operation::default()],
+            })
+            .await;
+        assert!(empty.results[0].error.contains("empty"));
+    }
+
+    #[tokio::test]
+    async fn starting_without_the_network_or_volume_names_what_is_missing() {
+        let (_fake, executor) = executor();
+        let result = executor
+            .apply(&plan(vec![start("h1"), network(), start("h1")]))
+            .await;
+        assert!(
+            result.results[0]
+                .error
+                .contains("network mc-acme does not exist")
+        );
+        assert!(
+            result.results[2]
+                .error
+                .contains("volume mc-acme-data does not exist")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_pull_is_reported_with_the_image_name() {
+        let (fake, executor) = executor();
+        fake.fail_next("ensure_image", "registry unreachable");
+        let result = executor
+            .apply(&plan(vec![network(), volume(), start("h1")]))
+            .await;
+        let error = &result.results[2].error;
+        assert!(
+            error.contains("image hello:1") && error.contains("registry unreachable"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_network_with_containers_is_not_removed() {
+        let (fake, executor) = executor();
+        executor
+            .apply(&plan(vec![network(), volume(), start("h1")]))
+            .await;
+        let result = executor
+            .apply(&plan(vec![Op::RemoveNetwork(RemoveNetwork {
+                tenant: "acme".into(),
+            })]))
+            .await;
+        assert!(
+            result.results[0]
+                .error
+                .contains("still has containers attached: mc-acme-web-1")
+        );
+        assert_eq!(fake.list_networks().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn unmanaged_containers_are_never_removed() {
+        let (fake, executor) = executor();
+        fake.insert_container(ContainerInfo {
+            id: "foreign".into(),
+            name: "mc-acme-web-1".into(),
+            labels: BTreeMap::new(),
+            ..ContainerInfo::default()
+        });
+        let ops = vec![Op::RemoveInstance(RemoveInstance {
+            container_id: "foreign".into(),
+            grace_seconds: 0,
+        })];
+        let result = executor.apply(&plan(ops)).await;
+        assert!(result.results[0].ok && result.results[0].container_id.is_empty());
+        assert_eq!(fake.calls(), []);
+    }
+
+    #[tokio::test]
+    async fn a_name_held_by_another_instance_is_reported() {
+        let (fake, executor) = executor();
+        executor
+            .apply(&plan(vec![network(), volume(), start("h1")]))
+            .await;
+        let Op::StartInstance(mut other) = start("h1") else {
+            unreachable!()
+        };
+        other.instance_uid = "uid-2".into();
+        fake.clear_calls();
+        let result = executor.apply(&plan(vec![Op::StartInstance(other)])).await;
+        assert!(
+            result.results[0]
+                .error
+                .contains("taken by instance uid uid-1")
+        );
+        assert_eq!(changes(&fake), []);
+    }
+
+    #[test]
+    fn containers_are_found_by_id_name_or_a_unique_long_prefix() {
+        let c = |id: &str, name: &str| ContainerInfo {
+            id: id.into(),
+            name: name.into(),
+            ..ContainerInfo::default()
+        };
+        let all = [
+            c("abcdef0123456789", "mc-a-x"),
+            c("abcdef0123999999", "mc-a-y"),
+        ];
+        assert_eq!(
+            find_container(&all, "mc-a-y").unwrap().id,
+            "abcdef0123999999"
+        );
+        assert_eq!(find_container(&all, "abcdef012345").unwrap().name, "mc-a-x");
+        assert!(find_container(&all, "abcdef0123").is_none());
+        assert!(find_container(&all, "abc").is_none());
+    }
+}

@@ -1,0 +1,423 @@
+//! Turns a StartInstance operation into the container the engine creates, with every isolation
+//! default of DESIGN.md: the tenant network only, no capabilities, no new privileges, a read-only
+//! root with a small tmpfs at /tmp, limits always set, a non-root user, no published ports, log
+//! rotation and an `always` restart policy. Pure: data in, data out.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use minicloud_manifests::defaults::{DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PIDS};
+use minicloud_manifests::{ContainerSpec, Protocol};
+use minicloud_proto::v1::StartInstance;
+
+use crate::labels;
+
+/// The user tenant containers run as unless their spec names one: `nobody`.
+pub const DEFAULT_USER: &str = "65534:65534";
+/// Mount options of the writable tmpfs at `/tmp`.
+pub const TMP_OPTIONS: &str = "rw,noexec,nosuid,nodev,size=64m";
+/// Largest size of one json-file log before rotation.
+pub const LOG_MAX_SIZE: &str = "10m";
+/// Number of rotated json-file logs kept.
+pub const LOG_MAX_FILE: &str = "3";
+
+/// Why a StartInstance cannot become a container.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// `container_json` is not a valid ContainerSpec.
+    #[error("the instance's container spec is not valid: {0}")]
+    InvalidSpec(#[source] serde_json::Error),
+    /// An env var reads a Secret but the plan carries no value for it.
+    #[error(
+        "environment variable {0} reads a Secret, but the plan carries no value for it in \
+         secret_env"
+    )]
+    MissingSecretValue(String),
+    /// A volume mount path is not an absolute path below `/`.
+    #[error("volume {volume} has mount path {path:?}; use an absolute path other than /")]
+    InvalidMountPath {
+        /// The Volume's name.
+        volume: String,
+        /// The offending path.
+        path: String,
+    },
+}
+
+/// Environment variables; `Debug` shows only the names, so values (secrets among them) never
+/// reach a log.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Env(pub Vec<(String, String)>);
+
+impl Env {
+    /// The variables as Docker takes them: `NAME=value`.
+    pub fn to_docker(&self) -> Vec<String> {
+        self.0.iter().map(|(k, v)| format!("{k}={v}")).collect()
+    }
+}
+
+impl fmt::Debug for Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(name, _)| format!("{name}=<redacted>")))
+            .finish()
+    }
+}
+
+/// Limits always applied to a tenant container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Memory limit in bytes.
+    pub memory_bytes: u64,
+    /// CPU limit in billionths of a CPU.
+    pub nano_cpus: u64,
+    /// Maximum number of processes.
+    pub pids: u32,
+}
+
+/// A tenant volume mounted into the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The Docker volume name (`mc-<tenant>-<volume>`).
+    pub volume: String,
+    /// Absolute path inside the container.
+    pub target: String,
+    /// Mount read-only.
+    pub read_only: bool,
+}
+
+/// The container's logging driver and its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogConfig {
+    /// The driver (`json-file`).
+    pub driver: String,
+    /// Driver options (`max-size`, `max-file`).
+    pub options: BTreeMap<String, String>,
+}
+
+/// When the engine restarts a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartPolicy {
+    /// Always, whatever the exit code: the agent reports restarts, controllers decide the rest.
+    Always,
+}
+
+/// Everything needed to create a tenant container, in the agent's own terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerConfig {
+    /// The container name (`mc-<tenant>-<instance>`).
+    pub name: String,
+    /// The image reference.
+    pub image: String,
+    /// Replaces the image's entrypoint when set.
+    pub entrypoint: Option<Vec<String>>,
+    /// Replaces the image's command when set.
+    pub cmd: Option<Vec<String>>,
+    /// Environment variables, literal and resolved from Secrets.
+    pub env: Env,
+    /// The host name inside the container (the instance name).
+    pub hostname: String,
+    /// `uid:gid` to run as.
+    pub user: String,
+    /// minicloud's labels.
+    pub labels: BTreeMap<String, String>,
+    /// Ports the container listens on (`8080/tcp`), exposed on its network, never published.
+    pub exposed_ports: Vec<String>,
+    /// The only network the container joins: its tenant's.
+    pub network: String,
+    /// DNS names of the container on that network.
+    pub aliases: Vec<String>,
+    /// Memory, CPU and process limits.
+    pub limits: Limits,
+    /// Capabilities dropped (`ALL`).
+    pub cap_drop: Vec<String>,
+    /// Security options (`no-new-privileges`).
+    pub security_opt: Vec<String>,
+    /// Mount the image's filesystem read-only.
+    pub read_only_root: bool,
+    /// tmpfs mounts: path → options.
+    pub tmpfs: BTreeMap<String, String>,
+    /// Tenant volumes.
+    pub mounts: Vec<Mount>,
+    /// Logging with rotation.
+    pub log: LogConfig,
+    /// The restart policy.
+    pub restart: RestartPolicy,
+}
+
+/// The container for `op` on `node`, with minicloud's defaults.
+pub fn container_config(op: &StartInstance, node: &str) -> Result<ContainerConfig, ConfigError> {
+    let spec: ContainerSpec =
+        serde_json::from_str(&op.container_json).map_err(ConfigError::InvalidSpec)?;
+    Ok(ContainerConfig {
+        name: labels::container_name(&op.tenant, &op.instance),
+        image: spec.image.clone(),
+        entrypoint: non_empty(&spec.command),
+        cmd: non_empty(&spec.args),
+        env: env(&spec, &op.secret_env)?,
+        hostname: op.instance.clone(),
+        user: spec
+            .user
+            .map_or_else(|| DEFAULT_USER.to_owned(), |uid| format!("{uid}:{uid}")),
+        labels: container_labels(op, node, &spec),
+        exposed_ports: spec.ports.iter().map(port_key).collect(),
+        network: labels::network_name(&op.tenant),
+        aliases: vec![op.app.clone(), format!("{}.{}.internal", op.app, op.tenant)],
+        limits: limits(&spec),
+        cap_drop: vec!["ALL".to_owned()],
+        security_opt: vec!["no-new-privileges".to_owned()],
+        read_only_root: true,
+        tmpfs: BTreeMap::from([("/tmp".to_owned(), TMP_OPTIONS.to_owned())]),
+        mounts: mounts(&op.tenant, &spec)?,
+        log: json_file_log(),
+        restart: RestartPolicy::Always,
+    })
+}
+
+fn non_empty(values: &[String]) -> Option<Vec<String>> {
+    (!values.is_empty()).then(|| values.to_vec())
+}
+
+/// Literal values in spec order, Secret references resolved from `secret_env`, then any
+/// resolved values the spec does not name.
+fn env(
+    spec: &ContainerSpec,
+    secret_env: &std::collections::HashMap<String, String>,
+) -> Result<Env, ConfigError> {
+    let mut out = Vec::with_capacity(spec.env.len() + secret_env.len());
+    for var in &spec.env {
+        let value = match (&var.value, &var.value_from) {
+            (_, Some(_)) => secret_env
+                .get(&var.name)
+                .cloned()
+                .ok_or_else(|| ConfigError::MissingSecretValue(var.name.clone()))?,
+            (Some(value), None) => value.clone(),
+            (None, None) => String::new(),
+        };
+        out.push((var.name.clone(), value));
+    }
+    let mut extra: Vec<_> = secret_env
+        .iter()
+        .filter(|(name, _)| !spec.env.iter().any(|var| &var.name == *name))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    extra.sort();
+    out.extend(extra);
+    Ok(Env(out))
+}
+
+fn container_labels(
+    op: &StartInstance,
+    node: &str,
+    spec: &ContainerSpec,
+) -> BTreeMap<String, String> {
+    let mut out = labels::tenant_labels(node, &op.tenant);
+    for (key, value) in [
+        (labels::APP, &op.app),
+        (labels::INSTANCE, &op.instance),
+        (labels::INSTANCE_UID, &op.instance_uid),
+        (labels::RELEASE, &op.release),
+        (labels::SPEC_HASH, &op.spec_hash),
+    ] {
+        out.insert(key.to_owned(), value.clone());
+    }
+    if !spec.ports.is_empty() {
+        let ports: Vec<_> = spec.ports.iter().map(port_key).collect();
+        out.insert(labels::PORTS.to_owned(), ports.join(","));
+    }
+    out
+}
+
+fn port_key(port: &minicloud_manifests::Port) -> String {
+    let protocol = match port.protocol {
+        Some(Protocol::Udp) => "udp",
+        Some(Protocol::Tcp) | None => "tcp",
+    };
+    format!("{}/{protocol}", port.port)
+}
+
+fn limits(spec: &ContainerSpec) -> Limits {
+    let resources = &spec.resources;
+    Limits {
+        memory_bytes: resources.memory.unwrap_or(DEFAULT_MEMORY).get(),
+        nano_cpus: resources.cpu.unwrap_or(DEFAULT_CPU).millis() * 1_000_000,
+        pids: resources.pids.unwrap_or(DEFAULT_PIDS),
+    }
+}
+
+fn mounts(tenant: &str, spec: &ContainerSpec) -> Result<Vec<Mount>, ConfigError> {
+    spec.volumes
+        .iter()
+        .map(|mount| {
+            let path = &mount.mount_path;
+            if !path.starts_with('/') || path.trim_end_matches('/').is_empty() {
+                return Err(ConfigError::InvalidMountPath {
+                    volume: mount.volume.clone(),
+                    path: path.clone(),
+                });
+            }
+            Ok(Mount {
+                volume: labels::volume_name(tenant, &mount.volume),
+                target: path.clone(),
+                read_only: mount.read_only,
+            })
+        })
+        .collect()
+}
+
+fn json_file_log() -> LogConfig {
+    LogConfig {
+        driver: "json-file".to_owned(),
+        options: BTreeMap::from([
+            ("max-size".to_owned(), LOG_MAX_SIZE.to_owned()),
+            ("max-file".to_owned(), LOG_MAX_FILE.to_owned()),
+        ]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn start(container: serde_json::Value) -> StartInstance {
+        StartInstance {
+            tenant: "acme".into(),
+            app: "web".into(),
+            instance: "web-1".into(),
+            instance_uid: "uid-1".into(),
+            release: "web-r1".into(),
+            container_json: container.to_string(),
+            secret_env: Default::default(),
+            spec_hash: "h1".into(),
+        }
+    }
+
+    #[test]
+    fn a_minimal_spec_gets_every_isolation_default() {
+        let config =
+            container_config(&start(json!({"image": "hello:1", "resources": {}})), "n1").unwrap();
+        assert_eq!(config.name, "mc-acme-web-1");
+        assert_eq!((config.entrypoint, config.cmd), (None, None));
+        assert_eq!(config.hostname, "web-1");
+        assert_eq!(config.user, "65534:65534");
+        assert_eq!(config.network, "mc-acme");
+        assert_eq!(config.aliases, ["web", "web.acme.internal"]);
+        assert_eq!(config.cap_drop, ["ALL"]);
+        assert_eq!(config.security_opt, ["no-new-privileges"]);
+        assert!(config.read_only_root);
+        assert_eq!(config.tmpfs["/tmp"], TMP_OPTIONS);
+        assert_eq!(
+            config.limits,
+            Limits {
+                memory_bytes: 128 * 1024 * 1024,
+                nano_cpus: 250_000_000,
+                pids: 256
+            }
+        );
+        assert!(config.exposed_ports.is_empty() && config.mounts.is_empty());
+        assert_eq!(config.log.driver, "json-file");
+        assert_eq!(config.log.options["max-size"], "10m");
+        assert_eq!(config.log.options["max-file"], "3");
+        assert_eq!(config.restart, RestartPolicy::Always);
+    }
+
+    #[test]
+    fn labels_name_node_tenant_app_instance_release_and_spec_hash() {
+        let config =
+            container_config(&start(json!({"image": "hello:1", "resources": {}})), "n1").unwrap();
+        let expected = [
+            ("minicloud.managed", "true"),
+            ("minicloud.node", "n1"),
+            ("minicloud.tenant", "acme"),
+            ("minicloud.app", "web"),
+            ("minicloud.instance", "web-1"),
+            ("minicloud.instance-uid", "uid-1"),
+            ("minicloud.release", "web-r1"),
+            ("minicloud.spec-hash", "h1"),
+        ];
+        let expected: BTreeMap<String, String> = expected
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(config.labels, expected);
+    }
+
+    #[test]
+    fn a_full_spec_sets_command_env_ports_limits_volumes_and_user() {
+        let mut op = start(json!({
+            "image": "hello:1",
+            "command": ["httpd"], "args": ["-f", "-p", "8080"],
+            "env": [
+                {"name": "GREETING", "value": "hi"},
+                {"name": "DB_PASSWORD", "valueFrom": {"secret": {"name": "db", "key": "password"}}}
+            ],
+            "ports": [{"name": "http", "port": 8080}, {"port": 53, "protocol": "UDP"}],
+            "resources": {"cpu": "1500m", "memory": "64Mi", "pids": 32},
+            "volumes": [{"volume": "data", "mountPath": "/data", "readOnly": true}],
+            "user": 1000
+        }));
+        op.secret_env.insert("DB_PASSWORD".into(), "s3cr3t".into());
+        let config = container_config(&op, "n1").unwrap();
+        assert_eq!(config.entrypoint.unwrap(), ["httpd"]);
+        assert_eq!(config.cmd.unwrap(), ["-f", "-p", "8080"]);
+        assert_eq!(
+            config.env.to_docker(),
+            ["GREETING=hi", "DB_PASSWORD=s3cr3t"]
+        );
+        assert_eq!(config.exposed_ports, ["8080/tcp", "53/udp"]);
+        assert_eq!(config.labels["minicloud.ports"], "8080/tcp,53/udp");
+        assert_eq!(
+            config.limits,
+            Limits {
+                memory_bytes: 64 * 1024 * 1024,
+                nano_cpus: 1_500_000_000,
+                pids: 32
+            }
+        );
+        let mount = Mount {
+            volume: "mc-acme-data".into(),
+            target: "/data".into(),
+            read_only: true,
+        };
+        assert_eq!(config.mounts, [mount]);
+        assert_eq!(config.user, "1000:1000");
+    }
+
+    #[test]
+    fn secret_values_never_appear_in_debug_output() {
+        let mut op = start(json!({"image": "hello:1", "resources": {}}));
+        op.secret_env.insert("TOKEN".into(), "s3cr3t".into());
+        let config = container_config(&op, "n1").unwrap();
+        assert_eq!(config.env.to_docker(), ["TOKEN=s3cr3t"]);
+        let printed = format!("{config:?}");
+        assert!(printed.contains("TOKEN") && !printed.contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_secret_reference_without_a_value_is_refused() {
+        let op = start(json!({
+            "image": "hello:1", "resources": {},
+            "env": [{"name": "DB", "valueFrom": {"secret": {"name": "db", "key": "k"}}}]
+        }));
+        let err = container_config(&op, "n1").unwrap_err();
+        assert!(matches!(err, ConfigError::MissingSecretValue(name) if name == "DB"));
+    }
+
+    #[test]
+    fn invalid_json_and_relative_mount_paths_are_refused() {
+        let mut op = start(json!({"image": "hello:1"}));
+        op.container_json = "{not json".into();
+        assert!(matches!(
+            container_config(&op, "n1"),
+            Err(ConfigError::InvalidSpec(_))
+        ));
+        let op = start(json!({
+            "image": "hello:1", "resources": {},
+            "volumes": [{"volume": "data", "mountPath": "data"}]
+        }));
+        assert!(matches!(
+            container_config(&op, "n1"),
+            Err(ConfigError::InvalidMountPath { .. })
+        ));
+    }
+}

@@ -1,0 +1,199 @@
+//! Observed state: what minicloud manages on this node, assembled from the engine's listings
+//! and the exit codes the event follower remembered.
+
+use std::sync::Arc;
+
+use minicloud_proto::v1::{ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume};
+
+use crate::events::EventHub;
+use crate::labels;
+use crate::runtime::{ContainerInfo, NetworkInfo, Runtime, RuntimeError, VolumeInfo};
+
+/// Takes snapshots of the node's managed objects.
+#[derive(Clone)]
+pub struct Observer {
+    runtime: Arc<dyn Runtime>,
+    node: String,
+    hub: EventHub,
+}
+
+impl Observer {
+    /// An observer of `runtime` reporting as `node`.
+    pub fn new(runtime: Arc<dyn Runtime>, node: String, hub: EventHub) -> Observer {
+        Observer { runtime, node, hub }
+    }
+
+    /// The event follower this observer reads exit codes from.
+    pub fn hub(&self) -> &EventHub {
+        &self.hub
+    }
+
+    /// Everything minicloud manages on this node, now.
+    pub async fn snapshot(&self) -> Result<ObservedState, RuntimeError> {
+        let containers = self.runtime.list_containers().await?;
+        let networks = self.runtime.list_networks().await?;
+        let volumes = self.runtime.list_volumes().await?;
+        Ok(observed_state(
+            &self.node,
+            containers,
+            networks,
+            volumes,
+            |id| self.hub.last_exit_code(id),
+        ))
+    }
+}
+
+/// Assembles a snapshot. Containers count when labelled with this node (several agents may
+/// share one engine); networks and volumes are per engine, so every managed one counts.
+pub fn observed_state(
+    node: &str,
+    containers: Vec<ContainerInfo>,
+    networks: Vec<NetworkInfo>,
+    volumes: Vec<VolumeInfo>,
+    last_die: impl Fn(&str) -> Option<i32>,
+) -> ObservedState {
+    let containers = containers
+        .into_iter()
+        .filter(|c| labels::is_managed(&c.labels))
+        .filter(|c| c.labels.get(labels::NODE).is_some_and(|n| n == node))
+        .map(|c| observed_container(c, &last_die))
+        .collect();
+    ObservedState {
+        node: node.to_owned(),
+        containers,
+        networks: networks
+            .into_iter()
+            .filter(|n| labels::is_managed(&n.labels))
+            .map(|n| ObservedNetwork {
+                id: n.id,
+                name: n.name,
+                labels: n.labels.into_iter().collect(),
+            })
+            .collect(),
+        volumes: volumes
+            .into_iter()
+            .filter(|v| labels::is_managed(&v.labels))
+            .map(|v| ObservedVolume {
+                name: v.name,
+                labels: v.labels.into_iter().collect(),
+            })
+            .collect(),
+    }
+}
+
+fn observed_container(
+    c: ContainerInfo,
+    last_die: &impl Fn(&str) -> Option<i32>,
+) -> ObservedContainer {
+    let tenant_network = c
+        .labels
+        .get(labels::TENANT)
+        .map(|tenant| labels::network_name(tenant));
+    let ip = tenant_network
+        .and_then(|name| c.networks.get(&name).cloned())
+        .unwrap_or_default();
+    let exited = c.state != "running" && !c.started_at.is_empty();
+    let last_exit_code = last_die(&c.id).or(if exited { c.exit_code } else { None });
+    ObservedContainer {
+        id: c.id,
+        name: c.name,
+        labels: c.labels.into_iter().collect(),
+        state: c.state,
+        last_exit_code,
+        restart_count: c.restart_count,
+        ip,
+        started_at: c.started_at,
+        finished_at: c.finished_at,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn container(id: &str, node: &str, state: &str) -> ContainerInfo {
+        let mut labels = labels::tenant_labels(node, "acme");
+        labels.insert(labels::INSTANCE.into(), format!("web-{id}"));
+        ContainerInfo {
+            id: id.into(),
+            name: format!("mc-acme-web-{id}"),
+            labels,
+            state: state.into(),
+            exit_code: Some(7),
+            restart_count: 2,
+            networks: BTreeMap::from([
+                ("bridge".to_owned(), "172.17.0.2".to_owned()),
+                ("mc-acme".to_owned(), "10.1.0.5".to_owned()),
+            ]),
+            started_at: "2024-01-01T00:00:00Z".into(),
+            finished_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn a_container_reports_its_tenant_network_ip_state_and_restarts() {
+        let state = observed_state(
+            "n1",
+            vec![container("a", "n1", "running")],
+            vec![],
+            vec![],
+            |_| None,
+        );
+        let c = &state.containers[0];
+        assert_eq!(
+            (c.id.as_str(), c.state.as_str(), c.ip.as_str()),
+            ("a", "running", "10.1.0.5")
+        );
+        assert_eq!(c.restart_count, 2);
+        assert_eq!(c.last_exit_code, None);
+        assert_eq!(c.labels["minicloud.instance"], "web-a");
+    }
+
+    #[test]
+    fn the_exit_code_comes_from_the_last_die_event_else_from_a_stopped_container() {
+        let containers = vec![
+            container("a", "n1", "running"),
+            container("b", "n1", "exited"),
+        ];
+        let state = observed_state("n1", containers, vec![], vec![], |id| {
+            (id == "a").then_some(3)
+        });
+        let codes: Vec<_> = state.containers.iter().map(|c| c.last_exit_code).collect();
+        assert_eq!(codes, [Some(3), Some(7)]);
+    }
+
+    #[test]
+    fn other_nodes_containers_and_unmanaged_objects_are_left_out() {
+        let mut unmanaged = container("c", "n1", "running");
+        unmanaged.labels.remove(labels::MANAGED);
+        let containers = vec![
+            container("a", "n1", "running"),
+            container("b", "n2", "running"),
+            unmanaged,
+        ];
+        let networks = vec![
+            NetworkInfo {
+                id: "1".into(),
+                name: "mc-acme".into(),
+                labels: labels::tenant_labels("n2", "acme"),
+            },
+            NetworkInfo {
+                id: "2".into(),
+                name: "other".into(),
+                labels: BTreeMap::new(),
+            },
+        ];
+        let volumes = vec![VolumeInfo {
+            name: "plain".into(),
+            labels: BTreeMap::new(),
+        }];
+        let state = observed_state("n1", containers, networks, volumes, |_| None);
+        let ids: Vec<_> = state.containers.iter().map(|c| c.id.as_str()).collect();
+        assert_eq!(ids, ["a"]);
+        assert_eq!(state.networks.len(), 1);
+        assert!(state.volumes.is_empty());
+        assert_eq!(state.node, "n1");
+    }
+}

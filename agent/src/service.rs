@@ -1,0 +1,218 @@
+//! The NodeAgent gRPC service: Observe, WatchObserved, Apply and Logs on top of the runtime.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use minicloud_proto::v1::node_agent_server::NodeAgent;
+use minicloud_proto::v1::{LogChunk, LogsRequest, ObserveRequest, ObservedState, Plan, PlanResult};
+use tonic::{Request, Response, Status};
+
+use crate::apply::{Executor, find_container};
+use crate::error::Error;
+use crate::labels;
+use crate::observe::Observer;
+use crate::runtime::{LogOptions, LogStream, Runtime};
+use crate::watch::{SnapshotStream, watch_observed};
+
+/// The agent's gRPC service; cheap to share, all state lives in the runtime and the event
+/// follower.
+pub struct AgentService {
+    runtime: Arc<dyn Runtime>,
+    node: String,
+    observer: Observer,
+    executor: Executor,
+}
+
+impl AgentService {
+    /// A service for `node` over `runtime`, reading exit codes and changes from `observer`.
+    pub fn new(runtime: Arc<dyn Runtime>, node: String, observer: Observer) -> AgentService {
+        let executor = Executor::new(runtime.clone(), node.clone());
+        AgentService {
+            runtime,
+            node,
+            observer,
+            executor,
+        }
+    }
+
+    /// The id of the managed container of this node that `id` names.
+    async fn managed_container(&self, id: &str) -> Result<String, Error> {
+        let mut containers = self.runtime.list_containers().await?;
+        containers.retain(|c| c.labels.get(labels::NODE) == Some(&self.node));
+        find_container(&containers, id)
+            .map(|c| c.id.clone())
+            .ok_or_else(|| Error::UnknownContainer(id.to_owned()))
+    }
+}
+
+#[tonic::async_trait]
+impl NodeAgent for AgentService {
+    async fn observe(
+        &self,
+        _request: Request<ObserveRequest>,
+    ) -> Result<Response<ObservedState>, Status> {
+        let snapshot = self.observer.snapshot().await;
+        snapshot
+            .map(Response::new)
+            .map_err(|e| Error::from(e).to_status())
+    }
+
+    type WatchObservedStream = SnapshotStream;
+
+    async fn watch_observed(
+        &self,
+        _request: Request<ObserveRequest>,
+    ) -> Result<Response<SnapshotStream>, Status> {
+        Ok(Response::new(watch_observed(self.observer.clone())))
+    }
+
+    async fn apply(&self, request: Request<Plan>) -> Result<Response<PlanResult>, Status> {
+        Ok(Response::new(self.executor.apply(request.get_ref()).await))
+    }
+
+    type LogsStream = BoxStream<'static, Result<LogChunk, Status>>;
+
+    async fn logs(
+        &self,
+        request: Request<LogsRequest>,
+    ) -> Result<Response<Self::LogsStream>, Status> {
+        let request = request.into_inner();
+        let id = self
+            .managed_container(&request.container_id)
+            .await
+            .map_err(|e| e.to_status())?;
+        let options = LogOptions {
+            follow: request.follow,
+            tail: (request.tail > 0).then_some(request.tail),
+        };
+        let chunks = self.runtime.logs(&id, options).map(|chunk| {
+            chunk
+                .map(|c| LogChunk {
+                    data: c.data,
+                    stream: match c.stream {
+                        LogStream::Stdout => "stdout".to_owned(),
+                        LogStream::Stderr => "stderr".to_owned(),
+                    },
+                })
+                .map_err(|e| Error::from(e).to_status())
+        });
+        Ok(Response::new(chunks.boxed()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use minicloud_proto::v1::operation::Op;
+    use minicloud_proto::v1::{EnsureNetwork, Operation};
+
+    use super::*;
+    use crate::runtime::fake::FakeRuntime;
+    use crate::runtime::{ContainerInfo, LogChunk as RuntimeChunk};
+    use crate::{Agent, AgentConfig};
+
+    fn service() -> (FakeRuntime, AgentService) {
+        let fake = FakeRuntime::new();
+        let agent = Agent::with_runtime(AgentConfig::new("n1"), Arc::new(fake.clone()));
+        (fake, agent.service_impl())
+    }
+
+    fn ensure_network(tenant: &str) -> Plan {
+        let op = Op::EnsureNetwork(EnsureNetwork {
+            tenant: tenant.into(),
+        });
+        Plan {
+            operations: vec![Operation { op: Some(op) }],
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn watch_sends_a_snapshot_then_a_fresh_one_after_a_change() {
+        let (fake, service) = service();
+        let response = service
+            .watch_observed(Request::new(ObserveRequest {}))
+            .await;
+        let mut stream = response.unwrap().into_inner();
+        let first = stream.next().await.unwrap().unwrap();
+        assert!(first.networks.is_empty());
+        while fake.event_subscribers() == 0 {
+            tokio::task::yield_now().await;
+        }
+        service
+            .apply(Request::new(ensure_network("acme")))
+            .await
+            .unwrap();
+        let next = tokio::time::timeout(Duration::from_secs(1), stream.next()).await;
+        let next = next.unwrap().unwrap().unwrap();
+        assert_eq!(next.networks[0].name, "mc-acme");
+    }
+
+    #[tokio::test]
+    async fn logs_stream_a_managed_containers_output_by_stream() {
+        let (fake, service) = service();
+        let labels = crate::labels::tenant_labels("n1", "acme");
+        fake.insert_container(ContainerInfo {
+            id: "c1".into(),
+            name: "mc-acme-web-1".into(),
+            labels,
+            ..ContainerInfo::default()
+        });
+        let chunk = |stream, text: &str| RuntimeChunk {
+            stream,
+            data: text.into(),
+        };
+        let chunks = vec![
+            chunk(LogStream::Stdout, "out"),
+            chunk(LogStream::Stderr, "err"),
+        ];
+        fake.set_logs("c1", chunks);
+        let request = LogsRequest {
+            container_id: "mc-acme-web-1".into(),
+            follow: false,
+            tail: 0,
+        };
+        let stream = service
+            .logs(Request::new(request))
+            .await
+            .unwrap()
+            .into_inner();
+        let got: Vec<_> = stream.map(|c| c.unwrap()).collect().await;
+        let streams: Vec<_> = got
+            .iter()
+            .map(|c| (c.stream.as_str(), &c.data[..]))
+            .collect();
+        assert_eq!(streams, [("stdout", &b"out"[..]), ("stderr", &b"err"[..])]);
+    }
+
+    #[tokio::test]
+    async fn logs_of_a_container_minicloud_does_not_manage_are_not_found() {
+        let (fake, service) = service();
+        fake.insert_container(ContainerInfo {
+            id: "c1".into(),
+            name: "theirs".into(),
+            ..ContainerInfo::default()
+        });
+        let request = LogsRequest {
+            container_id: "c1".into(),
+            follow: false,
+            tail: 0,
+        };
+        let status = service.logs(Request::new(request)).await.err().unwrap();
+        assert_eq!(status.code(), tonic::Code::NotFound);
+    }
+
+    #[tokio::test]
+    async fn observe_reports_the_node_and_its_managed_objects() {
+        let (_fake, service) = service();
+        service
+            .apply(Request::new(ensure_network("acme")))
+            .await
+            .unwrap();
+        let state = service.observe(Request::new(ObserveRequest {})).await;
+        let state = state.unwrap().into_inner();
+        assert_eq!(state.node, "n1");
+        assert_eq!(state.networks[0].labels["minicloud.tenant"], "acme");
+    }
+}

@@ -1,0 +1,128 @@
+//! The controllers' side of the NodeAgent API, behind small traits: [`AgentClient`] talks to
+//! one node's agent, [`AgentConnector`] finds the client for a Node. The gRPC implementation is
+//! here; a recording fake is in [`super::fake`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::stream::{BoxStream, StreamExt};
+use minicloud_manifests::Node;
+use minicloud_proto::v1::node_agent_client::NodeAgentClient;
+use minicloud_proto::v1::{ObserveRequest, ObservedState, Plan, PlanResult};
+use tonic::transport::{Channel, Endpoint};
+
+/// Why a call to an agent failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The Node names no agent endpoint yet.
+    #[error("the node has no spec.agentEndpoint yet")]
+    NoEndpoint,
+    /// The Node's agent endpoint is not a usable URL.
+    #[error("agent endpoint {endpoint:?} is not a usable URL: {source}")]
+    InvalidEndpoint {
+        /// The endpoint given.
+        endpoint: String,
+        /// Why it was refused.
+        #[source]
+        source: tonic::transport::Error,
+    },
+    /// The agent answered with an error, or could not be reached.
+    #[error("the agent answered {}: {}", .0.code(), .0.message())]
+    Status(#[from] tonic::Status),
+}
+
+/// Observed states of a node as its agent pushes them; an error ends the stream.
+pub type ObservedStream = BoxStream<'static, Result<ObservedState, AgentError>>;
+
+/// One node's agent.
+#[async_trait]
+pub trait AgentClient: Send + Sync {
+    /// A snapshot of everything minicloud manages on the node.
+    async fn observe(&self) -> Result<ObservedState, AgentError>;
+
+    /// A snapshot now, then one whenever something managed changes.
+    async fn watch_observed(&self) -> Result<ObservedStream, AgentError>;
+
+    /// Applies the plan's operations in order; each reports its own result.
+    async fn apply(&self, plan: Plan) -> Result<PlanResult, AgentError>;
+}
+
+/// Finds the agent of a Node.
+pub trait AgentConnector: Send + Sync {
+    /// The client of `node`'s agent (connecting lazily).
+    fn connect(&self, node: &Node) -> Result<Arc<dyn AgentClient>, AgentError>;
+}
+
+/// An agent reached over gRPC.
+#[derive(Clone, Debug)]
+pub struct GrpcAgent {
+    inner: NodeAgentClient<Channel>,
+}
+
+impl GrpcAgent {
+    /// A client of the agent at `endpoint` that connects on first use.
+    pub fn connect_lazy(endpoint: &str) -> Result<Self, AgentError> {
+        let channel = Endpoint::from_shared(endpoint.to_owned())
+            .map_err(|source| AgentError::InvalidEndpoint {
+                endpoint: endpoint.to_owned(),
+                source,
+            })?
+            .connect_lazy();
+        Ok(Self {
+            inner: NodeAgentClient::new(channel),
+        })
+    }
+}
+
+#[async_trait]
+impl AgentClient for GrpcAgent {
+    async fn observe(&self) -> Result<ObservedState, AgentError> {
+        Ok(self
+            .inner
+            .clone()
+            .observe(ObserveRequest {})
+            .await?
+            .into_inner())
+    }
+
+    async fn watch_observed(&self) -> Result<ObservedStream, AgentError> {
+        let stream = self
+            .inner
+            .clone()
+            .watch_observed(ObserveRequest {})
+            .await?
+            .into_inner();
+        Ok(stream.map(|item| item.map_err(AgentError::from)).boxed())
+    }
+
+    async fn apply(&self, plan: Plan) -> Result<PlanResult, AgentError> {
+        Ok(self.inner.clone().apply(plan).await?.into_inner())
+    }
+}
+
+/// Connects to each Node's `spec.agentEndpoint` over gRPC, reusing one channel per endpoint.
+#[derive(Debug, Default)]
+pub struct GrpcConnector {
+    agents: Mutex<HashMap<String, GrpcAgent>>,
+}
+
+impl AgentConnector for GrpcConnector {
+    fn connect(&self, node: &Node) -> Result<Arc<dyn AgentClient>, AgentError> {
+        let endpoint = node
+            .spec
+            .agent_endpoint
+            .as_deref()
+            .ok_or(AgentError::NoEndpoint)?;
+        let mut agents = self.agents.lock().unwrap_or_else(|p| p.into_inner());
+        let agent = match agents.get(endpoint) {
+            Some(agent) => agent.clone(),
+            None => {
+                let agent = GrpcAgent::connect_lazy(endpoint)?;
+                agents.insert(endpoint.to_owned(), agent.clone());
+                agent
+            }
+        };
+        Ok(Arc::new(agent))
+    }
+}

@@ -1,0 +1,234 @@
+//! A recording fake of a node agent for tests: it keeps an observed state in memory, applies
+//! plans to it the way a real agent would (containers start running at once), records every
+//! plan, pushes a snapshot on every change, and can be scripted to fail.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use futures::stream::{self, StreamExt};
+use minicloud_manifests::Node;
+use minicloud_proto::v1::operation::Op;
+use minicloud_proto::v1::{
+    ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume, Operation, OperationResult,
+    Plan, PlanResult, StartInstance,
+};
+use tokio::sync::watch;
+
+use super::agent::{AgentClient, AgentConnector, AgentError, ObservedStream};
+use crate::labels::docker;
+
+/// What the fake holds besides its observed state.
+#[derive(Default)]
+struct Script {
+    plans: Vec<Plan>,
+    failures: VecDeque<tonic::Status>,
+    next_id: u64,
+}
+
+/// One fake node agent.
+pub struct FakeAgent {
+    node: String,
+    state: watch::Sender<ObservedState>,
+    script: Mutex<Script>,
+}
+
+impl FakeAgent {
+    /// A fake agent of `node` with nothing on it.
+    pub fn new(node: &str) -> Arc<Self> {
+        let empty = ObservedState {
+            node: node.into(),
+            ..ObservedState::default()
+        };
+        Arc::new(Self {
+            node: node.into(),
+            state: watch::channel(empty).0,
+            script: Mutex::new(Script::default()),
+        })
+    }
+
+    /// What the fake reports now.
+    pub fn observed(&self) -> ObservedState {
+        self.state.borrow().clone()
+    }
+
+    /// Every plan applied so far, in order.
+    pub fn plans(&self) -> Vec<Plan> {
+        self.lock().plans.clone()
+    }
+
+    /// Every operation applied so far, in order.
+    pub fn operations(&self) -> Vec<Operation> {
+        self.plans()
+            .into_iter()
+            .flat_map(|p| p.operations)
+            .collect()
+    }
+
+    /// Makes the next `apply` fail with `status` (each call to this scripts one failure).
+    pub fn fail_next_apply(&self, status: tonic::Status) {
+        self.lock().failures.push_back(status);
+    }
+
+    /// Changes the observed state as Docker would on its own (a container dies, someone
+    /// starts an unrelated container), and pushes the new snapshot.
+    pub fn modify(&self, change: impl FnOnce(&mut ObservedState)) {
+        self.state.send_modify(change);
+    }
+
+    /// Labels the fake puts on objects it creates for `tenant`.
+    pub fn managed_labels(&self, tenant: &str) -> HashMap<String, String> {
+        HashMap::from([
+            (docker::MANAGED.into(), "true".into()),
+            (docker::NODE.into(), self.node.clone()),
+            (docker::TENANT.into(), tenant.into()),
+        ])
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Script> {
+        self.script.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn run(&self, op: &Op) -> OperationResult {
+        let ok = |container_id: String| OperationResult {
+            ok: true,
+            error: String::new(),
+            container_id,
+        };
+        match op {
+            Op::StartInstance(start) => return ok(self.start(start)),
+            Op::RemoveInstance(remove) => {
+                self.modify(|s| s.containers.retain(|c| c.id != remove.container_id))
+            }
+            Op::EnsureNetwork(n) => {
+                let network = ObservedNetwork {
+                    id: format!("net-{}", n.tenant),
+                    name: format!("minicloud-{}", n.tenant),
+                    labels: self.managed_labels(&n.tenant),
+                };
+                self.modify(|s| {
+                    s.networks.retain(|x| x.id != network.id);
+                    s.networks.push(network);
+                });
+            }
+            Op::RemoveNetwork(n) => {
+                self.modify(|s| s.networks.retain(|x| x.id != format!("net-{}", n.tenant)))
+            }
+            Op::EnsureVolume(v) => {
+                let volume = ObservedVolume {
+                    name: v.name.clone(),
+                    labels: self.managed_labels(&v.tenant),
+                };
+                self.modify(|s| {
+                    s.volumes.retain(|x| x.name != volume.name);
+                    s.volumes.push(volume);
+                });
+            }
+            Op::RemoveVolume(v) => self.modify(|s| s.volumes.retain(|x| x.name != v.name)),
+        }
+        ok(String::new())
+    }
+
+    /// Replaces the instance's container (unless a running one of the same spec exists).
+    fn start(&self, start: &StartInstance) -> String {
+        let current = self.observed().containers.into_iter().find(|c| {
+            c.labels.get(docker::INSTANCE_UID) == Some(&start.instance_uid)
+                && c.labels.get(docker::SPEC_HASH) == Some(&start.spec_hash)
+                && c.state == "running"
+        });
+        if let Some(container) = current {
+            return container.id;
+        }
+        let n = {
+            let mut script = self.lock();
+            script.next_id += 1;
+            script.next_id
+        };
+        let mut labels = self.managed_labels(&start.tenant);
+        for (key, value) in [
+            (docker::APP, &start.app),
+            (docker::INSTANCE, &start.instance),
+            (docker::INSTANCE_UID, &start.instance_uid),
+            (docker::RELEASE, &start.release),
+            (docker::SPEC_HASH, &start.spec_hash),
+        ] {
+            labels.insert(key.into(), value.clone());
+        }
+        let container = ObservedContainer {
+            id: format!("c{n}"),
+            name: format!("{}-{}", start.tenant, start.instance),
+            labels,
+            state: "running".into(),
+            ip: format!("10.88.0.{n}"),
+            started_at: crate::time::format(std::time::SystemTime::now()),
+            ..ObservedContainer::default()
+        };
+        let id = container.id.clone();
+        self.modify(|s| {
+            s.containers
+                .retain(|c| c.labels.get(docker::INSTANCE_UID) != Some(&start.instance_uid));
+            s.containers.push(container);
+        });
+        id
+    }
+}
+
+#[async_trait]
+impl AgentClient for FakeAgent {
+    async fn observe(&self) -> Result<ObservedState, AgentError> {
+        Ok(self.observed())
+    }
+
+    async fn watch_observed(&self) -> Result<ObservedStream, AgentError> {
+        let updates = self.state.subscribe();
+        let stream = stream::unfold((updates, true), |(mut updates, first)| async move {
+            if !first && updates.changed().await.is_err() {
+                return None;
+            }
+            let snapshot = updates.borrow_and_update().clone();
+            Some((Ok(snapshot), (updates, false)))
+        });
+        Ok(stream.boxed())
+    }
+
+    async fn apply(&self, plan: Plan) -> Result<PlanResult, AgentError> {
+        let scripted = {
+            let mut script = self.lock();
+            script.plans.push(plan.clone());
+            script.failures.pop_front()
+        };
+        if let Some(status) = scripted {
+            return Err(status.into());
+        }
+        let results = plan
+            .operations
+            .iter()
+            .filter_map(|op| op.op.as_ref())
+            .map(|op| self.run(op))
+            .collect();
+        Ok(PlanResult { results })
+    }
+}
+
+/// Hands out one [`FakeAgent`] per node name, creating it on first use.
+#[derive(Default)]
+pub struct FakeConnector {
+    agents: Mutex<HashMap<String, Arc<FakeAgent>>>,
+}
+
+impl FakeConnector {
+    /// The fake agent of `node`.
+    pub fn agent(&self, node: &str) -> Arc<FakeAgent> {
+        let mut agents = self.agents.lock().unwrap_or_else(|p| p.into_inner());
+        agents
+            .entry(node.into())
+            .or_insert_with(|| FakeAgent::new(node))
+            .clone()
+    }
+}
+
+impl AgentConnector for FakeConnector {
+    fn connect(&self, node: &Node) -> Result<Arc<dyn AgentClient>, AgentError> {
+        Ok(self.agent(&node.metadata.name))
+    }
+}

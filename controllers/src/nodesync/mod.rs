@@ -1,0 +1,240 @@
+//! The node sync: per Node, the desired state (its Instances, their networks and volumes) is
+//! compared with what its agent observes, the difference is applied as a plan, and what was
+//! observed is written back to the Instances. A deleting Instance's finalizer is removed once
+//! its container is gone.
+
+mod agent;
+mod desired;
+pub mod fake;
+mod observe;
+mod plan;
+mod streams;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use minicloud_manifests::{Instance, Node, Volume};
+use minicloud_proto::v1::operation::Op;
+use minicloud_proto::v1::{ObservedContainer, ObservedState, Operation, Plan};
+
+use crate::client::{ApiClient, TenantScope};
+use crate::error::{Error, Result, api};
+use crate::labels::{CONTAINER_FINALIZER, docker};
+use crate::object::{ObjectKey, is_deleting};
+use crate::runtime::{Action, Cache, Controller, ControllerOptions, WorkQueue};
+use crate::{instance_status, time};
+
+pub use agent::{
+    AgentClient, AgentConnector, AgentError, GrpcAgent, GrpcConnector, ObservedStream,
+};
+pub use plan::{Desired, DesiredInstance, GRACE_SECONDS, RESTART_DELAY, VolumeId, plan};
+pub use streams::Streams;
+
+/// What node sync reconciles share.
+pub struct NodeSyncContext {
+    /// The resource API.
+    pub client: ApiClient,
+    /// Finds each node's agent.
+    pub agents: Arc<dyn AgentConnector>,
+    /// The agent streams being followed.
+    pub streams: Streams,
+}
+
+/// The node sync controller, keyed by node name, following Nodes and Instances; agent streams
+/// feed its queue too (see [`Streams`]).
+pub fn controller(
+    nodes: &Cache<Node>,
+    instances: &Cache<Instance>,
+    options: ControllerOptions,
+) -> Controller<String> {
+    Controller::new("nodesync", options)
+        .watches(nodes, |node: &Node| vec![node.metadata.name.clone()])
+        .watches(instances, |i: &Instance| {
+            i.spec.node.iter().cloned().collect()
+        })
+}
+
+/// The context for a node sync whose streams queue onto `queue`.
+pub fn context(
+    client: ApiClient,
+    agents: Arc<dyn AgentConnector>,
+    queue: WorkQueue<String>,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> NodeSyncContext {
+    NodeSyncContext {
+        client,
+        agents,
+        streams: Streams::new(queue, shutdown),
+    }
+}
+
+/// Brings one node to its desired state and records what it observed.
+pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action> {
+    let client = &ctx.client;
+    let Some(agent) = agent_of(&ctx, &node).await? else {
+        return Ok(Action::Done);
+    };
+    let (instances, volumes) = read_objects(client, &node).await?;
+    let observed = agent
+        .observe()
+        .await
+        .map_err(|e| agent_failed("observe", &node, e))?;
+    let (desired, mut problems) = desired::desired_state(&node, &instances, &volumes);
+    let ops = plan(&desired, &observed, SystemTime::now());
+    let failures = execute(agent.as_ref(), &node, ops, &mut problems).await?;
+    record(client, &instances, &observed, &problems).await?;
+    release_finalizers(client, &instances, &observed).await?;
+    if !failures.is_empty() {
+        return Err(Error::PlanFailed { node, failures });
+    }
+    Ok(next_action(&observed, &problems))
+}
+
+/// The agent of `node`, followed from now on; `None` when the node is gone or names no agent.
+async fn agent_of(ctx: &NodeSyncContext, node: &str) -> Result<Option<Arc<dyn AgentClient>>> {
+    let found = ctx
+        .client
+        .get_opt::<Node>(&ObjectKey::new(None, node))
+        .await;
+    let Some(found) = found.map_err(api("read the Node"))? else {
+        ctx.streams.forget(node);
+        return Ok(None);
+    };
+    match ctx.agents.connect(&found) {
+        Ok(agent) => {
+            ctx.streams.follow(&found, agent.clone());
+            Ok(Some(agent))
+        }
+        Err(AgentError::NoEndpoint) => Ok(None),
+        Err(source) => Err(agent_failed("connect", node, source)),
+    }
+}
+
+/// The Instances bound to `node`, and every Volume.
+async fn read_objects(client: &ApiClient, node: &str) -> Result<(Vec<Instance>, Vec<Volume>)> {
+    let instances = client.list::<Instance>(&TenantScope::All, "").await;
+    let mut instances = instances.map_err(api("list Instances"))?.items;
+    instances.retain(|i| i.spec.node.as_deref() == Some(node));
+    let volumes = client.list::<Volume>(&TenantScope::All, "").await;
+    Ok((instances, volumes.map_err(api("list Volumes"))?.items))
+}
+
+/// Look again soon while containers are not all running (Docker may be restarting them) or
+/// Instances are held back; otherwise wait for a change.
+fn next_action(observed: &ObservedState, problems: &HashMap<String, String>) -> Action {
+    let unsettled = observed
+        .containers
+        .iter()
+        .filter(|c| c.labels.get(docker::MANAGED).is_some_and(|v| v == "true"))
+        .any(|c| c.state != "running");
+    match unsettled || !problems.is_empty() {
+        true => Action::RequeueAfter(RESTART_DELAY),
+        false => Action::Done,
+    }
+}
+
+fn agent_failed(step: &'static str, node: &str, source: AgentError) -> Error {
+    Error::Agent {
+        step,
+        node: node.into(),
+        source,
+    }
+}
+
+/// Applies the operations; returns a line per failed one, and notes failed starts by uid.
+async fn execute(
+    agent: &dyn AgentClient,
+    node: &str,
+    operations: Vec<Operation>,
+    problems: &mut HashMap<String, String>,
+) -> Result<Vec<String>> {
+    if operations.is_empty() {
+        return Ok(Vec::new());
+    }
+    tracing::info!(%node, operations = operations.len(), "applying a plan");
+    let plan = Plan { operations };
+    let result = agent
+        .apply(plan.clone())
+        .await
+        .map_err(|e| agent_failed("apply a plan", node, e))?;
+    let mut failures = Vec::new();
+    for (operation, outcome) in plan.operations.iter().zip(&result.results) {
+        if outcome.ok {
+            continue;
+        }
+        if let Some(Op::StartInstance(start)) = &operation.op {
+            problems.insert(start.instance_uid.clone(), outcome.error.clone());
+        }
+        failures.push(outcome.error.clone());
+    }
+    Ok(failures)
+}
+
+/// Writes each live Instance's observed status, where it changed.
+async fn record(
+    client: &ApiClient,
+    instances: &[Instance],
+    observed: &ObservedState,
+    problems: &HashMap<String, String>,
+) -> Result<()> {
+    let now = time::format(SystemTime::now());
+    for instance in instances.iter().filter(|i| !is_deleting(&i.metadata)) {
+        let uid = instance.metadata.uid.clone().unwrap_or_default();
+        let containers = containers_of(observed, &uid);
+        let problem = problems.get(&uid).map(String::as_str);
+        let status = observe::instance_status(instance, &containers, problem, &now);
+        if instance.status.as_ref() == Some(&status) {
+            continue;
+        }
+        instance_status::update(client, &ObjectKey::of(instance), |fresh| {
+            observe::instance_status(fresh, &containers, problem, &now)
+        })
+        .await
+        .map_err(api("write an Instance's status"))?;
+    }
+    Ok(())
+}
+
+/// Removes the container finalizer of deleting Instances whose container is gone.
+async fn release_finalizers(
+    client: &ApiClient,
+    instances: &[Instance],
+    observed: &ObservedState,
+) -> Result<()> {
+    let done = instances.iter().filter(|i| {
+        let uid = i.metadata.uid.clone().unwrap_or_default();
+        is_deleting(&i.metadata)
+            && i.metadata
+                .finalizers
+                .iter()
+                .any(|f| f == CONTAINER_FINALIZER)
+            && containers_of(observed, &uid).is_empty()
+    });
+    for instance in done {
+        let rest: Vec<String> = instance
+            .metadata
+            .finalizers
+            .iter()
+            .filter(|f| *f != CONTAINER_FINALIZER)
+            .cloned()
+            .collect();
+        match client.set_finalizers(instance, &rest).await {
+            Err(error) if !error.is_not_found() => {
+                return Err(api("remove an Instance's finalizer")(error));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The managed containers labelled with instance `uid`.
+fn containers_of<'a>(observed: &'a ObservedState, uid: &str) -> Vec<&'a ObservedContainer> {
+    observed
+        .containers
+        .iter()
+        .filter(|c| c.labels.get(docker::MANAGED).is_some_and(|v| v == "true"))
+        .filter(|c| c.labels.get(docker::INSTANCE_UID).is_some_and(|u| u == uid))
+        .collect()
+}

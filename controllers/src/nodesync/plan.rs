@@ -1,0 +1,475 @@
+//! The node sync's decision, a pure function of (desired, observed, now) → the agent operations
+//! that close the gap. Only objects carrying `minicloud.managed=true` (and, when they name one,
+//! this node) are ever considered; anything else on the host is invisible here.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, SystemTime};
+
+use minicloud_manifests::ContainerSpec;
+use minicloud_proto::v1::operation::Op;
+use minicloud_proto::v1::{
+    EnsureNetwork, EnsureVolume, ObservedContainer, ObservedState, Operation, RemoveInstance,
+    RemoveNetwork, RemoveVolume, StartInstance,
+};
+
+use crate::labels::docker;
+use crate::time;
+
+/// Seconds a removed container gets between SIGTERM and SIGKILL.
+pub const GRACE_SECONDS: u32 = 10;
+/// How long an exited container is left to Docker's own restart policy before it is started
+/// again by a plan.
+pub const RESTART_DELAY: Duration = Duration::from_secs(10);
+
+/// An Instance that should run on the node.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredInstance {
+    /// Its tenant.
+    pub tenant: String,
+    /// Its App.
+    pub app: String,
+    /// Its name.
+    pub name: String,
+    /// Its uid: what ties a container to it.
+    pub uid: String,
+    /// Its Release.
+    pub release: String,
+    /// The container to run.
+    pub container: ContainerSpec,
+    /// The stable hash of `container`.
+    pub spec_hash: String,
+}
+
+/// A tenant volume (tenant, name).
+pub type VolumeId = (String, String);
+
+/// What should exist on one node.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Desired {
+    /// The node's name.
+    pub node: String,
+    /// Instances to run.
+    pub instances: Vec<DesiredInstance>,
+    /// Volumes the instances mount, with their sizes in bytes.
+    pub volumes: BTreeMap<VolumeId, u64>,
+    /// Every Volume object that exists, anywhere: a managed volume not among them is an orphan.
+    pub known_volumes: BTreeSet<VolumeId>,
+}
+
+/// The operations taking `observed` to `desired`: removals, then networks and volumes, then
+/// starts, then networks and volumes left unused.
+pub fn plan(desired: &Desired, observed: &ObservedState, now: SystemTime) -> Vec<Operation> {
+    let containers: Vec<&ObservedContainer> = observed
+        .containers
+        .iter()
+        .filter(|c| is_ours(&c.labels, &desired.node))
+        .collect();
+    let (starts, removes) = instance_ops(desired, &containers, now);
+    let mut ops: Vec<Op> = removes;
+    ops.extend(ensure_storage(desired, observed));
+    ops.extend(starts);
+    ops.extend(remove_unused_storage(desired, observed, &containers));
+    ops.into_iter()
+        .map(|op| Operation { op: Some(op) })
+        .collect()
+}
+
+/// Whether minicloud manages the object on `node`.
+fn is_ours(labels: &std::collections::HashMap<String, String>, node: &str) -> bool {
+    labels.get(docker::MANAGED).is_some_and(|v| v == "true")
+        && labels.get(docker::NODE).is_none_or(|n| n == node)
+}
+
+fn label<'a>(labels: &'a std::collections::HashMap<String, String>, key: &str) -> Option<&'a str> {
+    labels.get(key).map(String::as_str)
+}
+
+/// Starts for desired instances without a good container; removals for every other container.
+fn instance_ops(
+    desired: &Desired,
+    containers: &[&ObservedContainer],
+    now: SystemTime,
+) -> (Vec<Op>, Vec<Op>) {
+    let (mut starts, mut removes) = (Vec::new(), Vec::new());
+    let mut kept = BTreeSet::new();
+    for instance in &desired.instances {
+        let mine: Vec<&ObservedContainer> = containers
+            .iter()
+            .copied()
+            .filter(|c| label(&c.labels, docker::INSTANCE_UID) == Some(instance.uid.as_str()))
+            .collect();
+        let keeper = mine.iter().copied().max_by_key(|c| rank(c, instance));
+        let start_needed = match keeper {
+            None => true,
+            Some(c) if !is_current(c, instance) => true,
+            Some(c) => !is_live(c) && !waits_for_docker(c, now),
+        };
+        if start_needed {
+            starts.push(Op::StartInstance(start(instance)));
+        }
+        kept.extend(keeper.map(|c| c.id.clone()));
+    }
+    for container in containers.iter().filter(|c| !kept.contains(&c.id)) {
+        removes.push(Op::RemoveInstance(RemoveInstance {
+            container_id: container.id.clone(),
+            grace_seconds: GRACE_SECONDS,
+        }));
+    }
+    (starts, removes)
+}
+
+/// Which of an instance's containers to keep: the current spec first, then a live one.
+fn rank(container: &ObservedContainer, instance: &DesiredInstance) -> (bool, bool, String) {
+    let current = is_current(container, instance);
+    (current, is_live(container), container.started_at.clone())
+}
+
+/// Whether the container was made from the instance's current spec.
+fn is_current(container: &ObservedContainer, instance: &DesiredInstance) -> bool {
+    label(&container.labels, docker::SPEC_HASH) == Some(instance.spec_hash.as_str())
+}
+
+/// Running, or on its way (Docker restarting it, or removing it).
+fn is_live(container: &ObservedContainer) -> bool {
+    matches!(
+        container.state.as_str(),
+        "running" | "restarting" | "removing"
+    )
+}
+
+/// An exited container that stopped only moments ago is left to Docker's restart policy.
+fn waits_for_docker(container: &ObservedContainer, now: SystemTime) -> bool {
+    matches!(container.state.as_str(), "exited" | "dead")
+        && time::age(&container.finished_at, now).is_some_and(|age| age < RESTART_DELAY)
+}
+
+fn start(instance: &DesiredInstance) -> StartInstance {
+    StartInstance {
+        tenant: instance.tenant.clone(),
+        app: instance.app.clone(),
+        instance: instance.name.clone(),
+        instance_uid: instance.uid.clone(),
+        release: instance.release.clone(),
+        container_json: serde_json::to_string(&instance.container)
+            .expect("container specs always serialize"),
+        secret_env: Default::default(),
+        spec_hash: instance.spec_hash.clone(),
+    }
+}
+
+/// Networks of the tenants with desired instances and volumes they mount, where missing.
+fn ensure_storage(desired: &Desired, observed: &ObservedState) -> Vec<Op> {
+    let networks: BTreeSet<&str> = observed
+        .networks
+        .iter()
+        .filter(|n| is_ours(&n.labels, &desired.node))
+        .filter_map(|n| label(&n.labels, docker::TENANT))
+        .collect();
+    let volumes: BTreeSet<(&str, &str)> = observed
+        .volumes
+        .iter()
+        .filter(|v| is_ours(&v.labels, &desired.node))
+        .filter_map(|v| Some((label(&v.labels, docker::TENANT)?, v.name.as_str())))
+        .collect();
+    let tenants: BTreeSet<&str> = desired
+        .instances
+        .iter()
+        .map(|i| i.tenant.as_str())
+        .collect();
+    let mut ops: Vec<Op> = tenants
+        .into_iter()
+        .filter(|t| !networks.contains(t))
+        .map(|tenant| {
+            Op::EnsureNetwork(EnsureNetwork {
+                tenant: tenant.into(),
+            })
+        })
+        .collect();
+    for ((tenant, name), size) in &desired.volumes {
+        if !volumes.contains(&(tenant.as_str(), name.as_str())) {
+            let (tenant, name, size_bytes) = (tenant.clone(), name.clone(), *size);
+            ops.push(Op::EnsureVolume(EnsureVolume {
+                tenant,
+                name,
+                size_bytes,
+            }));
+        }
+    }
+    ops
+}
+
+/// Networks of tenants with nothing left on the node, and volumes whose Volume object is gone
+/// (once their tenant has no container here).
+fn remove_unused_storage(
+    desired: &Desired,
+    observed: &ObservedState,
+    containers: &[&ObservedContainer],
+) -> Vec<Op> {
+    let busy: BTreeSet<&str> = desired
+        .instances
+        .iter()
+        .map(|i| i.tenant.as_str())
+        .chain(
+            containers
+                .iter()
+                .filter_map(|c| label(&c.labels, docker::TENANT)),
+        )
+        .collect();
+    let networks = observed
+        .networks
+        .iter()
+        .filter(|n| is_ours(&n.labels, &desired.node))
+        .filter_map(|n| label(&n.labels, docker::TENANT))
+        .filter(|tenant| !busy.contains(tenant))
+        .map(|tenant| {
+            Op::RemoveNetwork(RemoveNetwork {
+                tenant: tenant.into(),
+            })
+        });
+    let volumes = observed
+        .volumes
+        .iter()
+        .filter(|v| is_ours(&v.labels, &desired.node))
+        .filter_map(|v| Some((label(&v.labels, docker::TENANT)?, v.name.clone())))
+        .filter(|(tenant, name)| {
+            let id = (tenant.to_string(), name.clone());
+            !busy.contains(tenant) && !desired.known_volumes.contains(&id)
+        })
+        .map(|(tenant, name)| {
+            Op::RemoveVolume(RemoveVolume {
+                tenant: tenant.into(),
+                name,
+            })
+        });
+    networks.chain(volumes).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use minicloud_manifests::Resources;
+    use minicloud_proto::v1::{ObservedNetwork, ObservedVolume};
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    fn desired(instances: Vec<DesiredInstance>) -> Desired {
+        Desired {
+            node: "node-a".into(),
+            instances,
+            ..Desired::default()
+        }
+    }
+
+    fn inst(tenant: &str, uid: &str, hash: &str) -> DesiredInstance {
+        DesiredInstance {
+            tenant: tenant.into(),
+            app: "web".into(),
+            name: format!("web-{uid}"),
+            uid: uid.into(),
+            release: "web-1".into(),
+            container: ContainerSpec {
+                image: "hello:1".into(),
+                command: Vec::new(),
+                args: Vec::new(),
+                env: Vec::new(),
+                ports: Vec::new(),
+                resources: Resources::default(),
+                volumes: Vec::new(),
+                health_check: None,
+                user: None,
+            },
+            spec_hash: hash.into(),
+        }
+    }
+
+    fn managed(tenant: &str) -> HashMap<String, String> {
+        HashMap::from([
+            (docker::MANAGED.into(), "true".into()),
+            (docker::NODE.into(), "node-a".into()),
+            (docker::TENANT.into(), tenant.into()),
+        ])
+    }
+
+    fn container(id: &str, tenant: &str, uid: &str, hash: &str, state: &str) -> ObservedContainer {
+        let mut labels = managed(tenant);
+        labels.insert(docker::INSTANCE_UID.into(), uid.into());
+        labels.insert(docker::SPEC_HASH.into(), hash.into());
+        ObservedContainer {
+            id: id.into(),
+            labels,
+            state: state.into(),
+            ..ObservedContainer::default()
+        }
+    }
+
+    fn network(tenant: &str) -> ObservedNetwork {
+        ObservedNetwork {
+            id: format!("net-{tenant}"),
+            name: format!("minicloud-{tenant}"),
+            labels: managed(tenant),
+        }
+    }
+
+    fn observed(
+        containers: Vec<ObservedContainer>,
+        networks: Vec<ObservedNetwork>,
+    ) -> ObservedState {
+        ObservedState {
+            node: "node-a".into(),
+            containers,
+            networks,
+            volumes: Vec::new(),
+        }
+    }
+
+    /// The plan in short: `start:<uid>`, `remove:<id>`, `network:<tenant>`, `-network:<tenant>`…
+    fn short(ops: &[Operation]) -> Vec<String> {
+        ops.iter()
+            .map(|op| match op.op.as_ref().unwrap() {
+                Op::StartInstance(s) => format!("start:{}", s.instance_uid),
+                Op::RemoveInstance(r) => format!("remove:{}", r.container_id),
+                Op::EnsureNetwork(n) => format!("network:{}", n.tenant),
+                Op::RemoveNetwork(n) => format!("-network:{}", n.tenant),
+                Op::EnsureVolume(v) => format!("volume:{}/{}", v.tenant, v.name),
+                Op::RemoveVolume(v) => format!("-volume:{}/{}", v.tenant, v.name),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_missing_container_is_started_after_its_tenant_network_is_ensured() {
+        let ops = plan(
+            &desired(vec![inst("acme", "u1", "h1")]),
+            &observed(vec![], vec![]),
+            now(),
+        );
+        assert_eq!(short(&ops), ["network:acme", "start:u1"]);
+        let Some(Op::StartInstance(start)) = &ops[1].op else {
+            unreachable!()
+        };
+        assert_eq!(
+            (start.spec_hash.as_str(), start.instance.as_str()),
+            ("h1", "web-u1")
+        );
+        assert!(start.container_json.contains("hello:1"));
+    }
+
+    #[test]
+    fn a_running_container_of_the_current_spec_needs_nothing() {
+        let state = observed(
+            vec![container("c1", "acme", "u1", "h1", "running")],
+            vec![network("acme")],
+        );
+        assert!(plan(&desired(vec![inst("acme", "u1", "h1")]), &state, now()).is_empty());
+    }
+
+    #[test]
+    fn a_changed_spec_hash_starts_the_instance_again_for_the_agent_to_replace() {
+        let state = observed(
+            vec![container("c1", "acme", "u1", "old", "running")],
+            vec![network("acme")],
+        );
+        let ops = plan(&desired(vec![inst("acme", "u1", "new")]), &state, now());
+        assert_eq!(short(&ops), ["start:u1"]);
+    }
+
+    #[test]
+    fn a_container_of_no_desired_instance_is_removed_and_then_its_network() {
+        let state = observed(
+            vec![container("c1", "acme", "gone", "h1", "running")],
+            vec![network("acme")],
+        );
+        let ops = plan(&desired(vec![]), &state, now());
+        assert_eq!(short(&ops), ["remove:c1"]);
+        assert_eq!(
+            short(&plan(
+                &desired(vec![]),
+                &observed(vec![], vec![network("acme")]),
+                now()
+            )),
+            ["-network:acme"]
+        );
+    }
+
+    #[test]
+    fn objects_without_the_managed_label_or_of_another_node_are_never_touched() {
+        let mut foreign = container("mine-not", "acme", "u9", "h", "running");
+        foreign.labels.remove(docker::MANAGED);
+        let mut elsewhere = container("other-node", "acme", "u8", "h", "running");
+        elsewhere
+            .labels
+            .insert(docker::NODE.into(), "node-b".into());
+        let mut unmanaged_net = network("acme");
+        unmanaged_net
+            .labels
+            .insert(docker::MANAGED.into(), "false".into());
+        let state = observed(vec![foreign, elsewhere], vec![unmanaged_net]);
+        assert!(plan(&desired(vec![]), &state, now()).is_empty());
+    }
+
+    #[test]
+    fn a_managed_container_without_an_instance_label_is_an_orphan() {
+        let mut orphan = container("c7", "acme", "x", "h", "exited");
+        orphan.labels.remove(docker::INSTANCE_UID);
+        let ops = plan(&desired(vec![]), &observed(vec![orphan], vec![]), now());
+        assert_eq!(short(&ops), ["remove:c7"]);
+    }
+
+    #[test]
+    fn of_duplicate_containers_the_current_running_one_is_kept() {
+        let state = observed(
+            vec![
+                container("old", "acme", "u1", "h0", "running"),
+                container("good", "acme", "u1", "h1", "running"),
+                container("dead", "acme", "u1", "h1", "exited"),
+            ],
+            vec![network("acme")],
+        );
+        let ops = plan(&desired(vec![inst("acme", "u1", "h1")]), &state, now());
+        assert_eq!(short(&ops), ["remove:old", "remove:dead"]);
+    }
+
+    #[test]
+    fn an_exited_container_is_left_to_docker_briefly_then_started() {
+        let mut exited = container("c1", "acme", "u1", "h1", "exited");
+        exited.finished_at = time::format(now() - Duration::from_secs(2));
+        let state = observed(vec![exited.clone()], vec![network("acme")]);
+        let want = desired(vec![inst("acme", "u1", "h1")]);
+        assert!(plan(&want, &state, now()).is_empty());
+        let later = now() + RESTART_DELAY;
+        assert_eq!(short(&plan(&want, &state, later)), ["start:u1"]);
+    }
+
+    #[test]
+    fn mounted_volumes_are_ensured_and_orphaned_ones_removed() {
+        let mut want = desired(vec![inst("acme", "u1", "h1")]);
+        want.volumes.insert(("acme".into(), "data".into()), 1 << 30);
+        want.known_volumes.insert(("acme".into(), "data".into()));
+        want.known_volumes.insert(("beta".into(), "kept".into()));
+        let volume = |tenant: &str, name: &str| ObservedVolume {
+            name: name.into(),
+            labels: managed(tenant),
+        };
+        let mut state = observed(vec![], vec![network("acme")]);
+        state.volumes = vec![volume("beta", "kept"), volume("beta", "stale")];
+        let ops = plan(&want, &state, now());
+        assert_eq!(
+            short(&ops),
+            ["volume:acme/data", "start:u1", "-volume:beta/stale"]
+        );
+    }
+
+    #[test]
+    fn removals_come_before_starts() {
+        let state = observed(
+            vec![container("c0", "acme", "gone", "h", "running")],
+            vec![network("acme")],
+        );
+        let ops = plan(&desired(vec![inst("acme", "u1", "h1")]), &state, now());
+        assert_eq!(short(&ops), ["remove:c0", "start:u1"]);
+    }
+}
