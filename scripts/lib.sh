@@ -4,11 +4,17 @@
 
 work_dir=$(mktemp -d /tmp/minicloud.XXXXXX)
 started_pids=()
+started_dockerd=false
 cleanup() {
     for pid in "${started_pids[@]}"; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    # A test may have restarted the engine (scripts/restart-dockerd.sh), so stop it by name.
+    if $started_dockerd; then
+        pkill -x dockerd 2>/dev/null || true
+        for _ in $(seq 1 100); do pgrep -x dockerd >/dev/null || break; sleep 0.2; done
+    fi
     rm -rf "$work_dir"
 }
 trap cleanup EXIT
@@ -49,7 +55,7 @@ start_dockerd_if_needed() {
         return
     fi
     dockerd >"$work_dir/dockerd.log" 2>&1 &
-    started_pids+=($!)
+    started_dockerd=true
     for _ in $(seq 1 60); do
         if docker info >/dev/null 2>&1; then
             echo "started dockerd"

@@ -134,6 +134,10 @@ pub struct ContainerConfig {
     pub security_opt: Vec<String>,
     /// Mount the image's filesystem read-only.
     pub read_only_root: bool,
+    /// Run a minimal init as PID 1 that forwards signals and reaps zombies: a process that is
+    /// PID 1 itself ignores SIGTERM unless it handles it, and every stop would wait the grace
+    /// period out.
+    pub init: bool,
     /// tmpfs mounts: path → options.
     pub tmpfs: BTreeMap<String, String>,
     /// Tenant volumes.
@@ -166,6 +170,7 @@ pub fn container_config(op: &StartInstance, node: &str) -> Result<ContainerConfi
         cap_drop: vec!["ALL".to_owned()],
         security_opt: vec!["no-new-privileges".to_owned()],
         read_only_root: true,
+        init: true,
         tmpfs: BTreeMap::from([("/tmp".to_owned(), TMP_OPTIONS.to_owned())]),
         mounts: mounts(&op.tenant, &spec)?,
         log: json_file_log(),

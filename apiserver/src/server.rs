@@ -10,16 +10,19 @@ use axum::response::Response;
 use axum::serve::ListenerExt;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
 use tokio::net::TcpListener;
+use tonic::service::Routes;
 
 use crate::api::{MAX_BODY_BYTES, ResourceApi};
 use crate::grpc::GrpcResources;
 use crate::rest;
 
-/// Every route of the API server: REST, and gRPC by content type on the same paths space.
-pub fn router(api: Arc<ResourceApi>) -> Router {
+/// Every route of the API server: REST, and gRPC (the resource service plus `more_grpc`, such as
+/// a node agent's) by content type on the same path space.
+pub fn router(api: Arc<ResourceApi>, more_grpc: Routes) -> Router {
     let service = ResourceServiceServer::new(GrpcResources::new(api.clone()))
         .max_decoding_message_size(MAX_BODY_BYTES);
-    let grpc = tonic::service::Routes::new(service)
+    let grpc = more_grpc
+        .add_service(service)
         .prepare()
         .into_axum_router()
         .layer(axum::middleware::map_response(
@@ -64,15 +67,15 @@ pub async fn serve(
     api: Arc<ResourceApi>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, api, Router::new(), shutdown).await
+    serve_with(listener, api, Routes::default(), shutdown).await
 }
 
-/// Like [`serve`], with more routes on the same port — the all-in-one server mounts the node
-/// agent's gRPC service here.
+/// Like [`serve`], with more gRPC services on the same port — the all-in-one server mounts the
+/// node agent's here.
 pub async fn serve_with(
     listener: TcpListener,
     api: Arc<ResourceApi>,
-    extra: Router,
+    more_grpc: Routes,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopping = api.shutdown_token();
@@ -86,7 +89,7 @@ pub async fn serve_with(
             tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(api).merge(extra))
+    axum::serve(listener, router(api, more_grpc))
         .with_graceful_shutdown(signal)
         .await
 }

@@ -33,6 +33,15 @@ pub struct ConnectArgs {
     pub tenant: Option<String>,
 }
 
+/// The URL of the server named by `server`, else the config file, else the default, with a
+/// scheme.
+pub fn server_url(server: Option<String>) -> Result<String> {
+    let server = server
+        .or(config::load()?.server)
+        .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+    Ok(with_scheme(&server))
+}
+
 /// A failed request, with the server's human message and machine-readable reason.
 #[derive(Debug)]
 pub struct RequestFailed {

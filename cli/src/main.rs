@@ -4,6 +4,7 @@ mod client;
 mod commands;
 mod config;
 mod files;
+mod node;
 mod object;
 mod output;
 
@@ -11,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{apply, delete, describe, diff, get, server};
+use commands::{agent, apply, controllers, delete, describe, diff, get, server};
 
 /// minicloud: a self-hosted, multi-tenant container platform.
 ///
@@ -27,8 +28,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the all-in-one server: the API (gRPC and REST) on one port.
+    /// Run the all-in-one server: the API (gRPC and REST) on one port, the controllers, and a
+    /// node agent for the local Docker Engine.
     Server(server::ServerArgs),
+    /// Run a node agent that joins a server, making this host's Docker Engine a node.
+    Agent(agent::AgentArgs),
+    /// Run the controllers against a server started with --no-controllers.
+    Controllers(controllers::ControllersArgs),
     /// Create or update objects from manifests.
     Apply(apply::ApplyArgs),
     /// Show what `mini apply` would change; exits 1 when something would.
@@ -64,6 +70,8 @@ async fn main() -> ExitCode {
     let error_status = cli.command.error_status();
     let outcome = match cli.command {
         Command::Server(args) => server::run(args).await,
+        Command::Agent(args) => agent::run(args).await,
+        Command::Controllers(args) => controllers::run(args).await,
         Command::Apply(args) => apply::run(args).await,
         Command::Diff(args) => diff::run(args).await,
         Command::Get(args) => get::run(args).await,

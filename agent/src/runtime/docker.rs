@@ -317,6 +317,7 @@ fn host_config(config: &ContainerConfig) -> HostConfig {
         cap_drop: Some(config.cap_drop.clone()),
         security_opt: Some(config.security_opt.clone()),
         readonly_rootfs: Some(config.read_only_root),
+        init: Some(config.init),
         tmpfs: Some(config.tmpfs.clone().into_iter().collect()),
         mounts: Some(config.mounts.iter().map(volume_mount).collect()),
         privileged: Some(false),

@@ -1,11 +1,13 @@
 //! Apply: create the object, update it to the manifest, or recognise that nothing changed.
 
-use minicloud_manifests::{Resource, Scope, apply_defaults, parse_json_object, validate};
+use minicloud_manifests::{
+    OwnerReference, Resource, Scope, apply_defaults, parse_json_object, validate,
+};
 use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
 use super::{ApiError, RequestContext, ResourceApi, Result};
-use crate::store::{KeyValue, Revision};
+use crate::store::{Compare, KeyValue, Revision, Txn, TxnOp};
 
 /// What an apply did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,23 +88,74 @@ impl ResourceApi {
         }
         let mut object = desired.object.clone();
         initialise_server_fields(&mut object);
-        let diff = if dry_run {
-            diff(None, &object)
-        } else {
-            String::new()
-        };
-        if !dry_run {
-            let revision = self
-                .store
-                .create(&desired.target.key(), objects::encode(&object))
-                .await?;
-            set_version(&mut object, revision);
+        let owners_live = self.owner_guards(&desired.target, &object).await?;
+        if dry_run {
+            let diff = diff(None, &object);
+            return Ok(ApplyResult {
+                outcome: ApplyOutcome::Created,
+                object,
+                diff,
+            });
         }
+        let key = desired.target.key();
+        let mut compares = vec![Compare::Absent(key.clone())];
+        compares.extend(owners_live);
+        let txn = Txn::when(compares).then([TxnOp::Put(key, objects::encode(&object))]);
+        let outcome = self.store.txn(txn).await?;
+        if !outcome.succeeded {
+            return Err(ApiError::Conflict(format!(
+                "{} or its owner changed while it was being created",
+                desired.target.describe()
+            )));
+        }
+        set_version(&mut object, outcome.revision);
         Ok(ApplyResult {
             outcome: ApplyOutcome::Created,
             object,
-            diff,
+            diff: String::new(),
         })
+    }
+
+    /// Compares that hold while every owner `object` names is as it was read: existing, with
+    /// the uid named, not being deleted. A create guarded by them can never add a dependent
+    /// after the cascade that removed its owner; an owner already gone is [`ApiError::OwnerGone`].
+    async fn owner_guards(&self, target: &ObjectRef, object: &Value) -> Result<Vec<Compare>> {
+        let owners: Vec<OwnerReference> = objects::metadata_field(object, "ownerReferences")
+            .map(|owners| serde_json::from_value(owners.clone()))
+            .transpose()
+            .map_err(|error| ApiError::Internal(format!("validated ownerReferences: {error}")))?
+            .unwrap_or_default();
+        let mut compares = Vec::with_capacity(owners.len());
+        for owner in owners {
+            let tenant = match owner.kind.scope() {
+                Scope::Cluster => None,
+                _ => target.tenant.as_deref(),
+            };
+            let owner_ref = ObjectRef::new(owner.kind, tenant, &owner.name, "")?;
+            let kv = self.store.get(&owner_ref.key()).await?;
+            let live = match &kv {
+                Some(kv) => Some(objects::decode(kv, kv.mod_revision)?),
+                None => None,
+            };
+            let is_owner = live.as_ref().is_some_and(|live| {
+                objects::metadata_field(live, "uid").and_then(Value::as_str) == Some(&owner.uid)
+                    && !objects::is_deleting(live)
+            });
+            match kv {
+                Some(kv) if is_owner => {
+                    compares.push(Compare::ModRevision(kv.key, kv.mod_revision))
+                }
+                _ => {
+                    return Err(ApiError::OwnerGone(format!(
+                        "{} names {} (uid {}) as its owner, which no longer exists or is being deleted; a dependent cannot outlive its owner",
+                        target.describe(),
+                        owner_ref.describe(),
+                        owner.uid
+                    )));
+                }
+            }
+        }
+        Ok(compares)
     }
 
     async fn update(&self, desired: &Desired, kv: &KeyValue, dry_run: bool) -> Result<ApplyResult> {

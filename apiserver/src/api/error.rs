@@ -35,6 +35,10 @@ pub enum ApiError {
     /// A precondition on the object's version failed, or it changed while being written.
     #[error("{0}")]
     Conflict(String),
+    /// The object names an owner that no longer exists (or is being deleted), so creating it
+    /// would leave a dependent without its owner.
+    #[error("{0}")]
+    OwnerGone(String),
     /// The requested resourceVersion is too old to watch from.
     #[error("{0}")]
     Expired(String),
@@ -65,6 +69,7 @@ impl ApiError {
             ApiError::Invalid { .. } => "Invalid",
             ApiError::NotFound { .. } => "NotFound",
             ApiError::Conflict(_) => "Conflict",
+            ApiError::OwnerGone(_) => "OwnerGone",
             ApiError::Expired(_) => "Expired",
             ApiError::TooSlow(_) => "TooSlow",
             ApiError::TooLarge { .. } => "RequestTooLarge",
@@ -79,7 +84,7 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::OwnerGone(_) => StatusCode::CONFLICT,
             ApiError::Expired(_) | ApiError::TooSlow(_) => StatusCode::GONE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -93,6 +98,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Invalid { .. } => tonic::Code::InvalidArgument,
             ApiError::NotFound { .. } => tonic::Code::NotFound,
             ApiError::Conflict(_) => tonic::Code::Aborted,
+            ApiError::OwnerGone(_) => tonic::Code::FailedPrecondition,
             ApiError::Expired(_) | ApiError::TooSlow(_) => tonic::Code::OutOfRange,
             ApiError::TooLarge { .. } => tonic::Code::ResourceExhausted,
             ApiError::Unavailable(_) => tonic::Code::Unavailable,

@@ -276,6 +276,41 @@ pub async fn delete_cascades_to_owned_objects(server: TestServer) {
     );
 }
 
+pub async fn a_dependent_of_a_gone_owner_is_never_created(server: TestServer) {
+    let mut client = server.client().await;
+    let (_, first) = apply(&mut client, &app("web", "hello:1", 1)).await.unwrap();
+    let release = |owner: &Value| {
+        json!({
+            "apiVersion": "minicloud/v1", "kind": "Release",
+            "metadata": {"name": "web-1", "ownerReferences": [{"kind": "App", "name": "web",
+                "uid": owner["metadata"]["uid"], "controller": true}]},
+            "spec": {"app": "web", "revision": 1, "specHash": "abc", "appSpec": {"image": "hello:1"}},
+        })
+    };
+    delete(&mut client, "app", "web").await.unwrap();
+    let error = apply(&mut client, &release(&first)).await.unwrap_err();
+    assert_eq!(
+        (error.code(), reason(&error)),
+        (tonic::Code::FailedPrecondition, "OwnerGone"),
+        "{}",
+        error.message()
+    );
+    assert!(
+        error.message().contains("App \"web\""),
+        "{}",
+        error.message()
+    );
+    let (_, second) = apply(&mut client, &app("web", "hello:1", 1)).await.unwrap();
+    let error = apply(&mut client, &release(&first)).await.unwrap_err();
+    assert_eq!(
+        reason(&error),
+        "OwnerGone",
+        "a namesake with another uid is not the owner"
+    );
+    apply(&mut client, &release(&second)).await.unwrap();
+    assert!(get(&mut client, "release", "web-1").await.is_ok());
+}
+
 pub async fn deleting_a_missing_object_is_not_found(server: TestServer) {
     let mut client = server.client().await;
     let error = delete(&mut client, "app", "ghost").await.unwrap_err();

@@ -1,6 +1,8 @@
 //! One module per `mini` subcommand: its arguments and what it does.
 
+pub mod agent;
 pub mod apply;
+pub mod controllers;
 pub mod delete;
 pub mod describe;
 pub mod diff;

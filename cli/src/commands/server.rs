@@ -1,5 +1,6 @@
-//! `mini server`: the all-in-one server. Today that is the API (gRPC and REST on one port) over
-//! the embedded store in the data directory, or over etcd when `--etcd` is given.
+//! `mini server`: the all-in-one server. The API (gRPC and REST on one port) over the embedded
+//! store in the data directory, or over etcd when `--etcd` is given; the controllers; and a node
+//! agent for the local Docker Engine, whose `NodeAgent` service shares the API's port.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -9,14 +10,17 @@ use std::sync::Arc;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use minicloud_apiserver::api::ResourceApi;
-use minicloud_apiserver::server::serve;
+use minicloud_apiserver::server::serve_with;
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
+
+use crate::node;
 
 /// Flags of `mini server`.
 #[derive(Args, Debug)]
@@ -34,6 +38,15 @@ pub struct ServerArgs {
     /// A prefix for every etcd key, to share one etcd between several minicloud servers.
     #[arg(long, default_value = "", requires = "etcd")]
     etcd_prefix: String,
+    /// The name of this host's Node (default: the host name).
+    #[arg(long, env = "MINI_NODE_NAME")]
+    node_name: Option<String>,
+    /// Do not run a node agent here (no containers run on this host).
+    #[arg(long)]
+    no_agent: bool,
+    /// Do not run the controllers here (run `mini controllers` elsewhere).
+    #[arg(long)]
+    no_controllers: bool,
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -46,18 +59,47 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let address = listener.local_addr()?;
+    let url = node::local_url(address);
+    let shutdown = CancellationToken::new();
+    let mut agent_routes = tonic::service::Routes::default();
+    let mut background = Vec::new();
+    if !args.no_agent {
+        let name = args
+            .node_name
+            .clone()
+            .unwrap_or_else(node::default_node_name);
+        let agent = node::start_agent(&name, &url, &url, shutdown.clone()).await?;
+        agent_routes = agent.routes;
+        background.push(agent.heartbeat);
+    }
+    if !args.no_controllers {
+        let controllers = node::spawn_controllers(&url, shutdown.clone());
+        background.push(tokio::spawn(async move {
+            if let Ok(Err(error)) = controllers.await {
+                tracing::error!(%error, "the controllers stopped");
+            }
+        }));
+    }
     tracing::info!(%address, "API server started");
     println!("minicloud API listening on http://{address}");
     std::io::stdout().flush()?;
-    serve(listener, api, stop)
-        .await
-        .context("the API server failed")?;
+    let stopping = shutdown.clone();
+    let served = serve_with(listener, api, agent_routes, async move {
+        stop.await;
+        stopping.cancel();
+    })
+    .await;
+    shutdown.cancel();
+    for task in background {
+        let _ = task.await;
+    }
+    served.context("the API server failed")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 
 /// Logs to stderr; `RUST_LOG` picks what, `info` by default.
-fn init_logging() {
+pub fn init_logging() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -79,7 +121,7 @@ async fn open_store(args: &ServerArgs) -> Result<Arc<dyn Store>> {
 }
 
 /// Completes on the first SIGINT (Ctrl-C) or SIGTERM.
-fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
+pub fn shutdown_signal() -> Result<impl Future<Output = ()> + Send + 'static> {
     let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
     let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
     Ok(async move {

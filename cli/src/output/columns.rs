@@ -48,6 +48,7 @@ fn kind_columns(kind: Kind) -> &'static [Column] {
         Kind::Instance => &[
             Column("APP", Field("/spec/app"), NARROW),
             Column("PHASE", Field("/status/phase"), NARROW),
+            Column("READY", Condition("Ready"), NARROW),
             Column("NODE", Field("/spec/node"), NARROW),
             Column("AGE", Age, NARROW),
             Column("CONTAINER", Short("/status/containerId", 12), WIDE),
@@ -242,7 +243,8 @@ mod tests {
     fn wide_instances_show_a_short_container_id_ip_and_restarts() {
         let instance = json!({"kind": "Instance", "metadata": {"name": "web-1"},
             "spec": {"app": "web", "node": "n1"},
-            "status": {"phase": "Running", "containerId": "0123456789abcdef", "restarts": 3}});
+            "status": {"phase": "Running", "containerId": "0123456789abcdef", "restarts": 3,
+                "conditions": [{"type": "Ready", "status": "False"}]}});
         let columns = Columns::new(Kind::Instance, true, false);
         assert_eq!(
             columns.header(),
@@ -250,6 +252,7 @@ mod tests {
                 "NAME",
                 "APP",
                 "PHASE",
+                "READY",
                 "NODE",
                 "AGE",
                 "CONTAINER",
@@ -263,6 +266,7 @@ mod tests {
                 "web-1",
                 "web",
                 "Running",
+                "False",
                 "n1",
                 "<unknown>",
                 "0123456789ab",

@@ -12,10 +12,18 @@ use support::{Etcd, Server, Watcher, example, free_port, mini, run, write_file};
 /// The variable naming a shared etcd for tests (scripts/test.sh starts one and sets it).
 const SHARED_ETCD_VAR: &str = "MINICLOUD_TEST_ETCD";
 
+/// A `mini server` with only the API: these tests check the API and the CLI, and apply Apps that
+/// must not start containers (the reconcile tests cover that).
+fn start_api(args: &[&str]) -> Server {
+    let mut all = args.to_vec();
+    all.extend(["--no-agent", "--no-controllers"]);
+    Server::start(&all)
+}
+
 #[test]
 fn the_user_journey_works_on_the_embedded_store() {
     let data = tempfile::tempdir().unwrap();
-    let server = Server::start(&["--data-dir", &data.path().display().to_string()]);
+    let server = start_api(&["--data-dir", &data.path().display().to_string()]);
     user_journey(&server);
 }
 
@@ -27,14 +35,14 @@ fn the_user_journey_works_on_etcd() {
         None => std::env::var(SHARED_ETCD_VAR).unwrap(),
     };
     let prefix = format!("/cli-e2e-{}-{}", std::process::id(), nanos());
-    let server = Server::start(&["--etcd", &endpoint, "--etcd-prefix", &prefix]);
+    let server = start_api(&["--etcd", &endpoint, "--etcd-prefix", &prefix]);
     user_journey(&server);
 }
 
 #[test]
 fn sigterm_stops_the_server_promptly_even_with_an_open_watch() {
     let data = tempfile::tempdir().unwrap();
-    let mut server = Server::start(&["--data-dir", &data.path().display().to_string()]);
+    let mut server = start_api(&["--data-dir", &data.path().display().to_string()]);
     let watcher = server.watch(&["get", "apps", "-w"]);
     assert!(watcher.next_line().starts_with("NAME"), "the watch is open");
     let started = Instant::now();

@@ -1,0 +1,65 @@
+//! `mini agent`: a node agent on its own, making this host's Docker Engine a node of the server
+//! it joins.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::server_url;
+use crate::commands::server::{init_logging, shutdown_signal};
+use crate::node::{default_node_name, local_url, start_agent};
+
+/// Flags of `mini agent`.
+#[derive(Args, Debug)]
+pub struct AgentArgs {
+    /// The API server to register with [default: the config file's current context, else
+    /// http://127.0.0.1:7070].
+    #[arg(long, env = "MINI_SERVER")]
+    server: Option<String>,
+    /// The address the NodeAgent gRPC service listens on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:7071")]
+    listen: String,
+    /// The URL the controllers reach this agent at [default: http://<listen address>].
+    #[arg(long)]
+    advertise: Option<String>,
+    /// The name of this host's Node (default: the host name).
+    #[arg(long, env = "MINI_NODE_NAME")]
+    node_name: Option<String>,
+}
+
+/// Runs the agent until SIGINT or SIGTERM.
+pub async fn run(args: AgentArgs) -> Result<ExitCode> {
+    init_logging();
+    let stop = shutdown_signal()?;
+    let api = server_url(args.server)?;
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let endpoint = args.advertise.unwrap_or_else(|| local_url(address));
+    let name = args.node_name.unwrap_or_else(default_node_name);
+    let shutdown = CancellationToken::new();
+    let agent = start_agent(&name, &endpoint, &api, shutdown.clone()).await?;
+    println!("minicloud agent listening on http://{address}");
+    std::io::stdout().flush()?;
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::warn!(%error, "cannot set TCP_NODELAY");
+        }
+    });
+    let stopping = shutdown.clone();
+    let served = axum::serve(listener, agent.routes.prepare().into_axum_router())
+        .with_graceful_shutdown(async move {
+            stop.await;
+            stopping.cancel();
+        })
+        .await;
+    shutdown.cancel();
+    let _ = agent.heartbeat.await;
+    served.context("the agent's server failed")?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,36 @@
+//! `mini controllers`: the controllers on their own, against a server started with
+//! `mini server --no-controllers`.
+
+use std::process::ExitCode;
+
+use anyhow::{Context as _, Result};
+use clap::Args;
+
+use crate::client::server_url;
+use crate::commands::server::{init_logging, shutdown_signal};
+use crate::node::spawn_controllers;
+
+/// Flags of `mini controllers`.
+#[derive(Args, Debug)]
+pub struct ControllersArgs {
+    /// The API server [default: the config file's current context, else http://127.0.0.1:7070].
+    #[arg(long, env = "MINI_SERVER")]
+    server: Option<String>,
+}
+
+/// Runs the controllers until SIGINT or SIGTERM.
+pub async fn run(args: ControllersArgs) -> Result<ExitCode> {
+    init_logging();
+    let stop = shutdown_signal()?;
+    let url = server_url(args.server)?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let controllers = spawn_controllers(&url, shutdown.clone());
+    println!("minicloud controllers following {url}");
+    stop.await;
+    shutdown.cancel();
+    controllers
+        .await
+        .context("the controllers panicked")?
+        .context("the controllers failed")?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,142 @@
+//! What runs beside the API: the node agent (serving `NodeAgent` and heartbeating its Node) and
+//! the controllers. `mini server` runs both in its own process; `mini agent` and
+//! `mini controllers` run one each, for more nodes or a separate control loop.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use minicloud_agent::{Agent, AgentConfig, DEFAULT_HEARTBEAT_INTERVAL, run_heartbeat};
+use minicloud_controllers::ControllersConfig;
+use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tonic::service::Routes;
+
+/// A running agent: its gRPC routes, to be served, and its heartbeat task.
+pub struct RunningAgent {
+    /// The `NodeAgent` gRPC service, to serve alone or beside the API's.
+    pub routes: Routes,
+    /// Registers the Node and renews it until shutdown.
+    pub heartbeat: JoinHandle<()>,
+}
+
+/// Connects an agent for `node_name` to the local Docker Engine and starts heartbeating its Node
+/// (reachable at `endpoint`) to the API server at `api_url`.
+pub async fn start_agent(
+    node_name: &str,
+    endpoint: &str,
+    api_url: &str,
+    shutdown: CancellationToken,
+) -> Result<RunningAgent> {
+    let agent = Agent::connect(AgentConfig::new(node_name))
+        .await
+        .context("cannot reach the Docker Engine (is dockerd running? DOCKER_HOST is honoured)")?;
+    let node = agent
+        .node_object(endpoint)
+        .await
+        .context("cannot read the host's capacity from the Docker Engine")?;
+    let client = ResourceServiceClient::new(lazy_channel(api_url)?);
+    let heartbeat = tokio::spawn(run_heartbeat(
+        client,
+        node,
+        DEFAULT_HEARTBEAT_INTERVAL,
+        shutdown.cancelled_owned(),
+    ));
+    tracing::info!(node = node_name, endpoint, "node agent running");
+    let routes = Routes::new(agent.service());
+    Ok(RunningAgent { routes, heartbeat })
+}
+
+/// Runs the controllers against the API server at `api_url` until `shutdown`.
+pub fn spawn_controllers(
+    api_url: &str,
+    shutdown: CancellationToken,
+) -> JoinHandle<minicloud_controllers::Result<()>> {
+    tokio::spawn(minicloud_controllers::run(
+        ControllersConfig::new(api_url),
+        shutdown,
+    ))
+}
+
+/// The URL by which processes on this host reach a listener bound to `address`: the loopback
+/// address when it listens on every interface.
+pub fn local_url(address: SocketAddr) -> String {
+    let mut address = address;
+    if address.ip().is_unspecified() {
+        let loopback: std::net::IpAddr = if address.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        };
+        address.set_ip(loopback);
+    }
+    format!("http://{address}")
+}
+
+/// This host's name made into a valid node name (lowercase DNS label), `node` when it has none.
+pub fn default_node_name() -> String {
+    let hostname = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    node_name_from_hostname(&hostname)
+}
+
+fn node_name_from_hostname(hostname: &str) -> String {
+    let label: String = hostname
+        .trim()
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .take(63)
+        .collect();
+    let label = label.trim_matches('-');
+    if label.is_empty() {
+        "node".to_owned()
+    } else {
+        label.to_owned()
+    }
+}
+
+fn lazy_channel(url: &str) -> Result<tonic::transport::Channel> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())
+        .with_context(|| format!("{url} is not a valid server URL"))?
+        .connect_timeout(Duration::from_secs(5))
+        .tcp_nodelay(true)
+        .connect_lazy())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_become_dns_labels() {
+        assert_eq!(
+            node_name_from_hostname("Build-Box.example.com\n"),
+            "build-box"
+        );
+        assert_eq!(node_name_from_hostname("my_host"), "my-host");
+        assert_eq!(node_name_from_hostname("--"), "node");
+        assert_eq!(node_name_from_hostname(""), "node");
+    }
+
+    #[test]
+    fn wildcard_listeners_are_reached_over_loopback() {
+        assert_eq!(
+            local_url("0.0.0.0:7070".parse().unwrap()),
+            "http://127.0.0.1:7070"
+        );
+        assert_eq!(local_url("[::]:7070".parse().unwrap()), "http://[::1]:7070");
+        assert_eq!(
+            local_url("10.0.0.5:7070".parse().unwrap()),
+            "http://10.0.0.5:7070"
+        );
+    }
+}

@@ -1,0 +1,155 @@
+//! Reconciliation end to end against the real Docker Engine: a `mini server` child process (API,
+//! controllers and agent in one) turns applied Apps into running, isolated containers and keeps
+//! them that way. Each test works in a tenant of its own on a node of its own, and removes every
+//! Docker object of that tenant when it ends, so the tests run in parallel safely.
+
+// Shared with the e2e tests, which use parts these tests do not.
+#[allow(dead_code)]
+#[path = "../e2e/support.rs"]
+mod support;
+
+mod docker;
+mod resilience;
+mod scenarios;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use support::Server;
+
+/// How long convergence may take before a test fails.
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A unique DNS-label name with a prefix.
+pub fn unique(prefix: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{prefix}{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
+}
+
+/// One test's world: a tenant, a server whose agent is a node of its own, and cleanup.
+pub struct World {
+    /// The tenant all of this test's objects live in.
+    pub tenant: String,
+    /// The all-in-one server.
+    pub server: Server,
+    /// The server's data directory.
+    pub data: tempfile::TempDir,
+    _cleanup: docker::TenantCleanup,
+}
+
+impl World {
+    /// Starts `mini server` with its own node and data directory, plus `args`.
+    pub fn start(args: &[&str]) -> World {
+        docker::ensure_example_image();
+        let tenant = unique("t");
+        let cleanup = docker::TenantCleanup(tenant.clone());
+        let data = tempfile::tempdir().unwrap();
+        let node = unique("node");
+        let mut all = vec![
+            "--data-dir",
+            data.path().to_str().unwrap(),
+            "--node-name",
+            &node,
+        ];
+        all.extend_from_slice(args);
+        let server = Server::start(&all);
+        World {
+            tenant,
+            server,
+            data,
+            _cleanup: cleanup,
+        }
+    }
+
+    /// Applies an App of this tenant.
+    pub fn apply_app(&self, name: &str, replicas: u32, extra_spec: &str) {
+        let manifest = format!(
+            "apiVersion: minicloud/v1\nkind: App\nmetadata:\n  name: {name}\n  tenant: {tenant}\nspec:\n  image: hello:1\n  replicas: {replicas}\n  command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n  ports: [{{name: http, port: 8080}}]\n{extra_spec}",
+            tenant = self.tenant
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = support::write_file(dir.path(), "app.yaml", &manifest);
+        self.server.run(&["apply", "-f", &path]).ok();
+    }
+
+    /// This tenant's objects of a kind, as JSON.
+    pub fn objects(&self, kind: &str) -> Vec<Value> {
+        let out = self
+            .server
+            .run(&["get", kind, "-t", &self.tenant, "-o", "json"])
+            .ok();
+        let list: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+        list["items"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// Polls `check` until it returns `Some`, failing with `what` after [`CONVERGE_TIMEOUT`].
+pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    eventually_explained(what, || check().ok_or_else(String::new))
+}
+
+/// Polls `check` until it returns `Ok`, failing with `what` and the last `Err` (what was seen
+/// instead) after [`CONVERGE_TIMEOUT`].
+pub fn eventually_explained<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + CONVERGE_TIMEOUT;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                Instant::now() < deadline,
+                "timed out waiting until {what}; {seen}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn an_applied_app_runs_and_serves() {
+    scenarios::an_applied_app_runs_and_serves();
+}
+
+#[test]
+fn scaling_follows_replicas_up_and_down() {
+    scenarios::scaling_follows_replicas_up_and_down();
+}
+
+#[test]
+fn deleting_the_app_leaves_nothing_behind() {
+    scenarios::deleting_the_app_leaves_nothing_behind();
+}
+
+#[test]
+fn a_removed_container_comes_back_within_five_seconds() {
+    scenarios::a_removed_container_comes_back_within_five_seconds();
+}
+
+#[test]
+fn an_exiting_container_is_restarted_and_reported() {
+    scenarios::an_exiting_container_is_restarted_and_reported();
+}
+
+#[test]
+fn a_container_minicloud_did_not_make_is_never_touched() {
+    scenarios::a_container_minicloud_did_not_make_is_never_touched();
+}
+
+#[test]
+fn tenant_containers_carry_every_security_default() {
+    scenarios::tenant_containers_carry_every_security_default();
+}
+
+#[test]
+fn controllers_killed_at_random_points_converge_exactly() {
+    resilience::controllers_killed_at_random_points_converge_exactly();
+}
+
+/// Restarts the Docker Engine: .config/nextest.toml runs it alone, with no other test running.
+#[test]
+fn the_system_converges_after_dockerd_restarts() {
+    resilience::the_system_converges_after_dockerd_restarts();
+}
