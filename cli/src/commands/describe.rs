@@ -1,5 +1,6 @@
 //! `mini describe KIND NAME`: one object for people — identity, metadata, the spec as YAML,
-//! the rest of the status, and its conditions as a table.
+//! the rest of the status, its conditions as a table, and for an App its recent events: the
+//! latest condition changes of the App, its Releases and its Instances.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -17,6 +18,10 @@ use crate::output::{self, age, indent, table};
 
 /// Width of the label column (`Annotations:` and a space).
 const LABEL_WIDTH: usize = 18;
+/// How many of the latest events a description shows.
+const MAX_EVENTS: usize = 15;
+/// The label by which the App controller marks the Releases and Instances of an App.
+const APP_LABEL: &str = "app";
 
 /// Flags of `mini describe`.
 #[derive(Args, Debug)]
@@ -34,12 +39,27 @@ pub struct DescribeArgs {
 pub async fn run(args: DescribeArgs) -> Result<ExitCode> {
     let mut client = Client::connect(&args.connect).await?;
     let object = client.get(client.object_ref(args.kind, &args.name)).await?;
-    output::print(&render(&object, SystemTime::now()))?;
+    let related = related(&mut client, args.kind, &object).await?;
+    output::print(&render(&object, &related, SystemTime::now()))?;
     Ok(ExitCode::SUCCESS)
 }
 
+/// The objects whose changes are part of `object`'s story: an App's Releases and Instances.
+async fn related(client: &mut Client, kind: Kind, object: &Value) -> Result<Vec<Value>> {
+    if kind != Kind::App {
+        return Ok(Vec::new());
+    }
+    let tenant = text(object, "/metadata/tenant").to_owned();
+    let selector = format!("{APP_LABEL}={}", object::name(object));
+    let mut related = client
+        .list(Kind::Release, tenant.clone(), &selector)
+        .await?;
+    related.extend(client.list(Kind::Instance, tenant, &selector).await?);
+    Ok(related)
+}
+
 /// The whole description.
-fn render(object: &Value, now: SystemTime) -> String {
+fn render(object: &Value, related: &[Value], now: SystemTime) -> String {
     let mut out = String::new();
     metadata(&mut out, object, now);
     if let Some(spec) = spec_yaml(object) {
@@ -52,7 +72,60 @@ fn render(object: &Value, now: SystemTime) -> String {
     out.push_str("Conditions:\n");
     out.push_str(&indent(&conditions(object, now), 2));
     out.push('\n');
+    if !related.is_empty() {
+        out.push_str("Events:\n");
+        out.push_str(&indent(&events(object, related, now), 2));
+        out.push('\n');
+    }
     out
+}
+
+/// The latest condition changes of `object` and `related`, oldest first.
+fn events(object: &Value, related: &[Value], now: SystemTime) -> String {
+    let mut changes: Vec<(&str, String, &Value)> = std::iter::once(object)
+        .chain(related)
+        .flat_map(|owner| {
+            let who = format!(
+                "{}/{}",
+                text(owner, "/kind").to_lowercase(),
+                object::name(owner)
+            );
+            owner
+                .pointer("/status/conditions")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(move |condition| {
+                    (
+                        text(condition, "/lastTransitionTime"),
+                        who.clone(),
+                        condition,
+                    )
+                })
+        })
+        .filter(|(at, _, _)| !at.is_empty())
+        .collect();
+    changes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let newest = &changes[changes.len().saturating_sub(MAX_EVENTS)..];
+    let header: Vec<String> = ["AGE", "OBJECT", "EVENT", "REASON", "MESSAGE"]
+        .map(String::from)
+        .into();
+    let rows: Vec<Vec<String>> = newest
+        .iter()
+        .map(|(at, who, condition)| {
+            let event = format!(
+                "{}={}",
+                cell(condition, "/type"),
+                cell(condition, "/status")
+            );
+            let (reason, message) = (cell(condition, "/reason"), cell(condition, "/message"));
+            vec![age::since(at, now), who.clone(), event, reason, message]
+        })
+        .collect();
+    match rows.is_empty() {
+        true => "<none>".to_owned(),
+        false => table::render(&header, &rows),
+    }
 }
 
 /// Who the object is and the server's bookkeeping about it.
@@ -196,7 +269,7 @@ mod tests {
 
     #[test]
     fn the_description_shows_identity_labels_and_generations() {
-        let text = render(&app(), now());
+        let text = render(&app(), &[], now());
         assert!(
             text.starts_with("Name:             web\nKind:             App\n"),
             "{text}"
@@ -218,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_spec_is_yaml_and_status_leaves_out_conditions() {
-        let text = render(&app(), now());
+        let text = render(&app(), &[], now());
         assert!(
             text.contains("Spec:\n  image: hello:1\n  replicas: 2\n"),
             "{text}"
@@ -229,7 +302,7 @@ mod tests {
 
     #[test]
     fn conditions_are_a_table_with_ages() {
-        let text = render(&app(), now());
+        let text = render(&app(), &[], now());
         assert!(
             text.contains("  TYPE        STATUS   REASON     MESSAGE        AGE\n"),
             "{text}"
@@ -241,16 +314,42 @@ mod tests {
     }
 
     #[test]
+    fn an_app_shows_the_latest_changes_of_its_instances_as_events() {
+        let instance = json!({"kind": "Instance", "metadata": {"name": "web-x1"},
+            "status": {"conditions": [
+                {"type": "Ready", "status": "False", "reason": "ContainerExited",
+                 "message": "exit code 3", "lastTransitionTime": "2026-01-01T00:04:00Z"},
+                {"type": "Scheduled", "status": "True", "reason": "Bound",
+                 "message": "bound to node n1", "lastTransitionTime": "2026-01-01T00:00:30Z"}]}});
+        let text = render(&app(), &[instance], now());
+        let events = text.split("Events:\n").nth(1).expect("an Events section");
+        let lines: Vec<&str> = events.lines().map(str::trim).collect();
+        assert!(lines[0].starts_with("AGE"), "{text}");
+        assert!(
+            lines[1].contains("instance/web-x1") && lines[1].contains("Scheduled=True"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("app/web") && lines[2].contains("Available=False"),
+            "{text}"
+        );
+        assert!(
+            lines[3].contains("Ready=False") && lines[3].contains("exit code 3"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn an_object_without_conditions_says_none() {
         let object = json!({"kind": "Tenant", "metadata": {"name": "acme"}});
-        assert!(render(&object, now()).ends_with("Conditions:\n  <none>\n"));
+        assert!(render(&object, &[], now()).ends_with("Conditions:\n  <none>\n"));
     }
 
     #[test]
     fn secret_values_are_never_shown() {
         let secret =
             json!({"kind": "Secret", "metadata": {"name": "db"}, "data": {"password": "s3cr3t"}});
-        let text = render(&secret, now());
+        let text = render(&secret, &[], now());
         assert!(
             text.contains("Data:             password: 6 bytes\n"),
             "{text}"

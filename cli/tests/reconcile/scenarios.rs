@@ -54,6 +54,41 @@ pub fn an_applied_app_runs_and_serves() {
         (app["status"]["readyReplicas"] == 1).then_some(())
     });
     assert_eq!(app["metadata"]["name"], "hello");
+    let table = world
+        .server
+        .run(&["get", "instances", "-o", "wide", "-t", &world.tenant])
+        .ok();
+    let header: Vec<&str> = table
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    for column in [
+        "NAME",
+        "PHASE",
+        "READY",
+        "NODE",
+        "CONTAINER",
+        "IP",
+        "RESTARTS",
+    ] {
+        assert!(header.contains(&column), "{column} is missing from {table}");
+    }
+    assert!(
+        table.contains(&ip) && table.contains(&running[0][..12]),
+        "{table}"
+    );
+    let description = world
+        .server
+        .run(&["describe", "app", "hello", "-t", &world.tenant])
+        .ok();
+    assert!(description.contains("Available     True"), "{description}");
+    let events = description.split("Events:").nth(1).unwrap_or_default();
+    assert!(
+        events.contains("instance/hello-") && events.contains("Ready=True"),
+        "{description}"
+    );
 }
 
 pub fn scaling_follows_replicas_up_and_down() {
