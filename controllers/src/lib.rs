@@ -14,6 +14,7 @@ pub mod app;
 pub mod client;
 mod condition;
 pub mod error;
+mod finalizer;
 mod hash;
 mod instance_status;
 pub mod labels;

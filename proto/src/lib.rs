@@ -3,6 +3,8 @@
 //! Objects travel as JSON text inside these envelopes; the `minicloud-manifests` types define
 //! that JSON.
 
+pub mod labels;
+
 /// Version 1 of the minicloud API.
 pub mod v1 {
     #![allow(missing_docs, clippy::all)]

@@ -20,7 +20,8 @@ use minicloud_proto::v1::{ObservedContainer, ObservedState, Operation, Plan};
 
 use crate::client::{ApiClient, TenantScope};
 use crate::error::{Error, Result, api};
-use crate::labels::{CONTAINER_FINALIZER, docker};
+use crate::finalizer::{holds_container_finalizer, release_container_finalizer};
+use crate::labels::docker;
 use crate::object::{ObjectKey, is_deleting};
 use crate::runtime::{Action, Cache, Controller, ControllerOptions, WorkQueue};
 use crate::{instance_status, time};
@@ -205,26 +206,13 @@ async fn release_finalizers(
     let done = instances.iter().filter(|i| {
         let uid = i.metadata.uid.clone().unwrap_or_default();
         is_deleting(&i.metadata)
-            && i.metadata
-                .finalizers
-                .iter()
-                .any(|f| f == CONTAINER_FINALIZER)
+            && holds_container_finalizer(i)
             && containers_of(observed, &uid).is_empty()
     });
     for instance in done {
-        let rest: Vec<String> = instance
-            .metadata
-            .finalizers
-            .iter()
-            .filter(|f| *f != CONTAINER_FINALIZER)
-            .cloned()
-            .collect();
-        match client.set_finalizers(instance, &rest).await {
-            Err(error) if !error.is_not_found() => {
-                return Err(api("remove an Instance's finalizer")(error));
-            }
-            _ => {}
-        }
+        release_container_finalizer(client, instance)
+            .await
+            .map_err(api("remove an Instance's finalizer"))?;
     }
     Ok(())
 }

@@ -16,7 +16,7 @@ use minicloud_manifests::{Instance, InstancePhase, Node};
 use crate::client::{ApiClient, TenantScope};
 use crate::condition::{self, Decided};
 use crate::error::{Error, Result, api};
-use crate::labels::CONTAINER_FINALIZER;
+use crate::finalizer::{holds_container_finalizer, release_container_finalizer};
 use crate::object::{ObjectKey, is_deleting};
 use crate::runtime::{Action, Cache, Controller, ControllerOptions};
 use crate::{instance_status, time};
@@ -128,28 +128,13 @@ async fn release_stranded(
         let node = i.spec.node.as_deref();
         nodes.iter().any(|n| Some(n.metadata.name.as_str()) == node)
     };
-    let stranded = instances.iter().filter(|i| {
-        is_deleting(&i.metadata)
-            && !on_a_node(i)
-            && i.metadata
-                .finalizers
-                .iter()
-                .any(|f| f == CONTAINER_FINALIZER)
-    });
+    let stranded = instances
+        .iter()
+        .filter(|i| is_deleting(&i.metadata) && !on_a_node(i) && holds_container_finalizer(i));
     for instance in stranded {
-        let rest: Vec<String> = instance
-            .metadata
-            .finalizers
-            .iter()
-            .filter(|f| *f != CONTAINER_FINALIZER)
-            .cloned()
-            .collect();
-        match client.set_finalizers(instance, &rest).await {
-            Err(error) if !error.is_not_found() => {
-                return Err(api("release a stranded Instance")(error));
-            }
-            _ => {}
-        }
+        release_container_finalizer(client, instance)
+            .await
+            .map_err(api("release a stranded Instance"))?;
     }
     Ok(())
 }

@@ -1,0 +1,24 @@
+//! The Docker labels on every object an agent creates for minicloud: part of the `NodeAgent`
+//! contract, since controllers read observed state back through them. An object without
+//! [`MANAGED`]` = true` is never listed or touched.
+
+/// `true` on every object minicloud manages.
+pub const MANAGED: &str = "minicloud.managed";
+/// The node whose agent created the object.
+pub const NODE: &str = "minicloud.node";
+/// The tenant the object belongs to.
+pub const TENANT: &str = "minicloud.tenant";
+/// The App a container runs.
+pub const APP: &str = "minicloud.app";
+/// The Instance name of a container.
+pub const INSTANCE: &str = "minicloud.instance";
+/// The Instance uid of a container: what ties it to exactly one Instance object.
+pub const INSTANCE_UID: &str = "minicloud.instance-uid";
+/// The Release a container was created from.
+pub const RELEASE: &str = "minicloud.release";
+/// The hash of the container spec a container was created from.
+pub const SPEC_HASH: &str = "minicloud.spec-hash";
+/// The Volume name of a Docker volume (its Docker name also carries the tenant).
+pub const VOLUME: &str = "minicloud.volume";
+/// The container ports, as `8080/tcp,9090/udp`; documentation only, never published.
+pub const PORTS: &str = "minicloud.ports";
