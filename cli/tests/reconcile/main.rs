@@ -8,6 +8,7 @@
 #[path = "../e2e/support.rs"]
 mod support;
 
+mod dns;
 mod docker;
 mod resilience;
 mod scenarios;
@@ -152,4 +153,9 @@ fn controllers_killed_at_random_points_converge_exactly() {
 #[test]
 fn the_system_converges_after_dockerd_restarts() {
     resilience::the_system_converges_after_dockerd_restarts();
+}
+
+#[test]
+fn names_resolve_within_a_tenant_and_not_across() {
+    dns::names_resolve_within_a_tenant_and_not_across();
 }
