@@ -4,7 +4,11 @@
 fn main() -> std::io::Result<()> {
     println!("cargo:rerun-if-changed=minicloud");
     tonic_prost_build::configure().compile_protos(
-        &["minicloud/v1/resources.proto", "minicloud/v1/agent.proto"],
+        &[
+            "minicloud/v1/resources.proto",
+            "minicloud/v1/agent.proto",
+            "minicloud/v1/logs.proto",
+        ],
         &["."],
     )
 }

@@ -85,6 +85,7 @@ impl NodeAgent for AgentService {
         let options = LogOptions {
             follow: request.follow,
             tail: (request.tail > 0).then_some(request.tail),
+            since: (request.since > 0).then_some(request.since),
         };
         let chunks = self.runtime.logs(&id, options).map(|chunk| {
             chunk
@@ -172,6 +173,7 @@ mod tests {
             container_id: "mc-acme-web-1".into(),
             follow: false,
             tail: 0,
+            since: 0,
         };
         let stream = service
             .logs(Request::new(request))
@@ -198,6 +200,7 @@ mod tests {
             container_id: "c1".into(),
             follow: false,
             tail: 0,
+            since: 0,
         };
         let status = service.logs(Request::new(request)).await.err().unwrap();
         assert_eq!(status.code(), tonic::Code::NotFound);

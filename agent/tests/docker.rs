@@ -311,6 +311,7 @@ async fn logs_return_what_the_container_printed_on_each_stream() {
             container_id: id.clone(),
             follow: false,
             tail: 0,
+            since: 0,
         };
         let stream = service
             .logs(Request::new(request))

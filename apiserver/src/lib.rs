@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod grpc;
+pub mod logs;
 pub mod rest;
 pub mod server;
 pub mod store;

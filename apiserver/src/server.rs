@@ -8,12 +8,14 @@ use axum::Router;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::serve::ListenerExt;
+use minicloud_proto::v1::app_logs_server::AppLogsServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::api::{MAX_BODY_BYTES, ResourceApi};
 use crate::grpc::GrpcResources;
+use crate::logs::AppLogsService;
 use crate::rest;
 
 /// Every route of the API server: REST, and gRPC (the resource service plus `more_grpc`, such as
@@ -23,6 +25,7 @@ pub fn router(api: Arc<ResourceApi>, more_grpc: Routes) -> Router {
         .max_decoding_message_size(MAX_BODY_BYTES);
     let grpc = more_grpc
         .add_service(service)
+        .add_service(AppLogsServer::new(AppLogsService::new(api.clone())))
         .prepare()
         .into_axum_router()
         .layer(axum::middleware::map_response(

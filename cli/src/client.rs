@@ -72,6 +72,7 @@ impl From<tonic::Status> for RequestFailed {
 /// A connected client working in one tenant.
 pub struct Client {
     grpc: ResourceServiceClient<Channel>,
+    channel: Channel,
     tenant: String,
 }
 
@@ -90,8 +91,13 @@ impl Client {
             .or(context.tenant)
             .unwrap_or_else(|| DEFAULT_TENANT.to_owned());
         let channel = open_channel(&with_scheme(&server)).await?;
-        let grpc = ResourceServiceClient::new(channel).max_decoding_message_size(MAX_REPLY_BYTES);
-        Ok(Client { grpc, tenant })
+        let grpc =
+            ResourceServiceClient::new(channel.clone()).max_decoding_message_size(MAX_REPLY_BYTES);
+        Ok(Client {
+            grpc,
+            channel,
+            tenant,
+        })
     }
 
     /// The tenant this client works in.
@@ -139,6 +145,26 @@ impl Client {
         };
         let list = self.grpc.list(request).await.map_err(RequestFailed::from)?;
         list.into_inner().items.iter().map(decode).collect()
+    }
+
+    /// The merged output of an App's instances, in this client's tenant.
+    pub async fn app_logs(
+        &self,
+        app: &str,
+        follow: bool,
+        tail: u32,
+        since: i64,
+    ) -> Result<tonic::Streaming<pb::LogLine>> {
+        let request = pb::AppLogsRequest {
+            tenant: self.tenant.clone(),
+            app: app.to_owned(),
+            follow,
+            tail,
+            since,
+        };
+        let mut logs = pb::app_logs_client::AppLogsClient::new(self.channel.clone());
+        let lines = logs.stream(request).await.map_err(RequestFailed::from)?;
+        Ok(lines.into_inner())
     }
 
     /// Deletes one object.

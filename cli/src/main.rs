@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{agent, apply, controllers, delete, describe, diff, get, server};
+use commands::{agent, apply, controllers, delete, describe, diff, get, logs, server};
 
 /// minicloud: a self-hosted, multi-tenant container platform.
 ///
@@ -45,6 +45,8 @@ enum Command {
     Describe(describe::DescribeArgs),
     /// Delete objects by name or by the manifests that define them.
     Delete(delete::DeleteArgs),
+    /// Show the output of an App's instances, merged; -f follows it.
+    Logs(logs::LogsArgs),
 }
 
 impl Command {
@@ -77,6 +79,7 @@ async fn main() -> ExitCode {
         Command::Get(args) => get::run(args).await,
         Command::Describe(args) => describe::run(args).await,
         Command::Delete(args) => delete::run(args).await,
+        Command::Logs(args) => logs::run(args).await,
     };
     outcome.unwrap_or_else(|error| {
         if is_closed_pipe(&error) {

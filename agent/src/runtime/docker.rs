@@ -267,6 +267,11 @@ impl Runtime for DockerRuntime {
             .stderr(true)
             .follow(options.follow)
             .tail(&tail)
+            .since(
+                options
+                    .since
+                    .map_or(0, |s| i32::try_from(s).unwrap_or(i32::MAX)),
+            )
             .build();
         let id = id.to_owned();
         self.docker

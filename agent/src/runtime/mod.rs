@@ -155,6 +155,8 @@ pub struct LogOptions {
     pub follow: bool,
     /// Start this many lines from the end; `None` for all.
     pub tail: Option<u32>,
+    /// Only output written at or after this time (Unix seconds); `None` for all.
+    pub since: Option<i64>,
 }
 
 /// A tenant network to create.

@@ -7,5 +7,6 @@ pub mod delete;
 pub mod describe;
 pub mod diff;
 pub mod get;
+pub mod logs;
 pub mod server;
 mod watch;

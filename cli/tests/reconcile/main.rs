@@ -10,6 +10,7 @@ mod support;
 
 mod dns;
 mod docker;
+mod logs;
 mod resilience;
 mod scenarios;
 
@@ -158,4 +159,14 @@ fn the_system_converges_after_dockerd_restarts() {
 #[test]
 fn names_resolve_within_a_tenant_and_not_across() {
     dns::names_resolve_within_a_tenant_and_not_across();
+}
+
+#[test]
+fn logs_merge_instances_with_prefixes() {
+    logs::logs_merge_instances_with_prefixes();
+}
+
+#[test]
+fn following_logs_continue_across_restarts() {
+    logs::following_logs_continue_across_restarts();
 }
