@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{agent, apply, controllers, delete, describe, diff, get, logs, server};
+use commands::{agent, apply, controllers, delete, describe, diff, events, get, logs, server};
 
 /// minicloud: a self-hosted, multi-tenant container platform.
 ///
@@ -47,6 +47,8 @@ enum Command {
     Delete(delete::DeleteArgs),
     /// Show the output of an App's instances, merged; -f follows it.
     Logs(logs::LogsArgs),
+    /// Show what happened to Apps and Instances; -w follows it.
+    Events(events::EventsArgs),
 }
 
 impl Command {
@@ -80,6 +82,7 @@ async fn main() -> ExitCode {
         Command::Describe(args) => describe::run(args).await,
         Command::Delete(args) => delete::run(args).await,
         Command::Logs(args) => logs::run(args).await,
+        Command::Events(args) => events::run(args).await,
     };
     outcome.unwrap_or_else(|error| {
         if is_closed_pipe(&error) {

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use super::get::parse_kind;
 use crate::client::{Client, ConnectArgs};
 use crate::object::{self, cell, text};
-use crate::output::{self, age, indent, table};
+use crate::output::{self, age, events, indent, table};
 
 /// Width of the label column (`Annotations:` and a space).
 const LABEL_WIDTH: usize = 18;
@@ -82,50 +82,8 @@ fn render(object: &Value, related: &[Value], now: SystemTime) -> String {
 
 /// The latest condition changes of `object` and `related`, oldest first.
 fn events(object: &Value, related: &[Value], now: SystemTime) -> String {
-    let mut changes: Vec<(&str, String, &Value)> = std::iter::once(object)
-        .chain(related)
-        .flat_map(|owner| {
-            let who = format!(
-                "{}/{}",
-                text(owner, "/kind").to_lowercase(),
-                object::name(owner)
-            );
-            owner
-                .pointer("/status/conditions")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .map(move |condition| {
-                    (
-                        text(condition, "/lastTransitionTime"),
-                        who.clone(),
-                        condition,
-                    )
-                })
-        })
-        .filter(|(at, _, _)| !at.is_empty())
-        .collect();
-    changes.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    let newest = &changes[changes.len().saturating_sub(MAX_EVENTS)..];
-    let header: Vec<String> = ["AGE", "OBJECT", "EVENT", "REASON", "MESSAGE"]
-        .map(String::from)
-        .into();
-    let rows: Vec<Vec<String>> = newest
-        .iter()
-        .map(|(at, who, condition)| {
-            let event = format!(
-                "{}={}",
-                cell(condition, "/type"),
-                cell(condition, "/status")
-            );
-            let (reason, message) = (cell(condition, "/reason"), cell(condition, "/message"));
-            vec![age::since(at, now), who.clone(), event, reason, message]
-        })
-        .collect();
-    match rows.is_empty() {
-        true => "<none>".to_owned(),
-        false => table::render(&header, &rows),
-    }
+    let all = events::recorded(std::iter::once(object).chain(related));
+    events::table(&all[all.len().saturating_sub(MAX_EVENTS)..], now)
 }
 
 /// Who the object is and the server's bookkeeping about it.

@@ -6,6 +6,7 @@ pub mod controllers;
 pub mod delete;
 pub mod describe;
 pub mod diff;
+pub mod events;
 pub mod get;
 pub mod logs;
 pub mod server;

@@ -3,6 +3,7 @@
 pub mod age;
 pub mod columns;
 pub mod diff;
+pub mod events;
 pub mod table;
 
 use std::io::Write;

@@ -10,6 +10,7 @@ mod support;
 
 mod dns;
 mod docker;
+mod events;
 mod logs;
 mod resilience;
 mod scenarios;
@@ -169,4 +170,9 @@ fn logs_merge_instances_with_prefixes() {
 #[test]
 fn following_logs_continue_across_restarts() {
     logs::following_logs_continue_across_restarts();
+}
+
+#[test]
+fn events_tell_what_happened_to_an_app() {
+    events::events_tell_what_happened_to_an_app();
 }
