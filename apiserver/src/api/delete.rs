@@ -1,6 +1,6 @@
 //! Delete: honour finalizers (mark the object deleting; it goes when the last one is removed)
-//! and cascade to the objects that name it in their ownerReferences — in one transaction, so a
-//! crash never leaves half a cascade.
+//! and cascade to the objects that name it in their ownerReferences — and, for a Tenant, to
+//! every object of the tenant — in one transaction, so a crash never leaves half a cascade.
 
 use std::collections::HashSet;
 
@@ -85,11 +85,20 @@ impl ResourceApi {
         let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
             .then([TxnOp::Delete(kv.key.clone())]);
         let candidates = self.possible_dependents(object).await?;
-        let mut owners: Vec<String> = uid(object).into_iter().collect();
+        let root = uid(object);
+        let members_of = tenant_name(object);
+        let depends_on = |dependent: &Value, owner: &str| {
+            is_owned_by(dependent, owner)
+                || (root.as_deref() == Some(owner)
+                    && members_of.is_some()
+                    && objects::metadata_field(dependent, "tenant").and_then(Value::as_str)
+                        == members_of)
+        };
+        let mut owners: Vec<String> = root.clone().into_iter().collect();
         let mut visited = HashSet::from([kv.key.clone()]);
         while let Some(owner) = owners.pop() {
             for (dependent_kv, dependent) in
-                candidates.iter().filter(|(_, d)| is_owned_by(d, &owner))
+                candidates.iter().filter(|(_, d)| depends_on(d, &owner))
             {
                 if !visited.insert(dependent_kv.key.clone()) {
                     continue;
@@ -136,6 +145,13 @@ impl ResourceApi {
         }
         Ok(found)
     }
+}
+
+/// A Tenant's name: every object of that tenant depends on it.
+fn tenant_name(object: &Value) -> Option<&str> {
+    (object.get("kind").and_then(Value::as_str) == Some(Kind::Tenant.as_str()))
+        .then(|| objects::metadata_field(object, "name").and_then(Value::as_str))
+        .flatten()
 }
 
 fn uid(object: &Value) -> Option<String> {

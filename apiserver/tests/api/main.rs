@@ -26,6 +26,7 @@ macro_rules! api_tests {
                 semantics::delete_waits_for_finalizers,
                 semantics::delete_cascades_to_owned_objects,
                 semantics::a_dependent_of_a_gone_owner_is_never_created,
+                semantics::deleting_a_tenant_removes_every_object_of_it,
                 semantics::deleting_a_missing_object_is_not_found,
                 watch::watch_starts_with_current_objects_then_follows_changes,
                 watch::watch_resumes_after_any_resource_version,

@@ -311,6 +311,41 @@ pub async fn a_dependent_of_a_gone_owner_is_never_created(server: TestServer) {
     assert!(get(&mut client, "release", "web-1").await.is_ok());
 }
 
+pub async fn deleting_a_tenant_removes_every_object_of_it(server: TestServer) {
+    let mut client = server.client().await;
+    let tenant = json!({"apiVersion": "minicloud/v1", "kind": "Tenant",
+        "metadata": {"name": "default"}, "spec": {}});
+    apply(&mut client, &tenant).await.unwrap();
+    apply(&mut client, &app("web", "hello:1", 1)).await.unwrap();
+    let mut held = app("held", "hello:1", 1);
+    held["metadata"]["finalizers"] = json!(["minicloud.dev/hold"]);
+    apply(&mut client, &held).await.unwrap();
+    let mut elsewhere = app("web", "hello:1", 1);
+    elsewhere["metadata"]["tenant"] = json!("other");
+    apply(&mut client, &elsewhere).await.unwrap();
+
+    delete(&mut client, "tenant", "default").await.unwrap();
+    assert_eq!(
+        get(&mut client, "app", "web").await.unwrap_err().code(),
+        tonic::Code::NotFound
+    );
+    let held = get(&mut client, "app", "held").await.unwrap();
+    assert!(
+        field(&held, "/metadata/deletionTimestamp").is_string(),
+        "an object with finalizers is marked deleting"
+    );
+    let other = client
+        .get(pb::GetRequest {
+            r#ref: Some(pb::ObjectRef {
+                kind: "app".into(),
+                tenant: "other".into(),
+                name: "web".into(),
+            }),
+        })
+        .await;
+    assert!(other.is_ok(), "another tenant's objects stay");
+}
+
 pub async fn deleting_a_missing_object_is_not_found(server: TestServer) {
     let mut client = server.client().await;
     let error = delete(&mut client, "app", "ghost").await.unwrap_err();

@@ -34,6 +34,11 @@ fn exec(container: &str, command: &[&str]) -> (String, bool) {
     )
 }
 
+/// Whether `name` resolves inside `container`.
+pub fn resolves(container: &str, name: &str) -> bool {
+    exec(container, &["nslookup", name]).1
+}
+
 /// An HTTP GET from inside `container` to `host`:8080 with busybox `nc`; the reply, if any.
 fn http_get(container: &str, host: &str) -> Option<String> {
     let request =
@@ -43,9 +48,11 @@ fn http_get(container: &str, host: &str) -> Option<String> {
 }
 
 pub fn names_resolve_within_a_tenant_and_not_across() {
-    let world = World::start(&[]);
     let other = unique("u");
+    // Declared before the world, so it runs after the server has stopped and cannot bring the
+    // other tenant's container back.
     let _other_cleanup = TenantCleanup(other.clone());
+    let world = World::start(&[]);
     world.apply_app("web", 1, "");
     world.apply_app("probe", 1, "");
     let manifest = format!(

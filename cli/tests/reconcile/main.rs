@@ -22,7 +22,7 @@ use serde_json::Value;
 use support::Server;
 
 /// How long convergence may take before a test fails.
-const CONVERGE_TIMEOUT: Duration = Duration::from_secs(60);
+const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// A unique DNS-label name with a prefix.
 pub fn unique(prefix: &str) -> String {
@@ -124,6 +124,11 @@ fn scaling_follows_replicas_up_and_down() {
 #[test]
 fn deleting_the_app_leaves_nothing_behind() {
     scenarios::deleting_the_app_leaves_nothing_behind();
+}
+
+#[test]
+fn deleting_the_tenant_leaves_nothing_behind() {
+    scenarios::deleting_the_tenant_leaves_nothing_behind();
 }
 
 #[test]

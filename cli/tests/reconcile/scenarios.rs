@@ -122,6 +122,44 @@ pub fn deleting_the_app_leaves_nothing_behind() {
     );
 }
 
+pub fn deleting_the_tenant_leaves_nothing_behind() {
+    let world = World::start(&[]);
+    let tenant = format!(
+        "apiVersion: minicloud/v1\nkind: Tenant\nmetadata:\n  name: {}\nspec: {{}}\n",
+        world.tenant
+    );
+    let dir = tempfile::tempdir().unwrap();
+    world
+        .server
+        .run(&[
+            "apply",
+            "-f",
+            &crate::support::write_file(dir.path(), "tenant.yaml", &tenant),
+        ])
+        .ok();
+    world.apply_app("web", 2, "");
+    world.apply_app("api", 1, "");
+    wait_for_running(&world, 3);
+    world.server.run(&["delete", "tenant", &world.tenant]).ok();
+    crate::eventually_explained(
+        "nothing of the tenant is left, in Docker or in the API",
+        || {
+            let docker = (
+                docker::containers(&world.tenant),
+                docker::networks(&world.tenant),
+            );
+            let kinds = ["apps", "releases", "instances"];
+            let objects: Vec<usize> = kinds.iter().map(|kind| world.objects(kind).len()).collect();
+            match docker.0.is_empty() && docker.1.is_empty() && objects.iter().all(|n| *n == 0) {
+                true => Ok(()),
+                false => Err(format!(
+                    "left: containers/networks {docker:?}, {kinds:?} {objects:?}"
+                )),
+            }
+        },
+    );
+}
+
 pub fn a_removed_container_comes_back_within_five_seconds() {
     let world = World::start(&[]);
     world.apply_app("hello", 1, "");
