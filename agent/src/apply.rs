@@ -1,13 +1,15 @@
-//! Applies a plan: each operation is idempotent, runs in order, and reports its own result, so
-//! a failed operation does not stop the ones after it.
+//! Applies a plan: each operation is idempotent, runs in order (consecutive starts or removals
+//! of distinct instances side by side), and reports its own result, so a failed operation does
+//! not stop the ones after it.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{
-    EnsureNetwork, EnsureVolume, OperationResult, Plan, PlanResult, RemoveInstance, RemoveNetwork,
-    RemoveVolume, StartInstance,
+    EnsureNetwork, EnsureVolume, Operation, OperationResult, Plan, PlanResult, RemoveInstance,
+    RemoveNetwork, RemoveVolume, StartInstance,
 };
 
 use crate::container_config::{ContainerConfig, container_config};
@@ -17,6 +19,31 @@ use crate::runtime::{ContainerInfo, NetworkSpec, Runtime, VolumeSpec};
 
 /// Grace period for stopping a container that is replaced because its spec changed.
 pub const REPLACE_GRACE: Duration = Duration::from_secs(10);
+
+/// Starts or removals of distinct instances run at once, at most this many.
+pub const PARALLEL_OPS: usize = 8;
+
+/// The plan cut into batches that may run concurrently: each run of consecutive starts, or of
+/// consecutive removals, is one batch; every other operation is a batch of its own.
+fn batches(operations: &[Operation]) -> Vec<&[Operation]> {
+    let kind = |operation: &Operation| match operation.op {
+        Some(Op::StartInstance(_)) => 1,
+        Some(Op::RemoveInstance(_)) => 2,
+        _ => 0,
+    };
+    let mut batches = Vec::new();
+    let mut start = 0;
+    for end in 1..=operations.len() {
+        let ends_here = end == operations.len()
+            || kind(&operations[end]) == 0
+            || kind(&operations[end]) != kind(&operations[start]);
+        if ends_here {
+            batches.push(&operations[start..end]);
+            start = end;
+        }
+    }
+    batches
+}
 
 /// Runs plans against a runtime, one plan at a time.
 pub struct Executor {
@@ -35,17 +62,20 @@ impl Executor {
         }
     }
 
-    /// Runs every operation in order; plans never interleave, so two plans racing for the same
-    /// instance cannot both create it.
+    /// Runs the operations in order; plans never interleave, so two plans racing for the same
+    /// instance cannot both create it. Consecutive starts (or removals) concern distinct
+    /// instances, so up to [`PARALLEL_OPS`] of them run at once: a plan of a hundred starts
+    /// does not wait for each container in turn.
     pub async fn apply(&self, plan: &Plan) -> PlanResult {
         let _turn = self.one_at_a_time.lock().await;
         let mut results = Vec::with_capacity(plan.operations.len());
-        for operation in &plan.operations {
-            let result = match &operation.op {
-                Some(op) => self.run(op).await,
-                None => Err(Error::EmptyOperation),
-            };
-            results.push(match result {
+        for batch in batches(&plan.operations) {
+            let runs: Vec<_> = batch.iter().map(|op| self.run_operation(op)).collect();
+            let outcomes: Vec<Result<String>> = futures::stream::iter(runs)
+                .buffered(PARALLEL_OPS)
+                .collect()
+                .await;
+            results.extend(outcomes.into_iter().map(|outcome| match outcome {
                 Ok(container_id) => OperationResult {
                     ok: true,
                     error: String::new(),
@@ -56,9 +86,16 @@ impl Executor {
                     error: e.to_string(),
                     container_id: String::new(),
                 },
-            });
+            }));
         }
         PlanResult { results }
+    }
+
+    async fn run_operation(&self, operation: &Operation) -> Result<String> {
+        match &operation.op {
+            Some(op) => self.run(op).await,
+            None => Err(Error::EmptyOperation),
+        }
     }
 
     /// Runs one operation; the container id for StartInstance and RemoveInstance, else empty.
@@ -260,11 +297,34 @@ fn require(value: &str, field: &'static str) -> Result<()> {
 mod tests {
     use std::collections::BTreeMap;
 
-    use minicloud_proto::v1::Operation;
     use serde_json::json;
 
     use super::*;
     use crate::runtime::fake::{Call, FakeRuntime};
+
+    #[test]
+    fn consecutive_starts_and_removals_batch_together_and_nothing_else_does() {
+        let remove = |id: &str| {
+            Op::RemoveInstance(RemoveInstance {
+                container_id: id.into(),
+                grace_seconds: 1,
+            })
+        };
+        let start = || Op::StartInstance(StartInstance::default());
+        let ops = plan(vec![
+            remove("a"),
+            remove("b"),
+            network(),
+            volume(),
+            start(),
+            start(),
+            start(),
+            remove("c"),
+        ]);
+        let sizes: Vec<usize> = batches(&ops.operations).iter().map(|b| b.len()).collect();
+        assert_eq!(sizes, [2, 1, 1, 3, 1]);
+        assert!(batches(&[]).is_empty());
+    }
 
     fn executor() -> (FakeRuntime, Executor) {
         let fake = FakeRuntime::new();
