@@ -12,7 +12,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use commands::{agent, apply, controllers, delete, describe, diff, events, get, logs, server};
+use commands::{
+    agent, apply, controllers, delete, describe, diff, events, get, logs, restart, rollout, server,
+};
 
 /// minicloud: a self-hosted, multi-tenant container platform.
 ///
@@ -49,6 +51,10 @@ enum Command {
     Logs(logs::LogsArgs),
     /// Show what happened to Apps and Instances; -w follows it.
     Events(events::EventsArgs),
+    /// Follow, list, undo or restart an App's rollout of releases.
+    Rollout(rollout::RolloutArgs),
+    /// Replace every instance of an App with a new one, in a rolling update.
+    Restart(restart::RestartArgs),
 }
 
 impl Command {
@@ -83,6 +89,8 @@ async fn main() -> ExitCode {
         Command::Delete(args) => delete::run(args).await,
         Command::Logs(args) => logs::run(args).await,
         Command::Events(args) => events::run(args).await,
+        Command::Rollout(args) => rollout::run(args).await,
+        Command::Restart(args) => restart::run(args).await,
     };
     outcome.unwrap_or_else(|error| {
         if is_closed_pipe(&error) {

@@ -9,5 +9,7 @@ pub mod diff;
 pub mod events;
 pub mod get;
 pub mod logs;
+pub mod restart;
+pub mod rollout;
 pub mod server;
 mod watch;

@@ -1,50 +1,64 @@
-//! The app controller's decision, a pure function of (App, its Releases, its Instances): which
-//! Release is current, how many Instances to create for it, and which Instances to delete.
+//! The app controller's decision, a pure function of (App, its Releases, its Instances, now):
+//! which Release is current (see [`super::rollout`]), how many Instances to create for it, and
+//! which Instances to delete.
 //!
-//! Updates are surge-then-drain: Instances of the current Release are created up to
-//! `replicas`; a ready Instance of an older Release is kept only while the current Release has
-//! fewer ready Instances than `replicas`; not-ready old ones go at once.
+//! Instances are replaced as the App's update strategy allows: Instances of the current
+//! Release are created while the App has fewer than `replicas + maxSurge`, and Instances of
+//! other Releases are deleted — the not-ready ones at once, the ready ones only while at least
+//! `replicas - maxUnavailable` ready Instances remain. Instances on their way out count for
+//! neither.
 
 use std::cmp::Reverse;
+use std::collections::BTreeSet;
+use std::time::SystemTime;
 
 use minicloud_manifests::{App, Instance, Release};
 
-use super::objects;
+use super::rollout::{self, Choice};
+use super::strategy::Strategy;
 use crate::object::{is_deleting, is_owned_by};
 
 /// What to change.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
-    /// The Release Instances converge to.
-    pub release: Release,
-    /// Whether [`Decision::release`] is new and must be written first.
-    pub create_release: bool,
-    /// How many Instances of the release to create.
+    /// The current Release, and what to record about Releases.
+    pub rollout: Choice,
+    /// Names of the Releases whose Instances count as the current one's: it and every
+    /// earlier Release with the same hash.
+    pub updated: BTreeSet<String>,
+    /// How many Instances of the current Release to create.
     pub create_instances: usize,
     /// Names of Instances to delete.
     pub delete_instances: Vec<String>,
 }
 
-/// Decides the next step for `app` given everything listed with its `app` label.
-pub fn decide(app: &App, releases: &[Release], instances: &[Instance]) -> Decision {
-    let (release, create_release) = current_release(app, releases);
+impl Decision {
+    /// Whether `instance` runs what the current Release asks for.
+    pub fn is_updated(&self, instance: &Instance) -> bool {
+        self.updated.contains(&instance.spec.release)
+    }
+}
+
+/// Decides the next step for `app` at `now`, given everything listed with its `app` label.
+pub fn decide(
+    app: &App,
+    releases: &[Release],
+    instances: &[Instance],
+    now: SystemTime,
+) -> Decision {
     let live = live_instances(app, instances);
+    let rollout = rollout::choose(app, releases, &live, now);
+    let owned = rollout::owned(app, releases);
+    let mut updated = rollout::names_with_hash(&owned, &rollout.current.spec.spec_hash);
+    updated.insert(rollout.current.metadata.name.clone());
     let (current, old): (Vec<&Instance>, Vec<&Instance>) = live
         .into_iter()
-        .partition(|i| i.spec.release == release.metadata.name);
-    let desired = app.spec.replicas.unwrap_or(1) as usize;
-    let excess = current.len().saturating_sub(desired);
-    let mut delete_instances: Vec<String> = removal_order(current.clone())
-        .into_iter()
-        .take(excess)
-        .map(|i| i.metadata.name.clone())
-        .collect();
-    let ready_current = current.iter().filter(|i| is_ready(i)).count().min(desired);
-    delete_instances.extend(old_to_delete(old, desired.saturating_sub(ready_current)));
+        .partition(|i| updated.contains(&i.spec.release));
+    let (create_instances, delete_instances) = replace(&Strategy::of(app), current, old);
     Decision {
-        create_instances: desired.saturating_sub(current.len()),
-        release,
-        create_release,
+        rollout,
+        updated,
+        create_instances,
         delete_instances,
     }
 }
@@ -63,22 +77,29 @@ pub fn live_instances<'a>(app: &App, instances: &'a [Instance]) -> Vec<&'a Insta
         .collect()
 }
 
-/// The newest owned Release matching the App's template, or a new one numbered after every
-/// Release of the App's name.
-fn current_release(app: &App, releases: &[Release]) -> (Release, bool) {
-    let hash = objects::template_hash(&app.spec);
-    let uid = app.metadata.uid.as_deref().unwrap_or_default();
-    let matching = releases
-        .iter()
-        .filter(|r| is_owned_by(&r.metadata, uid) && r.spec.spec_hash == hash)
-        .max_by_key(|r| r.spec.revision);
-    match matching {
-        Some(release) => (release.clone(), false),
-        None => {
-            let last = releases.iter().map(|r| r.spec.revision).max().unwrap_or(0);
-            (objects::release(app, last + 1, &hash), true)
-        }
-    }
+/// How many Instances of the current Release to create, and which Instances to delete, given
+/// the live Instances of the current Release and of the others.
+fn replace(
+    strategy: &Strategy,
+    current: Vec<&Instance>,
+    old: Vec<&Instance>,
+) -> (usize, Vec<String>) {
+    let excess = current.len().saturating_sub(strategy.replicas);
+    let mut kept = removal_order(current);
+    let surplus: Vec<&Instance> = kept.drain(..excess).collect();
+    let room = strategy.max_total().saturating_sub(kept.len() + old.len());
+    let create = strategy.replicas.saturating_sub(kept.len()).min(room);
+    let (old_ready, old_not_ready): (Vec<&Instance>, Vec<&Instance>) =
+        old.into_iter().partition(|i| is_ready(i));
+    let ready = kept.iter().filter(|i| is_ready(i)).count() + old_ready.len();
+    let removable = ready.saturating_sub(strategy.min_available());
+    let delete = surplus
+        .into_iter()
+        .chain(old_not_ready)
+        .chain(removal_order(old_ready).into_iter().take(removable))
+        .map(|i| i.metadata.name.clone())
+        .collect();
+    (create, delete)
 }
 
 /// Instances in the order they should go when there are too many: unscheduled first, then
@@ -95,23 +116,18 @@ fn removal_order(mut instances: Vec<&Instance>) -> Vec<&Instance> {
     instances
 }
 
-/// Old-release Instances to delete: every not-ready one, and ready ones beyond `keep`.
-fn old_to_delete(old: Vec<&Instance>, keep: usize) -> impl Iterator<Item = String> + '_ {
-    let (ready, not_ready): (Vec<&Instance>, Vec<&Instance>) =
-        old.into_iter().partition(|i| is_ready(i));
-    let surplus = ready.len().saturating_sub(keep);
-    let ready_going = removal_order(ready).into_iter().take(surplus);
-    not_ready
-        .into_iter()
-        .chain(ready_going)
-        .map(|i| i.metadata.name.clone())
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
-    use crate::app::objects::{instance, release, template_hash};
-    use minicloud_manifests::{AppSpec, InstancePhase, InstanceStatus, ObjectMeta};
+    use crate::app::marks;
+    use crate::app::objects::{instance, release, release_hash};
+    use minicloud_manifests::{AppSpec, InstancePhase, InstanceStatus, ObjectMeta, UpdateStrategy};
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200)
+    }
 
     fn app(image: &str, replicas: u32) -> App {
         let mut meta = ObjectMeta::named("web", Some("acme"));
@@ -124,8 +140,24 @@ mod tests {
         App::new(meta, spec)
     }
 
+    /// `app` updated with `maxSurge` and `maxUnavailable`.
+    fn with_strategy(mut app: App, surge: u32, unavailable: u32) -> App {
+        app.spec.update = Some(UpdateStrategy {
+            max_surge: Some(surge),
+            max_unavailable: Some(unavailable),
+            progress_deadline_seconds: Some(30),
+        });
+        app
+    }
+
     fn release_of(app: &App, revision: u64) -> Release {
-        release(app, revision, &template_hash(&app.spec))
+        let mut r = release(app, revision, &release_hash(app));
+        r.metadata.creation_timestamp = Some(crate::time::format(now()));
+        r
+    }
+
+    fn rolled_out(app: &App, revision: u64) -> Release {
+        marks::rolled_out(&release_of(app, revision), "ready".into(), "t")
     }
 
     /// An Instance of `release`, created at second `at`, bound when `node` is set.
@@ -152,9 +184,9 @@ mod tests {
     #[test]
     fn a_new_app_gets_its_first_release_and_all_its_instances() {
         let app = app("hello:1", 3);
-        let decision = decide(&app, &[], &[]);
-        assert!(decision.create_release);
-        assert_eq!(decision.release.metadata.name, "web-1");
+        let decision = decide(&app, &[], &[], now());
+        assert!(decision.rollout.create);
+        assert_eq!(decision.rollout.current.metadata.name, "web-1");
         assert_eq!(decision.create_instances, 3);
         assert!(decision.delete_instances.is_empty());
     }
@@ -162,13 +194,13 @@ mod tests {
     #[test]
     fn a_converged_app_needs_nothing() {
         let app = app("hello:1", 2);
-        let r1 = release_of(&app, 1);
+        let r1 = rolled_out(&app, 1);
         let instances = [
             inst(&app, &r1, 1, Some("n"), true),
             inst(&app, &r1, 2, Some("n"), true),
         ];
-        let decision = decide(&app, std::slice::from_ref(&r1), &instances);
-        assert!(!decision.create_release);
+        let decision = decide(&app, std::slice::from_ref(&r1), &instances, now());
+        assert!(!decision.rollout.create && decision.rollout.marks.is_empty());
         assert_eq!(
             (decision.create_instances, decision.delete_instances.len()),
             (0, 0)
@@ -176,16 +208,29 @@ mod tests {
     }
 
     #[test]
+    fn scaling_up_makes_no_release_and_creates_the_missing_instances() {
+        let app = app("hello:1", 5);
+        let r1 = rolled_out(&app, 1);
+        let instances = [
+            inst(&app, &r1, 1, Some("n"), true),
+            inst(&app, &r1, 2, Some("n"), true),
+        ];
+        let decision = decide(&app, std::slice::from_ref(&r1), &instances, now());
+        assert!(!decision.rollout.create);
+        assert_eq!(decision.create_instances, 3);
+    }
+
+    #[test]
     fn scaling_down_removes_unbound_then_not_ready_then_newest() {
         let app = app("hello:1", 1);
-        let r1 = release_of(&app, 1);
+        let r1 = rolled_out(&app, 1);
         let instances = [
             inst(&app, &r1, 1, Some("n"), true),
             inst(&app, &r1, 2, Some("n"), true),
             inst(&app, &r1, 3, Some("n"), false),
             inst(&app, &r1, 4, None, false),
         ];
-        let decision = decide(&app, std::slice::from_ref(&r1), &instances);
+        let decision = decide(&app, std::slice::from_ref(&r1), &instances, now());
         let expected = names(&[&instances[3], &instances[2], &instances[1]]);
         assert_eq!(decision.delete_instances, expected);
         assert_eq!(decision.create_instances, 0);
@@ -194,28 +239,28 @@ mod tests {
     #[test]
     fn scaling_to_zero_removes_every_instance() {
         let app = app("hello:1", 0);
-        let r1 = release_of(&app, 1);
+        let r1 = rolled_out(&app, 1);
         let instances = [
             inst(&app, &r1, 1, Some("n"), true),
             inst(&app, &r1, 2, None, false),
         ];
-        let decision = decide(&app, std::slice::from_ref(&r1), &instances);
+        let decision = decide(&app, std::slice::from_ref(&r1), &instances, now());
         assert_eq!(decision.delete_instances.len(), 2);
     }
 
     #[test]
-    fn a_spec_change_makes_a_new_release_and_keeps_old_ready_instances_meanwhile() {
+    fn a_spec_change_makes_a_new_release_and_surges_one_instance_first() {
         let old_app = app("hello:1", 2);
-        let r1 = release_of(&old_app, 1);
+        let r1 = rolled_out(&old_app, 1);
         let instances = [
             inst(&old_app, &r1, 1, Some("n"), true),
             inst(&old_app, &r1, 2, Some("n"), true),
         ];
         let new_app = app("hello:2", 2);
-        let decision = decide(&new_app, std::slice::from_ref(&r1), &instances);
-        assert!(decision.create_release);
-        assert_eq!(decision.release.metadata.name, "web-2");
-        assert_eq!(decision.create_instances, 2);
+        let decision = decide(&new_app, std::slice::from_ref(&r1), &instances, now());
+        assert!(decision.rollout.create);
+        assert_eq!(decision.rollout.current.metadata.name, "web-2");
+        assert_eq!(decision.create_instances, 1);
         assert!(decision.delete_instances.is_empty());
     }
 
@@ -223,15 +268,15 @@ mod tests {
     fn old_instances_drain_as_new_ones_become_ready() {
         let old_app = app("hello:1", 2);
         let new_app = app("hello:2", 2);
-        let (r1, r2) = (release_of(&old_app, 1), release_of(&new_app, 2));
+        let (r1, r2) = (rolled_out(&old_app, 1), release_of(&new_app, 2));
         let instances = [
             inst(&old_app, &r1, 1, Some("n"), true),
             inst(&old_app, &r1, 2, Some("n"), true),
             inst(&new_app, &r2, 3, Some("n"), true),
             inst(&new_app, &r2, 4, Some("n"), false),
         ];
-        let decision = decide(&new_app, &[r1, r2], &instances);
-        assert!(!decision.create_release);
+        let decision = decide(&new_app, &[r1, r2], &instances, now());
+        assert!(!decision.rollout.create);
         assert_eq!(decision.delete_instances, names(&[&instances[1]]));
     }
 
@@ -239,9 +284,9 @@ mod tests {
     fn not_ready_old_instances_go_at_once() {
         let old_app = app("hello:1", 1);
         let new_app = app("hello:2", 1);
-        let (r1, r2) = (release_of(&old_app, 1), release_of(&new_app, 2));
+        let (r1, r2) = (rolled_out(&old_app, 1), release_of(&new_app, 2));
         let instances = [inst(&old_app, &r1, 1, None, false)];
-        let decision = decide(&new_app, &[r1, r2], &instances);
+        let decision = decide(&new_app, &[r1, r2], &instances, now());
         assert_eq!(decision.delete_instances, names(&[&instances[0]]));
         assert_eq!(decision.create_instances, 1);
     }
@@ -249,23 +294,146 @@ mod tests {
     #[test]
     fn deleting_and_foreign_instances_are_not_counted() {
         let app = app("hello:1", 1);
-        let r1 = release_of(&app, 1);
+        let r1 = rolled_out(&app, 1);
         let mut going = inst(&app, &r1, 1, Some("n"), true);
         going.metadata.deletion_timestamp = Some("2024-01-01T00:01:00Z".into());
         let mut foreign = inst(&app, &r1, 2, Some("n"), true);
         foreign.metadata.owner_references[0].uid = "uid-of-a-deleted-namesake".into();
-        let decision = decide(&app, std::slice::from_ref(&r1), &[going, foreign]);
+        let decision = decide(&app, std::slice::from_ref(&r1), &[going, foreign], now());
         assert_eq!(decision.create_instances, 1);
         assert!(decision.delete_instances.is_empty());
     }
 
     #[test]
-    fn going_back_to_an_old_spec_reuses_its_release() {
-        let v1 = app("hello:1", 1);
-        let v2 = app("hello:2", 1);
-        let releases = [release_of(&v1, 1), release_of(&v2, 2)];
-        let decision = decide(&v1, &releases, &[]);
-        assert!(!decision.create_release);
-        assert_eq!(decision.release.metadata.name, "web-1");
+    fn going_back_to_an_old_spec_keeps_the_instances_that_run_it() {
+        let v1 = app("hello:1", 2);
+        let v2 = app("hello:2", 2);
+        let (r1, r2) = (rolled_out(&v1, 1), release_of(&v2, 2));
+        let instances = [
+            inst(&v1, &r1, 1, Some("n"), true),
+            inst(&v1, &r1, 2, Some("n"), true),
+            inst(&v2, &r2, 3, Some("n"), false),
+        ];
+        let decision = decide(&v1, &[r1, r2], &instances, now());
+        assert!(decision.rollout.create);
+        assert_eq!(decision.rollout.current.metadata.name, "web-3");
+        assert!(decision.is_updated(&instances[0]) && !decision.is_updated(&instances[2]));
+        assert_eq!(decision.create_instances, 0);
+        assert_eq!(decision.delete_instances, names(&[&instances[2]]));
+    }
+
+    #[test]
+    fn past_the_deadline_the_never_ready_instances_go_and_the_old_ones_stay() {
+        let (v1, v2) = (app("hello:1", 3), app("hello:2", 3));
+        let mut r2 = release_of(&v2, 2);
+        r2.metadata.creation_timestamp =
+            Some(crate::time::format(now() - Duration::from_secs(300)));
+        let r1 = rolled_out(&v1, 1);
+        let instances = [
+            inst(&v1, &r1, 1, Some("n"), true),
+            inst(&v1, &r1, 2, Some("n"), true),
+            inst(&v1, &r1, 3, Some("n"), true),
+            inst(&v2, &r2, 4, Some("n"), false),
+        ];
+        let decision = decide(&v2, &[r1, r2.clone()], &instances, now());
+        assert_eq!(decision.rollout.current.metadata.name, "web-1");
+        assert_eq!(decision.delete_instances, names(&[&instances[3]]));
+        assert_eq!(decision.create_instances, 0);
+        let failed = decision.rollout.marks[0].clone();
+        assert!(marks::is_failed(&failed));
+
+        let again = decide(&v2, &[rolled_out(&v1, 1), failed], &instances[..3], now());
+        assert!(!again.rollout.create && again.rollout.marks.is_empty());
+        assert_eq!(
+            (again.create_instances, again.delete_instances.len()),
+            (0, 0)
+        );
+    }
+
+    /// Rolls `replicas` Instances from one spec to another under `surge`/`unavailable`,
+    /// applying each decision; between steps, Instances become ready when `ready_after` says so.
+    /// Checks at every step that the App never has more than `replicas + surge` Instances nor
+    /// fewer than `replicas - unavailable` ready ones, and returns the Instances at the end
+    /// and the number of steps taken.
+    fn roll(
+        replicas: u32,
+        surge: u32,
+        unavailable: u32,
+        ready_after: bool,
+    ) -> (Vec<Instance>, usize) {
+        let v1 = with_strategy(app("hello:1", replicas), surge, unavailable);
+        let v2 = with_strategy(app("hello:2", replicas), surge, unavailable);
+        let releases = [rolled_out(&v1, 1), release_of(&v2, 2)];
+        let mut instances: Vec<Instance> = (0..replicas)
+            .map(|k| inst(&v1, &releases[0], k, Some("n"), true))
+            .collect();
+        let (max_total, min_ready) = (
+            (replicas + surge) as usize,
+            replicas.saturating_sub(unavailable) as usize,
+        );
+        for step in 0..100 {
+            let decision = decide(&v2, &releases, &instances, now());
+            if decision.create_instances == 0 && decision.delete_instances.is_empty() {
+                return (instances, step);
+            }
+            instances.retain(|i| !decision.delete_instances.contains(&i.metadata.name));
+            let ready = instances.iter().filter(|i| is_ready(i)).count();
+            assert!(
+                ready >= min_ready,
+                "step {step}: {ready} ready, below {min_ready}"
+            );
+            for k in 0..decision.create_instances {
+                let at = 10 + step as u32 * 10 + k as u32;
+                instances.push(inst(&v2, &releases[1], at, Some("n"), false));
+            }
+            assert!(
+                instances.len() <= max_total,
+                "step {step}: {} instances",
+                instances.len()
+            );
+            for instance in &mut instances {
+                if let Some(status) = instance.status.as_mut() {
+                    status.ready |= ready_after;
+                }
+            }
+        }
+        panic!("no end after 100 steps");
+    }
+
+    #[test]
+    fn updates_stay_within_surge_and_unavailability_and_finish_on_the_new_release() {
+        for replicas in [1, 3, 5] {
+            for (surge, unavailable) in [(1, 0), (0, 1), (2, 0), (2, 1), (1, 2), (3, 3)] {
+                let (instances, steps) = roll(replicas, surge, unavailable, true);
+                let case = format!("{replicas} replicas, surge {surge}, unavailable {unavailable}");
+                assert_eq!(instances.len(), replicas as usize, "{case}");
+                assert!(
+                    instances.iter().all(|i| i.spec.release == "web-2"),
+                    "{case}"
+                );
+                assert!(steps <= 2 * replicas as usize + 1, "{case}: {steps} steps");
+            }
+        }
+    }
+
+    #[test]
+    fn with_surge_only_old_ready_instances_stay_while_new_ones_never_become_ready() {
+        for replicas in [1, 3, 5] {
+            let (instances, _) = roll(replicas, 1, 0, false);
+            let old = instances.iter().filter(|i| i.spec.release == "web-1");
+            assert_eq!(old.count(), replicas as usize);
+            assert_eq!(instances.len(), replicas as usize + 1);
+        }
+    }
+
+    #[test]
+    fn with_unavailability_allowed_only_that_many_old_instances_go_while_new_ones_hang() {
+        let (instances, _) = roll(5, 1, 2, false);
+        let old = instances
+            .iter()
+            .filter(|i| i.spec.release == "web-1")
+            .count();
+        assert_eq!(old, 3, "replicas - maxUnavailable old ones stay ready");
+        assert_eq!(instances.len(), 6);
     }
 }

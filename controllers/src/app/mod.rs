@@ -1,16 +1,23 @@
-//! The app controller: each App gets a Release per distinct spec and Instances of its current
-//! Release to match `replicas`; its status tells how far that is.
+//! The app controller: each App gets a new Release whenever its spec (or its restart
+//! annotation) changes, Instances of its current Release replace the others within its update
+//! strategy's bounds, a Release that does not become available within the progress deadline is
+//! rolled back, and the App's status tells how far all that is.
 //!
 //! Every reconcile reads the App, its Releases and its Instances from the API server, not from
 //! a cache, so a stale cache can never make it create duplicates; Instance names are random,
 //! and counting is by ownership, so a restart mid-way converges to exactly `replicas`.
 
 mod decide;
+mod marks;
 mod objects;
+mod progress;
+mod revise;
+mod rollout;
 mod status;
+mod strategy;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
 use minicloud_manifests::{App, Instance, Release};
 
@@ -20,11 +27,12 @@ use crate::labels;
 use crate::object::{ObjectKey, is_deleting};
 use crate::runtime::{Action, Cache, Controller, ControllerOptions};
 use decide::{Decision, decide, live_instances};
-use status::{app_status, is_settled};
+use status::app_status;
 
-/// How soon an App is looked at again while its rollout is unfinished, so that a passed
-/// progress deadline shows without any other change.
-const ROLLOUT_RECHECK: Duration = Duration::from_secs(5);
+pub use marks::is_failed;
+pub use objects::{RESTARTED_AT, release_hash};
+pub use progress::{Progress, progress};
+pub use revise::{UndoError, restarted, undo_target, with_release};
 
 /// What the app controller's reconciles share.
 #[derive(Clone, Debug)]
@@ -66,18 +74,12 @@ pub async fn reconcile(key: ObjectKey, ctx: Arc<AppContext>) -> Result<Action> {
     let releases = client.list::<Release>(&scope, &selector).await;
     let releases = releases.map_err(api("list the App's Releases"))?.items;
     let mut instances = list_instances(client, &scope, &selector).await?;
-    let decision = decide(&app, &releases, &instances);
+    let decision = decide(&app, &releases, &instances, SystemTime::now());
     if execute(client, &app, &decision).await? {
         instances = list_instances(client, &scope, &selector).await?;
     }
     let live = live_instances(&app, &instances);
-    let status = app_status(
-        &app,
-        &decision.release.metadata.name,
-        &live,
-        SystemTime::now(),
-    );
-    let settled = is_settled(&status);
+    let status = app_status(&app, &decision, &live, SystemTime::now());
     if app.status.as_ref() != Some(&status) {
         let mut updated = app;
         updated.status = Some(status);
@@ -86,10 +88,9 @@ pub async fn reconcile(key: ObjectKey, ctx: Arc<AppContext>) -> Result<Action> {
             .await
             .map_err(api("write the App's status"))?;
     }
-    Ok(if settled {
-        Action::Done
-    } else {
-        Action::RequeueAfter(ROLLOUT_RECHECK)
+    Ok(match decision.rollout.recheck_after {
+        Some(after) => Action::RequeueAfter(after),
+        None => Action::Done,
     })
 }
 
@@ -102,16 +103,24 @@ async fn list_instances(
     Ok(listing.map_err(api("list the App's Instances"))?.items)
 }
 
-/// Carries out a decision; returns whether anything was written.
+/// Carries out a decision — Release marks first, so that a rollback is on record before any
+/// Instance changes for it; returns whether any Instance changed.
 async fn execute(client: &ApiClient, app: &App, decision: &Decision) -> Result<bool> {
-    if decision.create_release {
+    let rollout = &decision.rollout;
+    for marked in &rollout.marks {
         client
-            .apply(&decision.release)
+            .update_status(marked)
+            .await
+            .map_err(api("record how a Release's rollout went"))?;
+    }
+    if rollout.create {
+        client
+            .apply(&rollout.current)
             .await
             .map_err(api("create a Release"))?;
     }
     for _ in 0..decision.create_instances {
-        let instance = objects::instance(app, &decision.release, &objects::random_suffix());
+        let instance = objects::instance(app, &rollout.current, &objects::random_suffix());
         client
             .apply(&instance)
             .await
@@ -125,7 +134,5 @@ async fn execute(client: &ApiClient, app: &App, decision: &Decision) -> Result<b
             Err(error) => return Err(api("delete an Instance")(error)),
         }
     }
-    Ok(decision.create_release
-        || decision.create_instances > 0
-        || !decision.delete_instances.is_empty())
+    Ok(decision.create_instances > 0 || !decision.delete_instances.is_empty())
 }

@@ -20,9 +20,24 @@ const SHORT_HASH: usize = 8;
 const SUFFIX_LEN: usize = 5;
 const SUFFIX_ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
-/// The hash deciding whether an App spec needs a new Release: the defaulted spec without the
-/// fields that do not change the containers (`replicas`, `update`), so scaling rolls nothing.
-pub fn template_hash(spec: &AppSpec) -> String {
+/// Annotation `mini restart` sets on an App to the time of the restart. It is part of the
+/// release hash, so a new value rolls every instance to a new Release of the same spec; the
+/// Release made for it carries the same annotation, so going back to it restores the value.
+pub const RESTARTED_AT: &str = "minicloud.dev/restartedAt";
+
+/// The hash deciding whether an App needs a new Release: its template hash, combined with its
+/// restart annotation when it has one (an App never restarted hashes as its template alone).
+pub fn release_hash(app: &App) -> String {
+    let template = template_hash(&app.spec);
+    match app.metadata.annotations.get(RESTARTED_AT) {
+        Some(restarted_at) => stable_hash(&(template, restarted_at)),
+        None => template,
+    }
+}
+
+/// The hash of what makes the containers: the defaulted spec without the fields that do not
+/// change them (`replicas`, `update`), so scaling rolls nothing.
+fn template_hash(spec: &AppSpec) -> String {
     let mut template = spec.clone();
     defaults::app_spec(&mut template);
     template.replicas = None;
@@ -40,7 +55,11 @@ pub fn release_name(app: &str, revision: u64) -> String {
 pub fn release(app: &App, revision: u64, hash: &str) -> Release {
     let mut app_spec = app.spec.clone();
     defaults::app_spec(&mut app_spec);
-    let meta = owned_meta(app, release_name(&app.metadata.name, revision));
+    let mut meta = owned_meta(app, release_name(&app.metadata.name, revision));
+    if let Some(restarted_at) = app.metadata.annotations.get(RESTARTED_AT) {
+        meta.annotations
+            .insert(RESTARTED_AT.into(), restarted_at.clone());
+    }
     Release::new(
         meta,
         ReleaseSpec {
@@ -146,6 +165,25 @@ mod tests {
         };
         assert_eq!(template_hash(&one), template_hash(&three));
         assert_ne!(template_hash(&one), template_hash(&other));
+    }
+
+    #[test]
+    fn a_restart_changes_the_release_hash_and_its_release_keeps_the_annotation() {
+        let plain = app("web");
+        assert_eq!(release_hash(&plain), template_hash(&plain.spec));
+        let mut restarted = plain.clone();
+        restarted
+            .metadata
+            .annotations
+            .insert(RESTARTED_AT.into(), "2024-05-01T10:00:00Z".into());
+        let hash = release_hash(&restarted);
+        assert_ne!(hash, release_hash(&plain));
+        let made = release(&restarted, 2, &hash);
+        assert_eq!(
+            made.metadata.annotations[RESTARTED_AT],
+            "2024-05-01T10:00:00Z"
+        );
+        assert!(release(&plain, 1, "h").metadata.annotations.is_empty());
     }
 
     #[test]

@@ -1,11 +1,14 @@
-//! App.status, a pure function of the App, its current Release and its live Instances: counts,
-//! and the conditions Available, Progressing and Degraded with reasons a user can act on.
+//! App.status, a pure function of the App, the decision about its Releases and its live
+//! Instances: counts, and the conditions Available, Progressing and Degraded with reasons a
+//! user can act on.
 
 use std::time::SystemTime;
 
-use minicloud_manifests::{App, AppStatus, Condition, Instance, InstancePhase};
+use minicloud_manifests::{App, AppStatus, ConditionStatus, Instance, InstancePhase};
 
-use super::decide::is_ready;
+use super::decide::{Decision, is_ready};
+use super::marks::DEADLINE_EXCEEDED;
+use super::rollout::State;
 use crate::condition::{self, Decided};
 use crate::time;
 
@@ -13,8 +16,10 @@ use crate::time;
 pub const RELEASE_AVAILABLE: &str = "ReleaseAvailable";
 /// Progressing reason while Instances are being created, replaced or removed.
 const ROLLING_OUT: &str = "RollingOut";
-/// Progressing reason when a rollout took longer than the App's progress deadline.
-const DEADLINE_EXCEEDED: &str = "ProgressDeadlineExceeded";
+/// Progressing reason once the spec's Release failed and an earlier one runs instead.
+const ROLLED_BACK: &str = "RolledBack";
+/// Degraded reason once the spec's Release failed.
+const RELEASE_FAILED: &str = "ReleaseFailed";
 /// Condition the scheduler sets on Instances.
 const SCHEDULED: &str = "Scheduled";
 
@@ -27,9 +32,14 @@ struct Counts {
     live: usize,
 }
 
-/// The App's status given its current Release (by name) and live Instances, at `now`.
-pub fn app_status(app: &App, release: &str, live: &[&Instance], now: SystemTime) -> AppStatus {
-    let updated: Vec<&&Instance> = live.iter().filter(|i| i.spec.release == release).collect();
+/// The App's status given the decision taken for it and its live Instances, at `now`.
+pub fn app_status(
+    app: &App,
+    decision: &Decision,
+    live: &[&Instance],
+    now: SystemTime,
+) -> AppStatus {
+    let updated: Vec<&&Instance> = live.iter().filter(|i| decision.is_updated(i)).collect();
     let counts = Counts {
         desired: app.spec.replicas.unwrap_or(1) as usize,
         ready: live.iter().filter(|i| is_ready(i)).count(),
@@ -38,33 +48,30 @@ pub fn app_status(app: &App, release: &str, live: &[&Instance], now: SystemTime)
         live: live.len(),
     };
     let previous = app.status.clone().unwrap_or_default();
-    let deadline = app
-        .spec
-        .update
-        .as_ref()
-        .and_then(|u| u.progress_deadline_seconds);
-    let was = condition::find(&previous.conditions, "Progressing");
+    let release = &decision.rollout.current.metadata.name;
+    let state = &decision.rollout.state;
     let mut conditions = previous.conditions.clone();
     let stamp = time::format(now);
     condition::set(&mut conditions, available(&counts), &stamp);
-    let progress = progressing(&counts, release, was, deadline.unwrap_or(120), now);
-    condition::set(&mut conditions, progress, &stamp);
-    condition::set(&mut conditions, degraded(live), &stamp);
+    condition::set(
+        &mut conditions,
+        progressing(&counts, release, state),
+        &stamp,
+    );
+    condition::set(
+        &mut conditions,
+        degraded(live, state, &app.metadata.name),
+        &stamp,
+    );
     AppStatus {
         replicas: counts.live as u32,
         ready_replicas: counts.ready as u32,
         updated_replicas: counts.updated as u32,
         url: previous.url,
-        current_release: Some(release.to_owned()),
+        current_release: Some(release.clone()),
         observed_generation: app.metadata.generation,
         conditions,
     }
-}
-
-/// Whether the status shows a finished rollout (nothing to wait for).
-pub fn is_settled(status: &AppStatus) -> bool {
-    condition::find(&status.conditions, "Progressing")
-        .is_some_and(|c| c.reason == RELEASE_AVAILABLE)
 }
 
 fn available(c: &Counts) -> Decided {
@@ -76,13 +83,14 @@ fn available(c: &Counts) -> Decided {
     }
 }
 
-fn progressing(
-    c: &Counts,
-    release: &str,
-    was: Option<&Condition>,
-    deadline_secs: u32,
-    now: SystemTime,
-) -> Decided {
+fn progressing(c: &Counts, release: &str, state: &State) -> Decided {
+    match state {
+        State::RolledBack { message } => return Decided::no("Progressing", ROLLED_BACK, message),
+        State::Stalled { message } => {
+            return Decided::no("Progressing", DEADLINE_EXCEEDED, message);
+        }
+        State::Current => {}
+    }
     if c.updated == c.desired && c.updated_ready == c.desired && c.live == c.desired {
         let message = format!("release {release} runs {} ready replicas", c.desired);
         return Decided::yes("Progressing", RELEASE_AVAILABLE, message);
@@ -92,20 +100,16 @@ fn progressing(
         "{}/{} replicas of release {release} ready, {old} of older releases remaining",
         c.updated_ready, c.desired
     );
-    let since = |reason: &str| {
-        was.filter(|w| w.reason == reason)
-            .and_then(|w| w.last_transition_time.as_deref())
-            .and_then(|t| time::age(t, now))
-    };
-    let overdue = since(ROLLING_OUT).is_some_and(|age| age.as_secs() > u64::from(deadline_secs));
-    if overdue || since(DEADLINE_EXCEEDED).is_some() {
-        let message = format!("not done within {deadline_secs} s: {message}");
-        return Decided::no("Progressing", DEADLINE_EXCEEDED, message);
-    }
     Decided::yes("Progressing", ROLLING_OUT, message)
 }
 
-fn degraded(live: &[&Instance]) -> Decided {
+fn degraded(live: &[&Instance], state: &State, app: &str) -> Decided {
+    if let State::RolledBack { message } = state {
+        let message = format!(
+            "the applied spec failed: {message}; apply a changed spec, or run `mini restart {app}` to try it again"
+        );
+        return Decided::yes("Degraded", RELEASE_FAILED, message);
+    }
     let failing: Vec<String> = live.iter().filter_map(|i| failure(i)).collect();
     if let Some(first) = failing.first() {
         let more = match failing.len() {
@@ -117,16 +121,17 @@ fn degraded(live: &[&Instance]) -> Decided {
     let unschedulable = live.iter().find_map(|i| {
         let status = i.status.as_ref()?;
         let scheduled = condition::find(&status.conditions, SCHEDULED)?;
-        (scheduled.status == minicloud_manifests::ConditionStatus::False).then(|| {
+        (scheduled.status == ConditionStatus::False).then(|| {
             format!(
                 "{} cannot be scheduled: {}",
                 i.metadata.name, scheduled.message
             )
         })
     });
-    match unschedulable {
-        Some(message) => Decided::yes("Degraded", "Unschedulable", message),
-        None => Decided::no("Degraded", "AsExpected", ""),
+    match (unschedulable, state) {
+        (Some(message), _) => Decided::yes("Degraded", "Unschedulable", message),
+        (None, State::Stalled { message }) => Decided::yes("Degraded", DEADLINE_EXCEEDED, message),
+        (None, _) => Decided::no("Degraded", "AsExpected", ""),
     }
 }
 
@@ -151,9 +156,12 @@ fn failure(instance: &Instance) -> Option<String> {
 mod tests {
     use std::time::Duration;
 
+    use std::collections::BTreeSet;
+
     use super::*;
+    use crate::app::rollout::Choice;
     use minicloud_manifests::{
-        AppSpec, ConditionStatus, InstanceSpec, InstanceStatus, ObjectMeta, UpdateStrategy,
+        AppSpec, Condition, InstanceSpec, InstanceStatus, ObjectMeta, UpdateStrategy,
     };
 
     fn at(secs: u64) -> SystemTime {
@@ -187,6 +195,28 @@ mod tests {
         instance
     }
 
+    /// A decision making `release` current, with the spec's release in `state`.
+    fn decision(release: &str, state: State) -> Decision {
+        let mut current = crate::app::objects::release(&app(1), 1, "h");
+        current.metadata.name = release.into();
+        Decision {
+            rollout: Choice {
+                current,
+                create: false,
+                marks: Vec::new(),
+                state,
+                recheck_after: None,
+            },
+            updated: BTreeSet::from([release.to_owned()]),
+            create_instances: 0,
+            delete_instances: Vec::new(),
+        }
+    }
+
+    fn current(release: &str) -> Decision {
+        decision(release, State::Current)
+    }
+
     fn running() -> InstanceStatus {
         InstanceStatus {
             phase: InstancePhase::Running,
@@ -202,7 +232,7 @@ mod tests {
     #[test]
     fn a_fully_ready_app_is_available_settled_and_not_degraded() {
         let (a, b) = (inst("a", "web-1", running()), inst("b", "web-1", running()));
-        let status = app_status(&app(2), "web-1", &[&a, &b], at(0));
+        let status = app_status(&app(2), &current("web-1"), &[&a, &b], at(0));
         assert_eq!(
             (
                 status.replicas,
@@ -216,7 +246,6 @@ mod tests {
         assert_eq!(cond(&status, "Available").status, ConditionStatus::True);
         assert_eq!(cond(&status, "Available").message, "2/2 replicas ready");
         assert_eq!(cond(&status, "Degraded").status, ConditionStatus::False);
-        assert!(is_settled(&status));
     }
 
     #[test]
@@ -225,7 +254,7 @@ mod tests {
             inst("a", "web-1", running()),
             inst("b", "web-2", InstanceStatus::default()),
         );
-        let status = app_status(&app(1), "web-2", &[&old, &new], at(0));
+        let status = app_status(&app(1), &current("web-2"), &[&old, &new], at(0));
         let progressing = cond(&status, "Progressing");
         assert_eq!(progressing.reason, "RollingOut");
         assert_eq!(
@@ -233,24 +262,55 @@ mod tests {
             "0/1 replicas of release web-2 ready, 1 of older releases remaining"
         );
         assert_eq!(cond(&status, "Available").status, ConditionStatus::True);
-        assert!(!is_settled(&status));
     }
 
     #[test]
-    fn a_rollout_past_its_deadline_stops_progressing() {
-        let mut app = app(1);
-        let pending = inst("b", "web-2", InstanceStatus::default());
-        app.status = Some(app_status(&app, "web-2", &[&pending], at(0)));
-        let status = app_status(&app, "web-2", &[&pending], at(61));
+    fn a_rolled_back_app_stops_progressing_and_is_degraded_naming_both_releases() {
+        let message = "release web-2 (revision 2) was not available within 60 s (0/1 replicas \
+                       ready); rolled back to release web-1 (revision 1)";
+        let state = State::RolledBack {
+            message: message.into(),
+        };
+        let old = inst("a", "web-1", running());
+        let status = app_status(&app(1), &decision("web-1", state), &[&old], at(61));
+        let progressing = cond(&status, "Progressing");
+        assert_eq!(
+            (progressing.status, progressing.reason.as_str()),
+            (ConditionStatus::False, "RolledBack")
+        );
+        assert_eq!(progressing.message, message);
+        let degraded = cond(&status, "Degraded");
+        assert_eq!(
+            (degraded.status, degraded.reason.as_str()),
+            (ConditionStatus::True, "ReleaseFailed")
+        );
+        assert!(degraded.message.contains(message), "{}", degraded.message);
+        assert!(
+            degraded.message.contains("mini restart web"),
+            "{}",
+            degraded.message
+        );
+        assert_eq!(status.current_release.as_deref(), Some("web-1"));
+        assert_eq!(cond(&status, "Available").status, ConditionStatus::True);
+    }
+
+    #[test]
+    fn a_stalled_first_release_says_the_deadline_passed() {
+        let message = "release web-1 (revision 1) was not available within 60 s";
+        let state = State::Stalled {
+            message: message.into(),
+        };
+        let pending = inst("a", "web-1", InstanceStatus::default());
+        let status = app_status(&app(1), &decision("web-1", state), &[&pending], at(90));
         let progressing = cond(&status, "Progressing");
         assert_eq!(
             (progressing.status, progressing.reason.as_str()),
             (ConditionStatus::False, "ProgressDeadlineExceeded")
         );
-        assert!(
-            progressing.message.starts_with("not done within 60 s"),
-            "{}",
-            progressing.message
+        let degraded = cond(&status, "Degraded");
+        assert_eq!(
+            (degraded.status, degraded.message.as_str()),
+            (ConditionStatus::True, message)
         );
     }
 
@@ -261,7 +321,12 @@ mod tests {
             last_exit_code: Some(1),
             ..InstanceStatus::default()
         };
-        let status = app_status(&app(1), "web-1", &[&inst("a", "web-1", crashing)], at(0));
+        let status = app_status(
+            &app(1),
+            &current("web-1"),
+            &[&inst("a", "web-1", crashing)],
+            at(0),
+        );
         let degraded = cond(&status, "Degraded");
         assert_eq!(degraded.reason, "InstancesFailing");
         assert_eq!(degraded.message, "a restarted 3 times, last exit code 1");
@@ -279,7 +344,12 @@ mod tests {
             Decided::no("Scheduled", "Unschedulable", "0/1 nodes can run it"),
             "t",
         );
-        let status = app_status(&app(1), "web-1", &[&inst("a", "web-1", pending)], at(0));
+        let status = app_status(
+            &app(1),
+            &current("web-1"),
+            &[&inst("a", "web-1", pending)],
+            at(0),
+        );
         let degraded = cond(&status, "Degraded");
         assert_eq!(degraded.reason, "Unschedulable");
         assert_eq!(
@@ -292,7 +362,10 @@ mod tests {
     fn recomputing_an_unchanged_app_gives_an_equal_status() {
         let mut app = app(1);
         let a = inst("a", "web-1", running());
-        app.status = Some(app_status(&app, "web-1", &[&a], at(0)));
-        assert_eq!(app.status, Some(app_status(&app, "web-1", &[&a], at(30))));
+        app.status = Some(app_status(&app, &current("web-1"), &[&a], at(0)));
+        assert_eq!(
+            app.status,
+            Some(app_status(&app, &current("web-1"), &[&a], at(30)))
+        );
     }
 }

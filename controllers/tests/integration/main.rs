@@ -1,10 +1,12 @@
 //! The controllers against a real in-process API server and fake node agents: apps run, scale,
-//! roll, heal and go away, orphans are collected, and a restart at any point converges.
+//! roll, heal and go away, updates roll within their bounds and roll back when they fail,
+//! orphans are collected, and a restart at any point converges.
 
 mod apps;
 mod cleanup;
 mod harness;
 mod restart;
+mod rollout;
 
 use std::collections::BTreeSet;
 

@@ -1,0 +1,98 @@
+//! The numbers an App's rollout follows, defaults applied: replicas, how far above and below
+//! them an update may go, and how long a new Release may take to become available.
+
+use std::time::Duration;
+
+use minicloud_manifests::{App, defaults};
+
+/// An App's rollout numbers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Strategy {
+    /// Instances wanted.
+    pub replicas: usize,
+    /// Instances allowed above `replicas` while Instances are replaced.
+    pub max_surge: usize,
+    /// Instances allowed below `replicas` ready while Instances are replaced.
+    pub max_unavailable: usize,
+    /// How long a new Release may take to have every replica ready.
+    pub progress_deadline: Duration,
+}
+
+impl Strategy {
+    /// The numbers of `app`. A strategy allowing neither surge nor unavailability could never
+    /// replace anything (validation refuses it); it is read as one unavailable, as Kubernetes
+    /// does.
+    pub fn of(app: &App) -> Strategy {
+        let mut spec = app.spec.clone();
+        defaults::app_spec(&mut spec);
+        let update = spec.update.unwrap_or_default();
+        let max_surge = update.max_surge.unwrap_or_default() as usize;
+        let max_unavailable = update.max_unavailable.unwrap_or_default() as usize;
+        Strategy {
+            replicas: spec.replicas.unwrap_or_default() as usize,
+            max_surge,
+            max_unavailable: match (max_surge, max_unavailable) {
+                (0, 0) => 1,
+                _ => max_unavailable,
+            },
+            progress_deadline: Duration::from_secs(
+                update.progress_deadline_seconds.map_or(0, u64::from),
+            ),
+        }
+    }
+
+    /// Ready Instances a rollout never goes below.
+    pub fn min_available(&self) -> usize {
+        self.replicas.saturating_sub(self.max_unavailable)
+    }
+
+    /// Instances a rollout never goes above.
+    pub fn max_total(&self) -> usize {
+        self.replicas + self.max_surge
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minicloud_manifests::{AppSpec, ObjectMeta, UpdateStrategy};
+
+    fn app(update: Option<UpdateStrategy>) -> App {
+        let spec = AppSpec {
+            image: Some("hello:1".into()),
+            replicas: Some(3),
+            update,
+            ..AppSpec::default()
+        };
+        App::new(ObjectMeta::named("web", Some("acme")), spec)
+    }
+
+    #[test]
+    fn the_defaults_surge_by_one_and_keep_every_replica_available() {
+        let strategy = Strategy::of(&app(None));
+        assert_eq!((strategy.max_surge, strategy.max_unavailable), (1, 0));
+        assert_eq!((strategy.min_available(), strategy.max_total()), (3, 4));
+        assert_eq!(strategy.progress_deadline, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn neither_surge_nor_unavailability_reads_as_one_unavailable() {
+        let update = UpdateStrategy {
+            max_surge: Some(0),
+            max_unavailable: Some(0),
+            progress_deadline_seconds: Some(3),
+        };
+        let strategy = Strategy::of(&app(Some(update)));
+        assert_eq!((strategy.max_surge, strategy.max_unavailable), (0, 1));
+        assert_eq!(strategy.progress_deadline, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn more_unavailable_than_replicas_means_none_need_stay() {
+        let update = UpdateStrategy {
+            max_unavailable: Some(5),
+            ..UpdateStrategy::default()
+        };
+        assert_eq!(Strategy::of(&app(Some(update))).min_available(), 0);
+    }
+}
