@@ -34,11 +34,6 @@ fn exec(container: &str, command: &[&str]) -> (String, bool) {
     )
 }
 
-/// Whether `name` resolves inside `container`.
-pub fn resolves(container: &str, name: &str) -> bool {
-    exec(container, &["nslookup", name]).1
-}
-
 /// An HTTP GET from inside `container` to `host`:8080 with busybox `nc`; the reply, if any.
 fn http_get(container: &str, host: &str) -> Option<String> {
     let request =
