@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a test waits for an expected watch event before failing.
-const EVENT_TIMEOUT: Duration = Duration::from_secs(10);
+const EVENT_TIMEOUT: Duration = Duration::from_secs(30);
 
 fn bytes(value: &str) -> Vec<u8> {
     value.as_bytes().to_vec()
