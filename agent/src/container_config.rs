@@ -10,11 +10,13 @@ use minicloud_manifests::defaults::{DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PIDS};
 use minicloud_manifests::{ContainerSpec, Protocol};
 use minicloud_proto::v1::StartInstance;
 
+use crate::health::spec as health_spec;
 use crate::labels;
 
-/// The user tenant containers run as unless their spec names one: `nobody`.
-pub const DEFAULT_USER: &str = "65534:65534";
-/// Mount options of the writable tmpfs at `/tmp`.
+/// The uid (and gid) tenant containers run as unless their spec names one: `nobody`.
+pub const DEFAULT_USER_ID: u32 = 65534;
+/// Mount options of the writable tmpfs at `/tmp`; the container's user owns it (see
+/// [`tmp_options`]).
 pub const TMP_OPTIONS: &str = "rw,noexec,nosuid,nodev,size=64m";
 /// Largest size of one json-file log before rotation.
 pub const LOG_MAX_SIZE: &str = "10m";
@@ -33,6 +35,12 @@ pub enum ConfigError {
          secret_env"
     )]
     MissingSecretValue(String),
+    /// The health check probes a port the container does not declare.
+    #[error(
+        "the health check probes port {0:?}, which the container's ports do not declare; \
+         name a declared port or give its number"
+    )]
+    UnknownHealthCheckPort(String),
     /// A volume mount path is not an absolute path below `/`.
     #[error("volume {volume} has mount path {path:?}; use an absolute path other than /")]
     InvalidMountPath {
@@ -152,6 +160,7 @@ pub struct ContainerConfig {
 pub fn container_config(op: &StartInstance, node: &str) -> Result<ContainerConfig, ConfigError> {
     let spec: ContainerSpec =
         serde_json::from_str(&op.container_json).map_err(ConfigError::InvalidSpec)?;
+    let user = spec.user.unwrap_or(DEFAULT_USER_ID);
     Ok(ContainerConfig {
         name: labels::container_name(&op.tenant, &op.instance),
         image: spec.image.clone(),
@@ -159,10 +168,8 @@ pub fn container_config(op: &StartInstance, node: &str) -> Result<ContainerConfi
         cmd: non_empty(&spec.args),
         env: env(&spec, &op.secret_env)?,
         hostname: op.instance.clone(),
-        user: spec
-            .user
-            .map_or_else(|| DEFAULT_USER.to_owned(), |uid| format!("{uid}:{uid}")),
-        labels: container_labels(op, node, &spec),
+        user: format!("{user}:{user}"),
+        labels: container_labels(op, node, &spec)?,
         exposed_ports: spec.ports.iter().map(port_key).collect(),
         network: labels::network_name(&op.tenant),
         aliases: vec![op.app.clone(), format!("{}.{}.internal", op.app, op.tenant)],
@@ -171,11 +178,19 @@ pub fn container_config(op: &StartInstance, node: &str) -> Result<ContainerConfi
         security_opt: vec!["no-new-privileges".to_owned()],
         read_only_root: true,
         init: true,
-        tmpfs: BTreeMap::from([("/tmp".to_owned(), TMP_OPTIONS.to_owned())]),
+        tmpfs: BTreeMap::from([("/tmp".to_owned(), tmp_options(user))]),
         mounts: mounts(&op.tenant, &spec)?,
         log: json_file_log(),
         restart: RestartPolicy::Always,
     })
+}
+
+/// The `/tmp` tmpfs options for a container running as `user`. The tmpfs is owned by that user:
+/// Docker mounts it world-writable (1777) on the first start only — on every later start it
+/// takes the mode of the mount point it created (755, root's), which the container's user could
+/// no longer write to after a restart.
+pub fn tmp_options(user: u32) -> String {
+    format!("{TMP_OPTIONS},uid={user},gid={user}")
 }
 
 fn non_empty(values: &[String]) -> Option<Vec<String>> {
@@ -214,7 +229,7 @@ fn container_labels(
     op: &StartInstance,
     node: &str,
     spec: &ContainerSpec,
-) -> BTreeMap<String, String> {
+) -> Result<BTreeMap<String, String>, ConfigError> {
     let mut out = labels::tenant_labels(node, &op.tenant);
     for (key, value) in [
         (labels::APP, &op.app),
@@ -229,7 +244,13 @@ fn container_labels(
         let ports: Vec<_> = spec.ports.iter().map(port_key).collect();
         out.insert(labels::PORTS.to_owned(), ports.join(","));
     }
-    out
+    if let Some(check) = &spec.health_check {
+        let resolved = health_spec::resolve(check, &spec.ports)
+            .ok_or_else(|| ConfigError::UnknownHealthCheckPort(check.http.port.to_string()))?;
+        let json = serde_json::to_string(&resolved).map_err(ConfigError::InvalidSpec)?;
+        out.insert(labels::HEALTH.to_owned(), json);
+    }
+    Ok(out)
 }
 
 fn port_key(port: &minicloud_manifests::Port) -> String {
@@ -310,7 +331,10 @@ mod tests {
         assert_eq!(config.cap_drop, ["ALL"]);
         assert_eq!(config.security_opt, ["no-new-privileges"]);
         assert!(config.read_only_root);
-        assert_eq!(config.tmpfs["/tmp"], TMP_OPTIONS);
+        assert_eq!(
+            config.tmpfs["/tmp"],
+            "rw,noexec,nosuid,nodev,size=64m,uid=65534,gid=65534"
+        );
         assert_eq!(
             config.limits,
             Limits {
@@ -386,6 +410,35 @@ mod tests {
         };
         assert_eq!(config.mounts, [mount]);
         assert_eq!(config.user, "1000:1000");
+        assert!(config.tmpfs["/tmp"].ends_with(",uid=1000,gid=1000"));
+    }
+
+    #[test]
+    fn the_health_check_is_stored_resolved_in_a_label() {
+        let op = start(json!({
+            "image": "hello:1", "resources": {},
+            "ports": [{"name": "http", "port": 8080}],
+            "healthCheck": {"http": {"path": "/healthz", "port": "http"}, "periodSeconds": 2}
+        }));
+        let config = container_config(&op, "n1").unwrap();
+        let stored: serde_json::Value =
+            serde_json::from_str(&config.labels["minicloud.health"]).unwrap();
+        let expected = json!({
+            "http": {"path": "/healthz", "port": 8080},
+            "initialDelaySeconds": 0, "periodSeconds": 2, "timeoutSeconds": 1,
+            "failureThreshold": 3, "successThreshold": 1
+        });
+        assert_eq!(stored, expected);
+    }
+
+    #[test]
+    fn a_health_check_on_an_undeclared_port_is_refused() {
+        let op = start(json!({
+            "image": "hello:1", "resources": {},
+            "healthCheck": {"http": {"path": "/healthz", "port": "http"}}
+        }));
+        let err = container_config(&op, "n1").unwrap_err();
+        assert!(matches!(err, ConfigError::UnknownHealthCheckPort(port) if port == "http"));
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! Follows the engine's event stream for as long as the agent lives: remembers the exit code of
 //! each managed container's latest `die`, and announces every change to a managed object so
 //! watchers send a fresh snapshot. When the stream drops it reconnects (resuming from the last
-//! event seen) and announces a change, since events may have been missed meanwhile.
+//! event seen) and announces a change, since events may have been missed meanwhile. Other parts
+//! of the agent announce changes Docker does not see (a health probe changing a container's
+//! readiness) through the same hub.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,18 +32,26 @@ const CONTAINER_ACTIONS: &[&str] = &[
 pub struct EventHub {
     exit_codes: Arc<Mutex<HashMap<String, i32>>>,
     changes: watch::Receiver<u64>,
+    announcer: Arc<watch::Sender<u64>>,
 }
 
 impl EventHub {
     /// Starts following `runtime`'s events on the current tokio runtime.
     pub fn spawn(runtime: Arc<dyn Runtime>) -> EventHub {
         let (tx, changes) = watch::channel(0);
+        let tx = Arc::new(tx);
         let exit_codes = Arc::new(Mutex::new(HashMap::new()));
-        tokio::spawn(follow(runtime, tx, exit_codes.clone()));
+        tokio::spawn(follow(runtime, tx.clone(), exit_codes.clone()));
         EventHub {
             exit_codes,
             changes,
+            announcer: tx,
         }
+    }
+
+    /// Announces a change Docker's events do not carry, so watchers send a fresh snapshot.
+    pub fn announce(&self) {
+        self.announcer.send_modify(|n| *n += 1);
     }
 
     /// The exit code of the latest `die` seen for a container.
@@ -100,7 +110,7 @@ fn record_exit(codes: &Mutex<HashMap<String, i32>>, event: &RuntimeEvent) {
 /// The follower: reads events until the stream ends, then reconnects with backoff.
 async fn follow(
     runtime: Arc<dyn Runtime>,
-    tx: watch::Sender<u64>,
+    tx: Arc<watch::Sender<u64>>,
     codes: Arc<Mutex<HashMap<String, i32>>>,
 ) {
     let mut resume_from = None;
@@ -222,6 +232,16 @@ mod tests {
         fake.emit(event(ObjectType::Container, "destroy", "c1", &managed()));
         changes.changed().await.unwrap();
         assert_eq!(hub.last_exit_code("c1"), None);
+    }
+
+    #[tokio::test]
+    async fn an_announcement_reaches_every_subscriber() {
+        let hub = EventHub::spawn(Arc::new(FakeRuntime::new()));
+        let mut first = hub.subscribe();
+        let mut second = hub.clone().subscribe();
+        hub.announce();
+        first.changed().await.unwrap();
+        second.changed().await.unwrap();
     }
 
     #[tokio::test(start_paused = true)]

@@ -19,6 +19,8 @@ pub mod apply;
 pub mod container_config;
 pub mod error;
 pub mod events;
+pub mod health;
+pub mod ingress;
 pub mod labels;
 pub mod node;
 pub mod observe;
@@ -37,6 +39,8 @@ pub use runtime::Runtime;
 pub use service::AgentService;
 
 use crate::events::EventHub;
+use crate::health::Health;
+use crate::health::http::HttpChecker;
 use crate::observe::Observer;
 use crate::runtime::docker::DockerRuntime;
 
@@ -56,12 +60,14 @@ impl AgentConfig {
     }
 }
 
-/// A running agent: a container runtime plus the follower of its events.
+/// A running agent: a container runtime plus the follower of its events and the prober of its
+/// containers' health checks.
 #[derive(Clone)]
 pub struct Agent {
     runtime: Arc<dyn Runtime>,
     node_name: String,
     hub: EventHub,
+    health: Health,
 }
 
 impl Agent {
@@ -75,10 +81,17 @@ impl Agent {
     /// An agent over any runtime (the fake in tests). Must be called within a tokio runtime.
     pub fn with_runtime(config: AgentConfig, runtime: Arc<dyn Runtime>) -> Agent {
         let hub = EventHub::spawn(runtime.clone());
+        let health = Health::spawn(
+            runtime.clone(),
+            config.node_name.clone(),
+            hub.clone(),
+            Arc::new(HttpChecker),
+        );
         Agent {
             runtime,
             node_name: config.node_name,
             hub,
+            health,
         }
     }
 
@@ -98,6 +111,7 @@ impl Agent {
             self.runtime.clone(),
             self.node_name.clone(),
             self.hub.clone(),
+            self.health.clone(),
         );
         AgentService::new(self.runtime.clone(), self.node_name.clone(), observer)
     }

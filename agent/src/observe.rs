@@ -1,11 +1,13 @@
-//! Observed state: what minicloud manages on this node, assembled from the engine's listings
-//! and the exit codes the event follower remembered.
+//! Observed state: what minicloud manages on this node, assembled from the engine's listings,
+//! the exit codes the event follower remembered and what the prober found.
 
 use std::sync::Arc;
 
 use minicloud_proto::v1::{ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume};
 
 use crate::events::EventHub;
+use crate::health::Health;
+use crate::health::table::HealthReport;
 use crate::labels;
 use crate::runtime::{ContainerInfo, NetworkInfo, Runtime, RuntimeError, VolumeInfo};
 
@@ -15,12 +17,18 @@ pub struct Observer {
     runtime: Arc<dyn Runtime>,
     node: String,
     hub: EventHub,
+    health: Health,
 }
 
 impl Observer {
-    /// An observer of `runtime` reporting as `node`.
-    pub fn new(runtime: Arc<dyn Runtime>, node: String, hub: EventHub) -> Observer {
-        Observer { runtime, node, hub }
+    /// An observer of `runtime` reporting as `node`, with readiness from `health`.
+    pub fn new(runtime: Arc<dyn Runtime>, node: String, hub: EventHub, health: Health) -> Observer {
+        Observer {
+            runtime,
+            node,
+            hub,
+            health,
+        }
     }
 
     /// The event follower this observer reads exit codes from.
@@ -39,6 +47,7 @@ impl Observer {
             networks,
             volumes,
             |id| self.hub.last_exit_code(id),
+            |c| self.health.report(c),
         ))
     }
 }
@@ -51,12 +60,16 @@ pub fn observed_state(
     networks: Vec<NetworkInfo>,
     volumes: Vec<VolumeInfo>,
     last_die: impl Fn(&str) -> Option<i32>,
+    health: impl Fn(&ContainerInfo) -> HealthReport,
 ) -> ObservedState {
     let containers = containers
         .into_iter()
         .filter(|c| labels::is_managed(&c.labels))
         .filter(|c| c.labels.get(labels::NODE).is_some_and(|n| n == node))
-        .map(|c| observed_container(c, &last_die))
+        .map(|c| {
+            let health = health(&c);
+            observed_container(c, &last_die, health)
+        })
         .collect();
     ObservedState {
         node: node.to_owned(),
@@ -84,6 +97,7 @@ pub fn observed_state(
 fn observed_container(
     c: ContainerInfo,
     last_die: &impl Fn(&str) -> Option<i32>,
+    health: HealthReport,
 ) -> ObservedContainer {
     let tenant_network = c
         .labels
@@ -100,16 +114,21 @@ fn observed_container(
         labels: c.labels.into_iter().collect(),
         state: c.state,
         last_exit_code,
-        restart_count: c.restart_count,
+        restart_count: c.restart_count.saturating_add(health.restarts),
         ip,
         started_at: c.started_at,
         finished_at: c.finished_at,
+        ready: health.ready,
+        last_probe: health.last_probe,
+        consecutive_failures: health.consecutive_failures,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
+
+    use minicloud_proto::v1::ProbeResult;
 
     use super::*;
 
@@ -140,6 +159,7 @@ mod tests {
             vec![],
             vec![],
             |_| None,
+            |_| HealthReport::default(),
         );
         let c = &state.containers[0];
         assert_eq!(
@@ -152,13 +172,46 @@ mod tests {
     }
 
     #[test]
+    fn readiness_the_latest_probe_and_the_agents_restarts_come_from_the_prober() {
+        let probe = ProbeResult {
+            time: "2024-01-01T00:00:05Z".into(),
+            ok: false,
+            message: "HTTP 503".into(),
+        };
+        let report = HealthReport {
+            ready: false,
+            last_probe: Some(probe.clone()),
+            consecutive_failures: 2,
+            restarts: 3,
+        };
+        let containers = vec![container("a", "n1", "running")];
+        let state = observed_state(
+            "n1",
+            containers,
+            vec![],
+            vec![],
+            |_| None,
+            |c| {
+                assert_eq!(c.id, "a");
+                report.clone()
+            },
+        );
+        let c = &state.containers[0];
+        assert!(!c.ready);
+        assert_eq!(c.last_probe, Some(probe));
+        assert_eq!(c.consecutive_failures, 2);
+        assert_eq!(c.restart_count, 5, "two by Docker, three by the agent");
+    }
+
+    #[test]
     fn the_exit_code_comes_from_the_last_die_event_else_from_a_stopped_container() {
         let containers = vec![
             container("a", "n1", "running"),
             container("b", "n1", "exited"),
         ];
-        let state = observed_state("n1", containers, vec![], vec![], |id| {
-            (id == "a").then_some(3)
+        let last_die = |id: &str| (id == "a").then_some(3);
+        let state = observed_state("n1", containers, vec![], vec![], last_die, |_| {
+            HealthReport::default()
         });
         let codes: Vec<_> = state.containers.iter().map(|c| c.last_exit_code).collect();
         assert_eq!(codes, [Some(3), Some(7)]);
@@ -189,7 +242,14 @@ mod tests {
             name: "plain".into(),
             labels: BTreeMap::new(),
         }];
-        let state = observed_state("n1", containers, networks, volumes, |_| None);
+        let state = observed_state(
+            "n1",
+            containers,
+            networks,
+            volumes,
+            |_| None,
+            |_| HealthReport::default(),
+        );
         let ids: Vec<_> = state.containers.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["a"]);
         assert_eq!(state.networks.len(), 1);

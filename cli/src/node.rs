@@ -1,14 +1,17 @@
-//! What runs beside the API: the node agent (serving `NodeAgent` and heartbeating its Node) and
-//! the controllers. `mini server` runs both in its own process; `mini agent` and
-//! `mini controllers` run one each, for more nodes or a separate control loop.
+//! What runs beside the API: the node agent (serving `NodeAgent` and heartbeating its Node), its
+//! ingress proxy, and the controllers. `mini server` runs them all in its own process; `mini
+//! agent` and `mini controllers` run them apart, for more nodes or a separate control loop.
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use clap::Args;
+use minicloud_agent::ingress::{self, Proxy};
 use minicloud_agent::{Agent, AgentConfig, DEFAULT_HEARTBEAT_INTERVAL, run_heartbeat};
 use minicloud_controllers::ControllersConfig;
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
+use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic::service::Routes;
@@ -46,6 +49,65 @@ pub async fn start_agent(
     tracing::info!(node = node_name, endpoint, "node agent running");
     let routes = Routes::new(agent.service());
     Ok(RunningAgent { routes, heartbeat })
+}
+
+/// Flags of the ingress proxy, shared by `mini server` and `mini agent`.
+#[derive(Args, Debug)]
+pub struct IngressArgs {
+    /// The address the ingress proxy listens on for `http://<app>.<tenant>.<domain>`; port 0
+    /// picks a free port; `off` runs no ingress.
+    #[arg(long, env = "MINI_INGRESS_LISTEN", default_value = "0.0.0.0:8080")]
+    ingress_listen: String,
+    /// The domain apps are served under: `<app>.<tenant>.<domain>` (`localhost` resolves to
+    /// this host with no DNS set-up).
+    #[arg(long, env = "MINI_DOMAIN", default_value = "localhost")]
+    domain: String,
+}
+
+/// A running ingress proxy.
+pub struct RunningIngress {
+    /// The address it listens on.
+    pub address: SocketAddr,
+    /// Serves until shutdown, then lets requests in flight finish.
+    pub task: JoinHandle<()>,
+}
+
+/// Starts the ingress proxy as `args` say (`None` when they turn it off), routing by the Apps
+/// and Instances of the API server at `api_url` until `shutdown`.
+pub async fn start_ingress(
+    args: &IngressArgs,
+    api_url: &str,
+    shutdown: CancellationToken,
+) -> Result<Option<RunningIngress>> {
+    if args.ingress_listen.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let domain = args.domain.trim_end_matches('.').to_ascii_lowercase();
+    if domain.is_empty() {
+        anyhow::bail!(
+            "--domain is empty; give the domain apps are served under, like localhost or \
+             apps.example.com"
+        );
+    }
+    let listen = &args.ingress_listen;
+    let listener = TcpListener::bind(listen).await.with_context(|| {
+        format!("cannot listen for the ingress on {listen} (--ingress-listen ADDR or off)")
+    })?;
+    let address = listener.local_addr()?;
+    let (writer, routes) = ingress::route_channel();
+    let client = ResourceServiceClient::new(lazy_channel(api_url)?);
+    tracing::info!(%address, "ingress serving http://<app>.<tenant>.{domain}:{}", address.port());
+    let follow = tokio::spawn(ingress::follow::follow(
+        client,
+        domain,
+        writer,
+        shutdown.clone().cancelled_owned(),
+    ));
+    let task = tokio::spawn(async move {
+        ingress::serve(listener, Proxy::new(routes), shutdown.cancelled_owned()).await;
+        let _ = follow.await;
+    });
+    Ok(Some(RunningIngress { address, task }))
 }
 
 /// Runs the controllers against the API server at `api_url` until `shutdown`.

@@ -19,7 +19,7 @@ use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    StopContainerOptionsBuilder,
+    RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
@@ -43,6 +43,27 @@ impl DockerRuntime {
         let docker = Docker::connect_with_defaults().map_err(unreachable)?;
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
         Ok(DockerRuntime { docker })
+    }
+
+    /// The managed containers matching `filters`, inspected.
+    async fn list_inspected(
+        &self,
+        filters: &HashMap<String, Vec<String>>,
+    ) -> Result<Vec<ContainerInfo>> {
+        let options = ListContainersOptionsBuilder::new()
+            .all(true)
+            .filters(filters)
+            .build();
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| refused("list containers".into(), e))?;
+        let mut out = Vec::with_capacity(summaries.len());
+        for id in summaries.into_iter().filter_map(|s| s.id) {
+            out.extend(self.inspect(&id).await?);
+        }
+        Ok(out)
     }
 
     async fn inspect(&self, id: &str) -> Result<Option<ContainerInfo>> {
@@ -72,20 +93,16 @@ impl Runtime for DockerRuntime {
     }
 
     async fn list_containers(&self) -> Result<Vec<ContainerInfo>> {
-        let options = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(&managed_filter())
-            .build();
-        let summaries = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| refused("list containers".into(), e))?;
-        let mut out = Vec::with_capacity(summaries.len());
-        for id in summaries.into_iter().filter_map(|s| s.id) {
-            out.extend(self.inspect(&id).await?);
-        }
-        Ok(out)
+        self.list_inspected(&managed_filter()).await
+    }
+
+    async fn list_node_containers(&self, node: &str) -> Result<Vec<ContainerInfo>> {
+        let mut filters = managed_filter();
+        filters
+            .entry("label".to_owned())
+            .or_default()
+            .push(format!("{}={node}", labels::NODE));
+        self.list_inspected(&filters).await
     }
 
     async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
@@ -205,6 +222,18 @@ impl Runtime for DockerRuntime {
             .start_container(id, None)
             .await
             .map_err(|e| refused(format!("start container {id}"), e))
+    }
+
+    async fn restart_container(&self, id: &str, grace: Duration) -> Result<()> {
+        let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
+        let options = RestartContainerOptionsBuilder::new().t(seconds).build();
+        match self.docker.restart_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if status(&e) == Some(404) => {
+                Err(RuntimeError::NotFound(format!("container {id}")))
+            }
+            Err(e) => Err(refused(format!("restart container {id}"), e)),
+        }
     }
 
     async fn remove_container(&self, id: &str, grace: Duration) -> Result<bool> {

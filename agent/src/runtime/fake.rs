@@ -31,6 +31,8 @@ pub enum Call {
     CreateContainer(Box<ContainerConfig>),
     /// `start_container(id)`.
     StartContainer(String),
+    /// `restart_container(id, grace)`.
+    RestartContainer(String, Duration),
     /// `remove_container(id, grace)`.
     RemoveContainer(String, Duration),
     /// `remove_network(id)`.
@@ -177,6 +179,12 @@ impl Runtime for FakeRuntime {
         Ok(managed.cloned().collect())
     }
 
+    async fn list_node_containers(&self, node: &str) -> Result<Vec<ContainerInfo>> {
+        let mut containers = self.list_containers().await?;
+        containers.retain(|c| c.labels.get(labels::NODE).is_some_and(|n| n == node));
+        Ok(containers)
+    }
+
     async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
         Ok(self.lock().networks.values().cloned().collect())
     }
@@ -272,6 +280,25 @@ impl Runtime for FakeRuntime {
         broadcast(
             &mut state,
             event(ObjectType::Container, "start", id, &labels),
+        );
+        Ok(())
+    }
+
+    /// Restarts like Docker's restart: a new start time, the same restart count (Docker counts
+    /// only the restarts its restart policy makes).
+    async fn restart_container(&self, id: &str, grace: Duration) -> Result<()> {
+        let call = Call::RestartContainer(id.to_owned(), grace);
+        let mut state = self.enter("restart_container", call)?;
+        let container = state
+            .containers
+            .get_mut(id)
+            .ok_or_else(|| RuntimeError::NotFound(format!("container {id}")))?;
+        container.state = "running".to_owned();
+        container.started_at = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
+        let labels = container.labels.clone();
+        broadcast(
+            &mut state,
+            event(ObjectType::Container, "restart", id, &labels),
         );
         Ok(())
     }

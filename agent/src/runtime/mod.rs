@@ -185,6 +185,9 @@ pub trait Runtime: Send + Sync + 'static {
     async fn info(&self) -> Result<HostInfo>;
     /// Every managed container, inspected.
     async fn list_containers(&self) -> Result<Vec<ContainerInfo>>;
+    /// The managed containers labelled with `node`, inspected: what that node's agent runs,
+    /// without inspecting those of other agents sharing the engine.
+    async fn list_node_containers(&self, node: &str) -> Result<Vec<ContainerInfo>>;
     /// Every managed network.
     async fn list_networks(&self) -> Result<Vec<NetworkInfo>>;
     /// Every managed volume.
@@ -199,6 +202,9 @@ pub trait Runtime: Send + Sync + 'static {
     async fn create_container(&self, config: &ContainerConfig) -> Result<String>;
     /// Starts an existing container.
     async fn start_container(&self, id: &str) -> Result<()>;
+    /// Restarts a container in place (SIGTERM, SIGKILL after `grace`, then start again), as a
+    /// failing health check calls for.
+    async fn restart_container(&self, id: &str, grace: Duration) -> Result<()>;
     /// Stops a container (SIGTERM, SIGKILL after `grace`) and removes it; false when it was
     /// already gone.
     async fn remove_container(&self, id: &str, grace: Duration) -> Result<bool>;

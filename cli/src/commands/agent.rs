@@ -1,5 +1,5 @@
 //! `mini agent`: a node agent on its own, making this host's Docker Engine a node of the server
-//! it joins.
+//! it joins, with its ingress proxy.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -11,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::client::server_url;
 use crate::commands::server::{init_logging, shutdown_signal};
-use crate::node::{default_node_name, local_url, start_agent};
+use crate::node::{IngressArgs, default_node_name, local_url, start_agent, start_ingress};
 
 /// Flags of `mini agent`.
 #[derive(Args, Debug)]
@@ -29,6 +29,9 @@ pub struct AgentArgs {
     /// The name of this host's Node (default: the host name).
     #[arg(long, env = "MINI_NODE_NAME")]
     node_name: Option<String>,
+    /// The ingress proxy.
+    #[command(flatten)]
+    ingress: IngressArgs,
 }
 
 /// Runs the agent until SIGINT or SIGTERM.
@@ -44,7 +47,11 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
     let name = args.node_name.unwrap_or_else(default_node_name);
     let shutdown = CancellationToken::new();
     let agent = start_agent(&name, &endpoint, &api, shutdown.clone()).await?;
+    let ingress = start_ingress(&args.ingress, &api, shutdown.clone()).await?;
     println!("minicloud agent listening on http://{address}");
+    if let Some(ingress) = &ingress {
+        println!("minicloud ingress listening on http://{}", ingress.address);
+    }
     std::io::stdout().flush()?;
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         if let Err(error) = tcp.set_nodelay(true) {
@@ -60,6 +67,9 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
         .await;
     shutdown.cancel();
     let _ = agent.heartbeat.await;
+    if let Some(ingress) = ingress {
+        let _ = ingress.task.await;
+    }
     served.context("the agent's server failed")?;
     Ok(ExitCode::SUCCESS)
 }

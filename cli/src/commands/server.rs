@@ -1,6 +1,7 @@
 //! `mini server`: the all-in-one server. The API (gRPC and REST on one port) over the embedded
 //! store in the data directory, or over etcd when `--etcd` is given; the controllers; and a node
-//! agent for the local Docker Engine, whose `NodeAgent` service shares the API's port.
+//! agent for the local Docker Engine, whose `NodeAgent` service shares the API's port, with its
+//! ingress proxy on a port of its own.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -41,9 +42,12 @@ pub struct ServerArgs {
     /// The name of this host's Node (default: the host name).
     #[arg(long, env = "MINI_NODE_NAME")]
     node_name: Option<String>,
-    /// Do not run a node agent here (no containers run on this host).
+    /// Do not run a node agent here (no containers run on this host, and no ingress).
     #[arg(long)]
     no_agent: bool,
+    /// The node agent's ingress proxy.
+    #[command(flatten)]
+    ingress: node::IngressArgs,
     /// Do not run the controllers here (run `mini controllers` elsewhere).
     #[arg(long)]
     no_controllers: bool,
@@ -63,6 +67,7 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let mut agent_routes = tonic::service::Routes::default();
     let mut background = Vec::new();
+    let mut ingress = None;
     if !args.no_agent {
         let name = args
             .node_name
@@ -71,6 +76,7 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         let agent = node::start_agent(&name, &url, &url, shutdown.clone()).await?;
         agent_routes = agent.routes;
         background.push(agent.heartbeat);
+        ingress = node::start_ingress(&args.ingress, &url, shutdown.clone()).await?;
     }
     if !args.no_controllers {
         let controllers = node::spawn_controllers(&url, shutdown.clone());
@@ -82,6 +88,10 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     }
     tracing::info!(%address, "API server started");
     println!("minicloud API listening on http://{address}");
+    if let Some(ingress) = ingress {
+        println!("minicloud ingress listening on http://{}", ingress.address);
+        background.push(ingress.task);
+    }
     std::io::stdout().flush()?;
     let stopping = shutdown.clone();
     let served = serve_with(listener, api, agent_routes, async move {

@@ -57,6 +57,8 @@ impl World {
             data.path().to_str().unwrap(),
             "--node-name",
             &node,
+            "--ingress-listen",
+            "127.0.0.1:0",
         ];
         all.extend_from_slice(args);
         let server = Server::start(&all);

@@ -1,6 +1,6 @@
 //! A recording fake of a node agent for tests: it keeps an observed state in memory, applies
-//! plans to it the way a real agent would (containers start running at once), records every
-//! plan, pushes a snapshot on every change, and can be scripted to fail.
+//! plans to it the way a real agent would (containers start running, and ready, at once),
+//! records every plan, pushes a snapshot on every change, and can be scripted to fail.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -159,6 +159,7 @@ impl FakeAgent {
             name: format!("{}-{}", start.tenant, start.instance),
             labels,
             state: "running".into(),
+            ready: true,
             ip: format!("10.88.0.{n}"),
             started_at: crate::time::format(std::time::SystemTime::now()),
             ..ObservedContainer::default()

@@ -1,0 +1,322 @@
+//! Keeps the route table current from the API server: lists Apps and Instances of every tenant,
+//! watches them from the list's version, lists again when a watch ends, expires or fails, and
+//! publishes a new table after each burst of changes once both kinds have been listed.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use minicloud_manifests::{App, Instance, Kind, ObjectMeta};
+use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
+use minicloud_proto::v1::{self as pb, EventType};
+use serde::de::DeserializeOwned;
+use tokio::sync::mpsc;
+use tonic::transport::Channel;
+
+use super::{RouteTable, RoutesWriter};
+
+/// First delay after a failure to reach the server; it doubles up to [`MAX_RETRY`].
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+/// Longest delay between attempts to reach the server.
+const MAX_RETRY: Duration = Duration::from_secs(5);
+/// Changes buffered between a watch and the table builder.
+const CHANGE_BUFFER: usize = 1024;
+/// The gRPC metadata key carrying the server's machine-readable reason.
+const REASON_METADATA: &str = "minicloud-reason";
+
+/// Follows Apps and Instances through `client` and publishes the route table for `domain`
+/// to `routes` on every change, until `shutdown` completes.
+pub async fn follow(
+    client: ResourceServiceClient<Channel>,
+    domain: String,
+    routes: RoutesWriter,
+    shutdown: impl Future<Output = ()>,
+) {
+    let (apps_tx, apps_rx) = mpsc::channel(CHANGE_BUFFER);
+    let (instances_tx, instances_rx) = mpsc::channel(CHANGE_BUFFER);
+    let following = async {
+        tokio::join!(
+            reflect::<App>(client.clone(), apps_tx),
+            reflect::<Instance>(client.clone(), instances_tx),
+            build(domain, apps_rx, instances_rx, routes),
+        );
+    };
+    tokio::select! {
+        () = shutdown => {}
+        () = following => {}
+    }
+}
+
+/// A kind the ingress follows.
+trait Followed: DeserializeOwned + Send + 'static {
+    const KIND: Kind;
+    fn metadata(&self) -> &ObjectMeta;
+}
+
+impl Followed for App {
+    const KIND: Kind = Kind::App;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+}
+
+impl Followed for Instance {
+    const KIND: Kind = Kind::Instance;
+    fn metadata(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+}
+
+/// One change to the mirrored objects of a kind.
+enum Change<T> {
+    /// A fresh list: these are all the objects.
+    Listed(Vec<T>),
+    /// The object was created or changed.
+    Applied(T),
+    /// The object is gone.
+    Deleted(T),
+}
+
+/// The objects of one kind by tenant and name, and whether they were listed yet.
+struct Mirror<T> {
+    objects: HashMap<(String, String), T>,
+    listed: bool,
+}
+
+impl<T: Followed> Mirror<T> {
+    fn new() -> Mirror<T> {
+        Mirror {
+            objects: HashMap::new(),
+            listed: false,
+        }
+    }
+
+    fn apply(&mut self, change: Change<T>) {
+        match change {
+            Change::Listed(items) => {
+                self.objects = items.into_iter().map(|item| (key(&item), item)).collect();
+                self.listed = true;
+            }
+            Change::Applied(item) => {
+                self.objects.insert(key(&item), item);
+            }
+            Change::Deleted(item) => {
+                self.objects.remove(&key(&item));
+            }
+        }
+    }
+
+    /// Applies every change waiting in `changes` without waiting for more.
+    fn drain(&mut self, changes: &mut mpsc::Receiver<Change<T>>) {
+        while let Ok(change) = changes.try_recv() {
+            self.apply(change);
+        }
+    }
+}
+
+fn key<T: Followed>(object: &T) -> (String, String) {
+    let meta = object.metadata();
+    (meta.tenant.clone().unwrap_or_default(), meta.name.clone())
+}
+
+/// Applies changes as they come and, once both kinds are listed, publishes a table after each
+/// burst of them.
+async fn build(
+    domain: String,
+    mut apps_rx: mpsc::Receiver<Change<App>>,
+    mut instances_rx: mpsc::Receiver<Change<Instance>>,
+    routes: RoutesWriter,
+) {
+    let mut apps = Mirror::new();
+    let mut instances = Mirror::new();
+    let mut table = Arc::new(RouteTable::default());
+    loop {
+        tokio::select! {
+            Some(change) = apps_rx.recv() => apps.apply(change),
+            Some(change) = instances_rx.recv() => instances.apply(change),
+            else => return,
+        }
+        apps.drain(&mut apps_rx);
+        instances.drain(&mut instances_rx);
+        if apps.listed && instances.listed {
+            table = Arc::new(RouteTable::build(
+                &domain,
+                apps.objects.values(),
+                instances.objects.values(),
+                &table,
+            ));
+            tracing::debug!(hosts = table.len(), "ingress routes updated");
+            routes.publish(table.clone());
+        }
+    }
+}
+
+/// Mirrors every object of kind `T` into `changes`, listing again whenever a watch ends; stops
+/// when the receiver is gone.
+async fn reflect<T: Followed>(
+    client: ResourceServiceClient<Channel>,
+    changes: mpsc::Sender<Change<T>>,
+) {
+    let mut retry = FIRST_RETRY;
+    loop {
+        match list_and_watch(client.clone(), &changes, &mut retry).await {
+            Ok(Flow::Closed) => return,
+            Ok(Flow::WatchEnded) => continue,
+            Err(status) if is_expired(&status) => {
+                tracing::debug!(kind = %T::KIND, %status, "watch expired; listing again");
+                continue;
+            }
+            Err(status) => {
+                tracing::warn!(
+                    kind = %T::KIND, error = %status.message(),
+                    "the ingress cannot follow the API server; retrying"
+                );
+            }
+        }
+        tokio::time::sleep(retry).await;
+        retry = (retry * 2).min(MAX_RETRY);
+    }
+}
+
+/// How a list-and-watch round ended without an error.
+enum Flow {
+    /// The server ended the watch: list again.
+    WatchEnded,
+    /// Nobody reads the changes any more: stop.
+    Closed,
+}
+
+/// One list, then one watch from the list's version, until the watch ends or fails. Resets
+/// `retry` once the server answers.
+async fn list_and_watch<T: Followed>(
+    mut client: ResourceServiceClient<Channel>,
+    changes: &mpsc::Sender<Change<T>>,
+    retry: &mut Duration,
+) -> Result<Flow, tonic::Status> {
+    let list = client
+        .list(pb::ListRequest {
+            kind: T::KIND.as_str().into(),
+            tenant: "*".into(),
+            label_selector: String::new(),
+        })
+        .await?
+        .into_inner();
+    *retry = FIRST_RETRY;
+    let items = list.items.iter().filter_map(|o| decode::<T>(o)).collect();
+    if changes.send(Change::Listed(items)).await.is_err() {
+        return Ok(Flow::Closed);
+    }
+    let mut events = client
+        .watch(pb::WatchRequest {
+            kind: T::KIND.as_str().into(),
+            tenant: "*".into(),
+            label_selector: String::new(),
+            resource_version: list.resource_version,
+        })
+        .await?
+        .into_inner();
+    while let Some(event) = events.message().await? {
+        let change = match (event.r#type(), event.object.as_ref().and_then(decode::<T>)) {
+            (EventType::Added | EventType::Modified, Some(object)) => Change::Applied(object),
+            (EventType::Deleted, Some(object)) => Change::Deleted(object),
+            _ => continue,
+        };
+        if changes.send(change).await.is_err() {
+            return Ok(Flow::Closed);
+        }
+    }
+    Ok(Flow::WatchEnded)
+}
+
+/// The object, or `None` (logged) when the server sent something that is not a `T`.
+fn decode<T: Followed>(object: &pb::Object) -> Option<T> {
+    serde_json::from_str(&object.json)
+        .inspect_err(|error| {
+            tracing::warn!(kind = %T::KIND, %error, "the ingress skips an object it cannot decode");
+        })
+        .ok()
+}
+
+/// Whether the watch's version is gone (or the watcher fell behind): list again at once.
+fn is_expired(status: &tonic::Status) -> bool {
+    let reason = status
+        .metadata()
+        .get(REASON_METADATA)
+        .and_then(|value| value.to_str().ok());
+    matches!(reason, Some("Expired" | "TooSlow"))
+        || (reason.is_none() && status.code() == tonic::Code::OutOfRange)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minicloud_manifests::{AppSpec, Ingress, Port, PortRef};
+
+    fn app(tenant: &str, name: &str) -> App {
+        App::new(
+            ObjectMeta::named(name, Some(tenant)),
+            AppSpec {
+                image: Some("hello:1".to_owned()),
+                ports: vec![Port {
+                    name: Some("http".to_owned()),
+                    port: 8080,
+                    protocol: None,
+                }],
+                ingress: Some(Ingress {
+                    port: PortRef::Name("http".to_owned()),
+                    host: None,
+                }),
+                ..AppSpec::default()
+            },
+        )
+    }
+
+    #[test]
+    fn a_mirror_follows_lists_applies_and_deletes() {
+        let mut mirror = Mirror::new();
+        assert!(!mirror.listed);
+        mirror.apply(Change::Listed(vec![app("a", "web"), app("b", "web")]));
+        assert!(mirror.listed);
+        mirror.apply(Change::Applied(app("a", "api")));
+        mirror.apply(Change::Deleted(app("b", "web")));
+        let mut keys: Vec<_> = mirror.objects.keys().cloned().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [("a".into(), "api".into()), ("a".into(), "web".into())]
+        );
+        mirror.apply(Change::Listed(vec![app("c", "x")]));
+        assert_eq!(mirror.objects.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_table_is_published_only_once_both_kinds_are_listed() {
+        let (writer, routes) = super::super::route_channel();
+        let (apps_tx, apps_rx) = mpsc::channel(8);
+        let (instances_tx, instances_rx) = mpsc::channel(8);
+        let builder = tokio::spawn(build("localhost".into(), apps_rx, instances_rx, writer));
+        apps_tx
+            .send(Change::Listed(vec![app("acme", "web")]))
+            .await
+            .unwrap();
+        tokio::task::yield_now().await;
+        assert!(routes.current().is_none());
+        instances_tx.send(Change::Listed(Vec::new())).await.unwrap();
+        drop((apps_tx, instances_tx));
+        builder.await.unwrap();
+        let table = routes.current().expect("a published table");
+        assert!(table.lookup("web.acme.localhost").is_some());
+    }
+
+    #[test]
+    fn expiry_is_read_from_the_reason_or_the_code() {
+        let mut status = tonic::Status::aborted("behind");
+        status
+            .metadata_mut()
+            .insert(REASON_METADATA, "TooSlow".parse().unwrap());
+        assert!(is_expired(&status));
+        assert!(is_expired(&tonic::Status::out_of_range("old")));
+        assert!(!is_expired(&tonic::Status::unavailable("down")));
+    }
+}
