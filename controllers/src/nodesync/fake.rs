@@ -1,6 +1,7 @@
 //! A recording fake of a node agent for tests: it keeps an observed state in memory, applies
 //! plans to it the way a real agent would (containers start running, and ready, at once),
-//! records every plan, pushes a snapshot on every change, and can be scripted to fail.
+//! records every plan, pushes a snapshot on every change, and can be scripted to fail or to hold
+//! plans back (like a busy Docker Engine).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,8 @@ pub struct FakeAgent {
     node: String,
     state: watch::Sender<ObservedState>,
     script: Mutex<Script>,
+    /// Whether plans are applied (`false`: `apply` waits until it is `true` again).
+    applying: watch::Sender<bool>,
 }
 
 impl FakeAgent {
@@ -44,6 +47,7 @@ impl FakeAgent {
             node: node.into(),
             state: watch::channel(empty).0,
             script: Mutex::new(Script::default()),
+            applying: watch::channel(true).0,
         })
     }
 
@@ -68,6 +72,17 @@ impl FakeAgent {
     /// Makes the next `apply` fail with `status` (each call to this scripts one failure).
     pub fn fail_next_apply(&self, status: tonic::Status) {
         self.lock().failures.push_back(status);
+    }
+
+    /// Holds every plan back until [`FakeAgent::resume_applies`]: `apply` waits before doing
+    /// anything.
+    pub fn hold_applies(&self) {
+        self.applying.send_replace(false);
+    }
+
+    /// Lets held plans, and new ones, be applied.
+    pub fn resume_applies(&self) {
+        self.applying.send_replace(true);
     }
 
     /// Changes the observed state as Docker would on its own (a container dies, someone
@@ -193,6 +208,8 @@ impl AgentClient for FakeAgent {
     }
 
     async fn apply(&self, plan: Plan) -> Result<PlanResult, AgentError> {
+        let mut applying = self.applying.subscribe();
+        let _ = applying.wait_for(|applying| *applying).await;
         let scripted = {
             let mut script = self.lock();
             script.plans.push(plan.clone());

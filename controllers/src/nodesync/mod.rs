@@ -1,6 +1,6 @@
 //! The node sync: per Node, the desired state (its Instances, their networks and volumes) is
 //! compared with what its agent observes, the difference is applied as a plan, and what was
-//! observed is written back to the Instances. A deleting Instance's finalizer is removed once
+//! observed after the plan is written back to the Instances. A deleting Instance's finalizer is removed once
 //! its container is gone.
 
 mod agent;
@@ -12,7 +12,7 @@ mod streams;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use minicloud_manifests::{Instance, Node, Volume};
 use minicloud_proto::v1::operation::Op;
@@ -41,6 +41,11 @@ pub struct NodeSyncContext {
     /// The agent streams being followed.
     pub streams: Streams,
 }
+
+/// The most operations one reconcile sends to the agent. A larger plan (100 new containers) is
+/// applied a part at a time, with the Instances' statuses written after each part, so users see
+/// instances running as they start instead of when the last one has.
+const MAX_OPERATIONS_PER_APPLY: usize = 16;
 
 /// The node sync controller, keyed by node name, following Nodes and Instances; agent streams
 /// feed its queue too (see [`Streams`]).
@@ -82,14 +87,27 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
         .await
         .map_err(|e| agent_failed("observe", &node, e))?;
     let (desired, mut problems) = desired::desired_state(&node, &instances, &volumes);
-    let ops = plan(&desired, &observed, SystemTime::now());
+    let mut ops = plan(&desired, &observed, SystemTime::now());
+    let more_to_do = ops.len() > MAX_OPERATIONS_PER_APPLY;
+    ops.truncate(MAX_OPERATIONS_PER_APPLY);
+    let applied = !ops.is_empty();
     let failures = execute(agent.as_ref(), &node, ops, &mut problems).await?;
+    let observed = match applied {
+        true => agent
+            .observe()
+            .await
+            .map_err(|e| agent_failed("observe", &node, e))?,
+        false => observed,
+    };
     record(client, &instances, &observed, &problems).await?;
     release_finalizers(client, &instances, &observed).await?;
     if !failures.is_empty() {
         return Err(Error::PlanFailed { node, failures });
     }
-    Ok(next_action(&observed, &problems))
+    match more_to_do {
+        true => Ok(Action::RequeueAfter(Duration::ZERO)),
+        false => Ok(next_action(&observed, &problems)),
+    }
 }
 
 /// The agent of `node`, followed from now on; `None` when the node is gone or names no agent.

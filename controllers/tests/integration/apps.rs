@@ -175,3 +175,28 @@ async fn a_container_removed_behind_minicloud_is_started_again() {
     .await;
     cluster.stop().await;
 }
+
+#[tokio::test]
+async fn a_large_plan_is_applied_in_parts_of_at_most_16_operations() {
+    let cluster = Cluster::start().await;
+    cluster.add_node("node-a", 16000, 8192).await;
+    // The agent holds its first plan until all 40 Instances are bound, so that the rest of the
+    // start-up is one plan of 38 or more starts.
+    let agent = cluster.agent("node-a");
+    agent.hold_applies();
+    cluster.apply_app("web", "hello:1", 40).await;
+    eventually("40 instances are bound", || async {
+        let instances = cluster.instances().await;
+        let bound = instances.iter().filter(|i| i.spec.node.is_some()).count();
+        (bound == 40).then_some(())
+    })
+    .await;
+    agent.resume_applies();
+    eventually("40 replicas run", || converged(&cluster, "web", 40)).await;
+
+    let plans = cluster.agent("node-a").plans();
+    let sizes: Vec<usize> = plans.iter().map(|p| p.operations.len()).collect();
+    assert!(sizes.iter().all(|&n| n <= 16), "plan sizes {sizes:?}");
+    assert!(sizes.contains(&16), "no plan was cut to 16: {sizes:?}");
+    cluster.stop().await;
+}
