@@ -9,7 +9,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use minicloud_agent::ingress::{self, Proxy};
 use minicloud_agent::{Agent, AgentConfig, DEFAULT_HEARTBEAT_INTERVAL, run_heartbeat};
-use minicloud_controllers::ControllersConfig;
+use minicloud_controllers::{ControllersConfig, IngressAddress};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -68,8 +68,20 @@ pub struct IngressArgs {
 pub struct RunningIngress {
     /// The address it listens on.
     pub address: SocketAddr,
+    /// The domain it serves apps under.
+    pub domain: String,
     /// Serves until shutdown, then lets requests in flight finish.
     pub task: JoinHandle<()>,
+}
+
+impl RunningIngress {
+    /// Where users reach apps through it, for App.status.url.
+    pub fn app_urls(&self) -> IngressAddress {
+        IngressAddress {
+            domain: self.domain.clone(),
+            port: self.address.port(),
+        }
+    }
 }
 
 /// Starts the ingress proxy as `args` say (`None` when they turn it off), routing by the Apps
@@ -99,7 +111,7 @@ pub async fn start_ingress(
     tracing::info!(%address, "ingress serving http://<app>.<tenant>.{domain}:{}", address.port());
     let follow = tokio::spawn(ingress::follow::follow(
         client,
-        domain,
+        domain.clone(),
         writer,
         shutdown.clone().cancelled_owned(),
     ));
@@ -107,18 +119,25 @@ pub async fn start_ingress(
         ingress::serve(listener, Proxy::new(routes), shutdown.cancelled_owned()).await;
         let _ = follow.await;
     });
-    Ok(Some(RunningIngress { address, task }))
+    Ok(Some(RunningIngress {
+        address,
+        domain,
+        task,
+    }))
 }
 
-/// Runs the controllers against the API server at `api_url` until `shutdown`.
+/// Runs the controllers against the API server at `api_url` until `shutdown`; Apps get URLs
+/// when `ingress` says where they are served.
 pub fn spawn_controllers(
     api_url: &str,
+    ingress: Option<IngressAddress>,
     shutdown: CancellationToken,
 ) -> JoinHandle<minicloud_controllers::Result<()>> {
-    tokio::spawn(minicloud_controllers::run(
-        ControllersConfig::new(api_url),
-        shutdown,
-    ))
+    let config = ControllersConfig {
+        ingress,
+        ..ControllersConfig::new(api_url)
+    };
+    tokio::spawn(minicloud_controllers::run(config, shutdown))
 }
 
 /// The URL by which processes on this host reach a listener bound to `address`: the loopback

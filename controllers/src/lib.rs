@@ -45,6 +45,24 @@ pub struct ControllersConfig {
     pub workers: usize,
     /// How often every object is reconciled again, whatever happened.
     pub resync: Duration,
+    /// Where the ingress serves apps, for App.status.url; `None`: apps get no URL.
+    pub ingress: Option<IngressAddress>,
+}
+
+/// Where users reach apps through the ingress proxy: `http://<app>.<tenant>.<domain>:<port>`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IngressAddress {
+    /// The domain apps are served under (`localhost`).
+    pub domain: String,
+    /// The port the ingress listens on.
+    pub port: u16,
+}
+
+impl IngressAddress {
+    /// The URL of `app`, when it has `spec.ingress`.
+    pub fn url_of(&self, app: &minicloud_manifests::App) -> Option<String> {
+        minicloud_manifests::hosts::app_url(app, &self.domain, self.port)
+    }
 }
 
 impl ControllersConfig {
@@ -54,6 +72,7 @@ impl ControllersConfig {
             api_url: api_url.into(),
             workers: 4,
             resync: Duration::from_secs(60),
+            ingress: None,
         }
     }
 }
@@ -86,6 +105,7 @@ pub async fn run_with_agents(
     let apps = app::controller(&apps, &releases, &instances, options.clone());
     let ctx = Arc::new(app::AppContext {
         client: client.clone(),
+        ingress: config.ingress.clone(),
     });
     tasks.spawn(apps.run(ctx, app::reconcile, shutdown.clone()));
     let scheduler = scheduler::controller(&nodes, &instances, options.clone());

@@ -7,6 +7,7 @@
 //! [`parse_json_object`]).
 
 pub mod defaults;
+pub mod hosts;
 pub mod kind;
 pub mod kinds;
 pub mod meta;

@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use minicloud_manifests::hosts::{default_host, explicit_host, normalize_host};
 use minicloud_manifests::{App, Instance, InstancePhase, Port, PortRef};
 
 /// Hosts and the backends behind them; immutable once built (only the round-robin positions
@@ -131,39 +132,6 @@ impl Route {
         };
         (0..count).map(move |offset| self.backends[(start + offset) % count])
     }
-}
-
-/// The App's default host: `<app>.<tenant>.<domain>`.
-pub fn default_host(app: &App, domain: &str) -> String {
-    format!(
-        "{}.{}.{}",
-        app.metadata.name,
-        app.metadata.tenant.as_deref().unwrap_or_default(),
-        domain.trim_end_matches('.'),
-    )
-    .to_ascii_lowercase()
-}
-
-/// The App's `spec.ingress.host`, when it has one it may use: a host inside `domain` must end in
-/// the App's own `.<tenant>.<domain>`.
-fn explicit_host(app: &App, domain: &str) -> Option<String> {
-    let host = normalize_host(app.spec.ingress.as_ref()?.host.as_deref()?);
-    let tenant = app.metadata.tenant.as_deref()?;
-    let inside_domain = host == domain || host.ends_with(&format!(".{domain}"));
-    let own_zone = host.ends_with(&format!(".{tenant}.{domain}"));
-    (!inside_domain || own_zone).then_some(host)
-}
-
-/// A Host header (or URI authority) reduced to the name routes are keyed by: no port, no
-/// trailing dot, lowercase. `[::1]:8080` becomes `[::1]`.
-pub fn normalize_host(raw: &str) -> String {
-    let raw = raw.trim();
-    let name = if raw.starts_with('[') {
-        raw.split_inclusive(']').next().unwrap_or(raw)
-    } else {
-        raw.rsplit_once(':').map_or(raw, |(name, _port)| name)
-    };
-    name.trim_end_matches('.').to_ascii_lowercase()
 }
 
 /// Sort key putting older Apps first; ties (and missing timestamps) by tenant and name.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use minicloud_controllers::IngressAddress;
 
 use crate::client::server_url;
 use crate::commands::server::{init_logging, shutdown_signal};
@@ -16,6 +17,13 @@ pub struct ControllersArgs {
     /// The API server [default: the config file's current context, else http://127.0.0.1:7070].
     #[arg(long, env = "MINI_SERVER")]
     server: Option<String>,
+    /// The port the node agents' ingress proxies serve apps on; with it, each App with
+    /// `spec.ingress` shows its URL in its status.
+    #[arg(long, env = "MINI_INGRESS_PORT")]
+    ingress_port: Option<u16>,
+    /// The domain the ingress proxies serve apps under (`--domain` of `mini agent`).
+    #[arg(long, env = "MINI_DOMAIN", default_value = "localhost")]
+    domain: String,
 }
 
 /// Runs the controllers until SIGINT or SIGTERM.
@@ -24,7 +32,11 @@ pub async fn run(args: ControllersArgs) -> Result<ExitCode> {
     let stop = shutdown_signal()?;
     let url = server_url(args.server)?;
     let shutdown = tokio_util::sync::CancellationToken::new();
-    let controllers = spawn_controllers(&url, shutdown.clone());
+    let ingress = args.ingress_port.map(|port| IngressAddress {
+        domain: args.domain.trim_end_matches('.').to_ascii_lowercase(),
+        port,
+    });
+    let controllers = spawn_controllers(&url, ingress, shutdown.clone());
     println!("minicloud controllers following {url}");
     stop.await;
     shutdown.cancel();

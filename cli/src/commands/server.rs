@@ -79,7 +79,8 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         ingress = node::start_ingress(&args.ingress, &url, shutdown.clone()).await?;
     }
     if !args.no_controllers {
-        let controllers = node::spawn_controllers(&url, shutdown.clone());
+        let urls = ingress.as_ref().map(node::RunningIngress::app_urls);
+        let controllers = node::spawn_controllers(&url, urls, shutdown.clone());
         background.push(tokio::spawn(async move {
             if let Ok(Err(error)) = controllers.await {
                 tracing::error!(%error, "the controllers stopped");

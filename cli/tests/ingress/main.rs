@@ -199,6 +199,22 @@ fn an_app_is_reached_by_its_host_name() {
         }
     });
     assert!(page.contains("Hello from minicloud"), "{page}");
+    let out = platform.mini(&["get", "app", "web", "-t", &platform.tenant, "-o", "json"]);
+    let app: Value = serde_json::from_str(&out).expect("the App as JSON");
+    let expected = format!(
+        "http://web.{}.localhost:{}",
+        platform.tenant, platform.ingress_port
+    );
+    assert_eq!(app["status"]["url"], expected.as_str(), "{out}");
+    let output = Command::new("curl")
+        .args(["-sS", "--max-time", "5", &expected])
+        .output()
+        .expect("run curl");
+    let body = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        body.contains("Hello from minicloud"),
+        "curl {expected}: {body}"
+    );
 }
 
 #[test]

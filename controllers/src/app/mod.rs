@@ -19,8 +19,9 @@ mod strategy;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use minicloud_manifests::{App, Instance, Release};
+use minicloud_manifests::{App, AppStatus, Instance, Release};
 
+use crate::IngressAddress;
 use crate::client::{ApiClient, TenantScope};
 use crate::error::{Result, api};
 use crate::labels;
@@ -39,6 +40,8 @@ pub use revise::{UndoError, restarted, undo_target, with_release};
 pub struct AppContext {
     /// The resource API.
     pub client: ApiClient,
+    /// Where the ingress serves apps, for App.status.url; `None`: apps get no URL.
+    pub ingress: Option<IngressAddress>,
 }
 
 /// The app controller, following Apps and what they own.
@@ -79,7 +82,14 @@ pub async fn reconcile(key: ObjectKey, ctx: Arc<AppContext>) -> Result<Action> {
         instances = list_instances(client, &scope, &selector).await?;
     }
     let live = live_instances(&app, &instances);
-    let status = app_status(&app, &decision, &live, SystemTime::now());
+    let url = ctx
+        .ingress
+        .as_ref()
+        .and_then(|ingress| ingress.url_of(&app));
+    let status = AppStatus {
+        url,
+        ..app_status(&app, &decision, &live, SystemTime::now())
+    };
     if app.status.as_ref() != Some(&status) {
         let mut updated = app;
         updated.status = Some(status);

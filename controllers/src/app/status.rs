@@ -32,7 +32,8 @@ struct Counts {
     live: usize,
 }
 
-/// The App's status given the decision taken for it and its live Instances, at `now`.
+/// The App's status given the decision taken for it and its live Instances, at `now`; without a
+/// URL, which depends on the ingress rather than on the App's objects.
 pub fn app_status(
     app: &App,
     decision: &Decision,
@@ -67,7 +68,7 @@ pub fn app_status(
         replicas: counts.live as u32,
         ready_replicas: counts.ready as u32,
         updated_replicas: counts.updated as u32,
-        url: previous.url,
+        url: None,
         current_release: Some(release.clone()),
         observed_generation: app.metadata.generation,
         conditions,

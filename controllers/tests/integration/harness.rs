@@ -11,7 +11,7 @@ use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_controllers::client::{ApiClient, TenantScope};
 use minicloud_controllers::nodesync::fake::{FakeAgent, FakeConnector};
 use minicloud_controllers::object::ObjectKey;
-use minicloud_controllers::{ControllersConfig, run_with_agents};
+use minicloud_controllers::{ControllersConfig, IngressAddress, run_with_agents};
 use minicloud_manifests::{
     App, AppSpec, Bytes, Cpu, Instance, Node, NodeCapacity, NodeSpec, NodeStatus, ObjectMeta,
     Release, Resources,
@@ -80,6 +80,10 @@ impl Cluster {
             api_url: self.url.clone(),
             workers: 4,
             resync: Duration::from_secs(5),
+            ingress: Some(IngressAddress {
+                domain: "localhost".into(),
+                port: 8080,
+            }),
         };
         let shutdown = CancellationToken::new();
         let agents = self.agents.clone();
