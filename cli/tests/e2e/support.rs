@@ -72,7 +72,7 @@ pub struct Server {
     pub process: ChildGuard,
     /// `XDG_CONFIG_HOME` of the clients, so no real config file interferes.
     pub config_home: tempfile::TempDir,
-    _lines: Receiver<String>,
+    lines: Receiver<String>,
 }
 
 impl Server {
@@ -99,8 +99,17 @@ impl Server {
             url,
             process,
             config_home: tempfile::tempdir().expect("config directory"),
-            _lines: lines,
+            lines,
         }
+    }
+
+    /// The next line the server prints after its address (the ingress's address, when it runs
+    /// one).
+    #[allow(dead_code)] // The e2e tests run no ingress; the traffic tests read its address.
+    pub fn next_line(&self) -> String {
+        self.lines
+            .recv_timeout(STEP_TIMEOUT)
+            .expect("mini server printed another line in time")
     }
 
     /// A client command against this server.
