@@ -35,6 +35,14 @@ pub enum ConfigError {
          secret_env"
     )]
     MissingSecretValue(String),
+    /// The spec adds a capability outside minicloud's allowlist (admission refuses such specs;
+    /// the agent checks again rather than trust its input).
+    #[error(
+        "the container spec adds capability {0:?}, which tenant containers may not have; \
+         allowed: {allowed}",
+        allowed = minicloud_manifests::validate::ALLOWED_CAPABILITIES.join(", ")
+    )]
+    CapabilityNotAllowed(String),
     /// The health check probes a port the container does not declare.
     #[error(
         "the health check probes port {0:?}, which the container's ports do not declare; \
@@ -138,6 +146,10 @@ pub struct ContainerConfig {
     pub limits: Limits,
     /// Capabilities dropped (`ALL`).
     pub cap_drop: Vec<String>,
+    /// Capabilities added back: only those the spec asks for among
+    /// [`ALLOWED_CAPABILITIES`](minicloud_manifests::validate::ALLOWED_CAPABILITIES). They take
+    /// effect for processes running as root (`user: 0`, where the tenant allows it).
+    pub cap_add: Vec<String>,
     /// Security options (`no-new-privileges`).
     pub security_opt: Vec<String>,
     /// Mount the image's filesystem read-only.
@@ -175,6 +187,7 @@ pub fn container_config(op: &StartInstance, node: &str) -> Result<ContainerConfi
         aliases: vec![op.app.clone(), format!("{}.{}.internal", op.app, op.tenant)],
         limits: limits(&spec),
         cap_drop: vec!["ALL".to_owned()],
+        cap_add: capabilities(&spec)?,
         security_opt: vec!["no-new-privileges".to_owned()],
         read_only_root: true,
         init: true,
@@ -191,6 +204,19 @@ pub fn container_config(op: &StartInstance, node: &str) -> Result<ContainerConfi
 /// no longer write to after a restart.
 pub fn tmp_options(user: u32) -> String {
     format!("{TMP_OPTIONS},uid={user},gid={user}")
+}
+
+/// The capabilities the spec adds back, each checked against the allowlist.
+fn capabilities(spec: &ContainerSpec) -> Result<Vec<String>, ConfigError> {
+    let allowed = minicloud_manifests::validate::ALLOWED_CAPABILITIES;
+    match spec
+        .capabilities
+        .iter()
+        .find(|c| !allowed.contains(&c.as_str()))
+    {
+        Some(refused) => Err(ConfigError::CapabilityNotAllowed(refused.clone())),
+        None => Ok(spec.capabilities.clone()),
+    }
 }
 
 fn non_empty(values: &[String]) -> Option<Vec<String>> {
@@ -319,6 +345,21 @@ mod tests {
     }
 
     #[test]
+    fn only_allowlisted_capabilities_are_added_back() {
+        let spec = |caps: &[&str]| {
+            start(json!({"image": "hello:1", "resources": {}, "capabilities": caps}))
+        };
+        let config = container_config(&spec(&["NET_BIND_SERVICE", "CHOWN"]), "n1").unwrap();
+        assert_eq!(config.cap_drop, ["ALL"]);
+        assert_eq!(config.cap_add, ["NET_BIND_SERVICE", "CHOWN"]);
+        let refused = container_config(&spec(&["CHOWN", "SYS_ADMIN"]), "n1").unwrap_err();
+        assert!(
+            matches!(&refused, ConfigError::CapabilityNotAllowed(c) if c == "SYS_ADMIN"),
+            "{refused}"
+        );
+    }
+
+    #[test]
     fn a_minimal_spec_gets_every_isolation_default() {
         let config =
             container_config(&start(json!({"image": "hello:1", "resources": {}})), "n1").unwrap();
@@ -329,6 +370,7 @@ mod tests {
         assert_eq!(config.network, "mc-acme");
         assert_eq!(config.aliases, ["web", "web.acme.internal"]);
         assert_eq!(config.cap_drop, ["ALL"]);
+        assert!(config.cap_add.is_empty());
         assert_eq!(config.security_opt, ["no-new-privileges"]);
         assert!(config.read_only_root);
         assert_eq!(

@@ -306,9 +306,25 @@ fn security_escalations_are_refused_with_clear_errors() {
         "host network",
     );
     assert_invalid(
-        &app("  capabilities: {add: [NET_ADMIN]}\n"),
-        "spec.capabilities.add",
-        "NET_ADMIN",
+        &app("  hostPID: true\n"),
+        "spec.hostPID",
+        "process or IPC namespaces",
+    );
+    assert_invalid(
+        &app("  hostIPC: true\n"),
+        "spec.hostIPC",
+        "process or IPC namespaces",
+    );
+    assert_valid(&app("  capabilities: {add: [NET_BIND_SERVICE, CHOWN]}\n"));
+    assert_invalid(
+        &app("  capabilities: {add: [NET_BIND_SERVICE, NET_ADMIN]}\n"),
+        "spec.capabilities.add[1]",
+        "\"NET_ADMIN\" may not be added",
+    );
+    assert_invalid(
+        &app("  capabilities: {add: [SYS_ADMIN]}\n"),
+        "spec.capabilities.add[0]",
+        "may get back only CHOWN",
     );
 }
 

@@ -236,6 +236,7 @@ mod tests {
                 volumes: Vec::new(),
                 health_check: None,
                 user: None,
+                capabilities: Vec::new(),
             },
         };
         let mut instance = Instance::new(ObjectMeta::named(name, Some(tenant)), spec);

@@ -166,6 +166,7 @@ fn instance(name: &str, address: SocketAddr, ready: bool) -> Instance {
         volumes: Vec::new(),
         health_check: None,
         user: None,
+        capabilities: Vec::new(),
     };
     let spec = InstanceSpec {
         app: "web".to_owned(),

@@ -349,6 +349,7 @@ fn host_config(config: &ContainerConfig) -> HostConfig {
         pids_limit: Some(i64::from(limits.pids)),
         network_mode: Some(config.network.clone()),
         cap_drop: Some(config.cap_drop.clone()),
+        cap_add: Some(config.cap_add.clone()),
         security_opt: Some(config.security_opt.clone()),
         readonly_rootfs: Some(config.read_only_root),
         init: Some(config.init),

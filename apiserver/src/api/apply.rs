@@ -1,7 +1,8 @@
 //! Apply: create the object, update it to the manifest, or recognise that nothing changed.
 
 use minicloud_manifests::{
-    OwnerReference, Resource, Scope, apply_defaults, parse_json_object, validate,
+    FieldError, Kind, OwnerReference, Resource, Scope, ValidationErrors, apply_defaults,
+    parse_json_object, validate,
 };
 use serde_json::Value;
 
@@ -62,6 +63,7 @@ impl ResourceApi {
         dry_run: bool,
     ) -> Result<ApplyResult> {
         let desired = prepare(ctx, body)?;
+        self.admit_root(&desired).await?;
         for _ in 0..objects::MAX_ATTEMPTS {
             let current = self.store.get(&desired.target.key()).await?;
             let attempt = match current {
@@ -113,6 +115,41 @@ impl ResourceApi {
             outcome: ApplyOutcome::Created,
             object,
             diff: String::new(),
+        })
+    }
+
+    /// Refuses an App that runs as root (`spec.user: 0`) unless its Tenant has
+    /// `spec.allowRoot: true`. A tenant that does not exist allows nothing.
+    async fn admit_root(&self, desired: &Desired) -> Result<()> {
+        let runs_as_root = desired.object.pointer("/spec/user").and_then(Value::as_u64) == Some(0);
+        if desired.target.kind != Kind::App || !runs_as_root {
+            return Ok(());
+        }
+        let tenant = desired.target.tenant.clone().unwrap_or_default();
+        let tenant_ref = ObjectRef::new(Kind::Tenant, None, &tenant, &tenant)?;
+        let allowed = match self.store.get(&tenant_ref.key()).await? {
+            Some(kv) => {
+                let object = objects::decode(&kv, kv.mod_revision)?;
+                object.pointer("/spec/allowRoot") == Some(&Value::Bool(true))
+            }
+            None => false,
+        };
+        if allowed {
+            return Ok(());
+        }
+        let message = format!(
+            "tenant {tenant} does not allow containers to run as root (user 0); run as another \
+             user (remove spec.user or give a non-zero id), or have an admin set \
+             spec.allowRoot: true on tenant {tenant}"
+        );
+        Err(ApiError::Invalid {
+            kind: Kind::App.as_str().into(),
+            name: desired.target.name.clone(),
+            errors: ValidationErrors(vec![FieldError {
+                path: "spec.user".into(),
+                message,
+                position: None,
+            }]),
         })
     }
 

@@ -28,6 +28,7 @@ macro_rules! api_tests {
                 semantics::a_dependent_of_a_gone_owner_is_never_created,
                 semantics::deleting_a_tenant_removes_every_object_of_it,
                 semantics::deleting_a_missing_object_is_not_found,
+                semantics::root_runs_only_in_tenants_that_allow_it,
                 watch::watch_starts_with_current_objects_then_follows_changes,
                 watch::watch_resumes_after_any_resource_version,
                 watch::selector_watches_see_objects_enter_and_leave,

@@ -361,3 +361,35 @@ pub async fn deleting_a_missing_object_is_not_found(server: TestServer) {
         error.message()
     );
 }
+
+pub async fn root_runs_only_in_tenants_that_allow_it(server: TestServer) {
+    let mut client = server.client().await;
+    let app_as = |user: u32| {
+        let mut app = app("web", "hello:1", 1);
+        app["metadata"]["tenant"] = json!("acme");
+        app["spec"]["user"] = json!(user);
+        app
+    };
+    let tenant = |allow_root: bool| {
+        json!({"apiVersion": "minicloud/v1", "kind": "Tenant", "metadata": {"name": "acme"},
+               "spec": {"allowRoot": allow_root}})
+    };
+    let refused = apply(&mut client, &app_as(0)).await.unwrap_err();
+    assert_eq!(
+        (refused.code(), reason(&refused)),
+        (tonic::Code::InvalidArgument, "Invalid")
+    );
+    let message = refused.message();
+    assert!(
+        message.contains("spec.user") && message.contains("allowRoot: true on tenant acme"),
+        "{message}"
+    );
+    apply(&mut client, &tenant(false)).await.unwrap();
+    let refused = apply(&mut client, &app_as(0)).await.unwrap_err();
+    assert_eq!(reason(&refused), "Invalid");
+    let (outcome, _) = apply(&mut client, &app_as(1000)).await.unwrap();
+    assert_eq!(outcome, ApplyOutcome::Created);
+    apply(&mut client, &tenant(true)).await.unwrap();
+    let (outcome, _) = apply(&mut client, &app_as(0)).await.unwrap();
+    assert_eq!(outcome, ApplyOutcome::Configured);
+}

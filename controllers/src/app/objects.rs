@@ -116,6 +116,7 @@ pub fn container(spec: &AppSpec) -> ContainerSpec {
         volumes: spec.volumes,
         health_check: spec.health_check,
         user: spec.user,
+        capabilities: spec.capabilities.map(|c| c.add).unwrap_or_default(),
     }
 }
 

@@ -98,6 +98,7 @@ mod tests {
             volumes,
             health_check: None,
             user: None,
+            capabilities: Vec::new(),
         };
         let spec = InstanceSpec {
             app: "web".into(),

@@ -123,6 +123,7 @@ mod tests {
                 volumes: Vec::new(),
                 health_check: None,
                 user: None,
+                capabilities: Vec::new(),
             },
         };
         let mut meta = ObjectMeta::named("web-abc", Some("acme"));

@@ -281,6 +281,7 @@ mod tests {
                 volumes: Vec::new(),
                 health_check: None,
                 user: None,
+                capabilities: Vec::new(),
             },
             spec_hash: hash.into(),
         }

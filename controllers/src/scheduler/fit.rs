@@ -216,6 +216,7 @@ mod tests {
             volumes: Vec::new(),
             health_check: None,
             user: None,
+            capabilities: Vec::new(),
         };
         let spec = InstanceSpec {
             app: app.into(),

@@ -63,7 +63,22 @@ pub struct AppSpec {
     /// Never allowed; present so a spec asking for it gets a clear refusal.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub host_network: bool,
-    /// Adding capabilities is never allowed (all are dropped); dropping is a no-op.
+    /// Never allowed; present so a spec asking for it gets a clear refusal.
+    #[serde(
+        rename = "hostPID",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub host_pid: bool,
+    /// Never allowed; present so a spec asking for it gets a clear refusal.
+    #[serde(
+        rename = "hostIPC",
+        default,
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub host_ipc: bool,
+    /// Capabilities to give back (all are dropped): only those of
+    /// [`ALLOWED_CAPABILITIES`](crate::validate::ALLOWED_CAPABILITIES).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub capabilities: Option<Capabilities>,
 }
@@ -106,11 +121,12 @@ pub struct UpdateStrategy {
     pub progress_deadline_seconds: Option<u32>,
 }
 
-/// Linux capability changes; minicloud drops all capabilities and refuses additions.
+/// Linux capability changes; minicloud drops all capabilities and adds back only a few harmless
+/// ones on request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Capabilities {
-    /// Capabilities to add: always refused.
+    /// Capabilities to add back, by name without `CAP_` (`NET_BIND_SERVICE`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub add: Vec<String>,
     /// Capabilities to drop: all already are.

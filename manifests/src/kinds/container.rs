@@ -208,4 +208,7 @@ pub struct ContainerSpec {
     /// The numeric user id to run as (the image's non-root default when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<u32>,
+    /// Capabilities added back after all are dropped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub capabilities: Vec<String>,
 }

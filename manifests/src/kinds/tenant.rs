@@ -19,6 +19,9 @@ pub struct TenantSpec {
     /// Upper bounds on what the tenant may use.
     #[serde(default)]
     pub quota: Quota,
+    /// Whether the tenant's Apps may run as root (`user: 0`); refused when false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allow_root: bool,
 }
 
 /// Limits on a tenant's total usage. An absent field means no limit.

@@ -5,6 +5,19 @@ use super::container;
 use super::names::is_dns_subdomain;
 use crate::kinds::{AppSpec, UpdateStrategy};
 
+/// The capabilities an App may add back (`spec.capabilities.add`): binding ports below 1024, and
+/// the file-ownership and user-switching steps many images run at start-up. None of them reaches
+/// beyond the container.
+pub const ALLOWED_CAPABILITIES: [&str; 7] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "KILL",
+    "NET_BIND_SERVICE",
+    "SETGID",
+    "SETUID",
+];
+
 /// Most replicas one App may ask for.
 pub(crate) const MAX_REPLICAS: u32 = 100;
 
@@ -99,14 +112,31 @@ fn security(errors: &mut Errors, base: &str, spec: &AppSpec) {
              expose the app through spec.ingress",
         );
     }
-    if let Some(caps) = spec.capabilities.as_ref().filter(|c| !c.add.is_empty()) {
-        errors.add(
-            format!("{base}.capabilities.add"),
-            format!(
-                "adding capabilities ({}) is not allowed: tenant containers run with all \
-             capabilities dropped; remove spec.capabilities.add",
-                caps.add.join(", ")
-            ),
-        );
+    for (field, asked) in [("hostPID", spec.host_pid), ("hostIPC", spec.host_ipc)] {
+        if asked {
+            errors.add(
+                format!("{base}.{field}"),
+                format!(
+                    "tenant containers never share the host's process or IPC namespaces; \
+                     remove spec.{field}"
+                ),
+            );
+        }
+    }
+    let added = spec
+        .capabilities
+        .iter()
+        .flat_map(|c| c.add.iter().enumerate());
+    for (index, capability) in added {
+        if !ALLOWED_CAPABILITIES.contains(&capability.as_str()) {
+            errors.add(
+                format!("{base}.capabilities.add[{index}]"),
+                format!(
+                    "capability {capability:?} may not be added: tenant containers run with \
+                     all capabilities dropped and may get back only {}",
+                    ALLOWED_CAPABILITIES.join(", ")
+                ),
+            );
+        }
     }
 }

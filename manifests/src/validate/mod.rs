@@ -14,6 +14,7 @@ use thiserror::Error;
 
 use crate::resource::Resource;
 
+pub use app::ALLOWED_CAPABILITIES;
 pub use names::{RESERVED_TENANT_NAMES, is_dns_label, is_dns_subdomain, is_env_name};
 
 /// One broken rule.
