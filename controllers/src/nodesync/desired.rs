@@ -1,5 +1,6 @@
 //! What should exist on a node, from the API's objects: the node's live Instances (with their
-//! container spec hash), the Volumes they mount, and which Volumes exist at all. Instances that
+//! container spec hash), the Volumes they mount, which Volumes exist at all, and the deleted
+//! Instances whose containers are draining. Instances that
 //! mount a missing Volume are held back with a message instead.
 
 use std::collections::{BTreeSet, HashMap};
@@ -9,6 +10,7 @@ use minicloud_manifests::{Instance, Volume};
 use super::plan::{Desired, DesiredInstance, VolumeId};
 use crate::hash::stable_hash;
 use crate::object::is_deleting;
+use crate::time;
 
 /// The desired state of `node`, and the Instances held back (by uid) with why.
 pub fn desired_state(
@@ -23,6 +25,16 @@ pub fn desired_state(
         ..Desired::default()
     };
     let mut held = HashMap::new();
+    let deleted = instances
+        .iter()
+        .filter(|i| i.spec.node.as_deref() == Some(node) && is_deleting(&i.metadata));
+    for instance in deleted {
+        let marked = instance.metadata.deletion_timestamp.as_deref();
+        if let Some(marked) = marked.and_then(time::parse) {
+            let uid = instance.metadata.uid.clone().unwrap_or_default();
+            desired.draining.insert(uid, marked);
+        }
+    }
     let live = instances
         .iter()
         .filter(|i| i.spec.node.as_deref() == Some(node) && !is_deleting(&i.metadata));

@@ -29,7 +29,9 @@ use crate::{instance_status, time};
 pub use agent::{
     AgentClient, AgentConnector, AgentError, GrpcAgent, GrpcConnector, ObservedStream,
 };
-pub use plan::{Desired, DesiredInstance, GRACE_SECONDS, RESTART_DELAY, VolumeId, plan};
+pub use plan::{
+    DRAIN_DELAY, Desired, DesiredInstance, GRACE_SECONDS, RESTART_DELAY, VolumeId, plan,
+};
 pub use streams::Streams;
 
 /// What node sync reconciles share.
@@ -104,10 +106,19 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
     if !failures.is_empty() {
         return Err(Error::PlanFailed { node, failures });
     }
-    match more_to_do {
-        true => Ok(Action::RequeueAfter(Duration::ZERO)),
-        false => Ok(next_action(&observed, &problems)),
+    if more_to_do {
+        return Ok(Action::RequeueAfter(Duration::ZERO));
     }
+    let draining = observed
+        .containers
+        .iter()
+        .filter_map(|c| plan::drain_left(&desired, c, SystemTime::now()))
+        .min();
+    Ok(match (draining, next_action(&observed, &problems)) {
+        (Some(left), Action::RequeueAfter(after)) => Action::RequeueAfter(left.min(after)),
+        (Some(left), Action::Done) => Action::RequeueAfter(left),
+        (None, action) => action,
+    })
 }
 
 /// The agent of `node`, followed from now on; `None` when the node is gone or names no agent.

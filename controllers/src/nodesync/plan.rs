@@ -21,6 +21,12 @@ pub const GRACE_SECONDS: u32 = 10;
 /// again by a plan.
 pub const RESTART_DELAY: Duration = Duration::from_secs(10);
 
+/// How long the running container of a deleted Instance keeps serving before it is stopped
+/// (counted from the Instance's deletion mark, which has whole seconds): every ingress follows
+/// the same deletion through its own watch and stops routing to the container meanwhile, so no
+/// request is sent to a container on its way out.
+pub const DRAIN_DELAY: Duration = Duration::from_secs(3);
+
 /// An Instance that should run on the node.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredInstance {
@@ -54,6 +60,9 @@ pub struct Desired {
     pub volumes: BTreeMap<VolumeId, u64>,
     /// Every Volume object that exists, anywhere: a managed volume not among them is an orphan.
     pub known_volumes: BTreeSet<VolumeId>,
+    /// Deleted Instances on the node (by uid), with when they were marked for deletion: their
+    /// containers are stopped only [`DRAIN_DELAY`] after that.
+    pub draining: BTreeMap<String, SystemTime>,
 }
 
 /// The operations taking `observed` to `desired`: removals, then networks and volumes, then
@@ -109,13 +118,28 @@ fn instance_ops(
         }
         kept.extend(keeper.map(|c| c.id.clone()));
     }
-    for container in containers.iter().filter(|c| !kept.contains(&c.id)) {
+    let leftovers = containers.iter().filter(|c| !kept.contains(&c.id));
+    for container in leftovers.filter(|c| drain_left(desired, c, now).is_none()) {
         removes.push(Op::RemoveInstance(RemoveInstance {
             container_id: container.id.clone(),
             grace_seconds: GRACE_SECONDS,
         }));
     }
     (starts, removes)
+}
+
+/// How long `container` still drains before it may be stopped; `None` when it may go now (it
+/// does not run, or belongs to no deleted Instance, or has drained).
+pub fn drain_left(
+    desired: &Desired,
+    container: &ObservedContainer,
+    now: SystemTime,
+) -> Option<Duration> {
+    let uid = label(&container.labels, docker::INSTANCE_UID)?;
+    let marked = desired.draining.get(uid)?;
+    let drained = now.duration_since(*marked).unwrap_or_default();
+    let left = DRAIN_DELAY.saturating_sub(drained);
+    (container.state == "running" && !left.is_zero()).then_some(left)
 }
 
 /// Which of an instance's containers to keep: the current spec first, then a live one.
@@ -394,6 +418,32 @@ mod tests {
             )),
             ["-network:acme"]
         );
+    }
+
+    #[test]
+    fn a_deleted_instances_running_container_drains_before_it_is_removed() {
+        let state = observed(
+            vec![
+                container("c1", "acme", "going", "h1", "running"),
+                container("c2", "acme", "crashed", "h1", "exited"),
+            ],
+            vec![network("acme")],
+        );
+        let mut wanted = desired(vec![]);
+        let marked = now() - Duration::from_secs(1);
+        wanted.draining.insert("going".into(), marked);
+        wanted.draining.insert("crashed".into(), marked);
+        assert_eq!(short(&plan(&wanted, &state, now())), ["remove:c2"]);
+        assert_eq!(
+            drain_left(&wanted, &state.containers[0], now()),
+            Some(DRAIN_DELAY - Duration::from_secs(1))
+        );
+        let later = marked + DRAIN_DELAY;
+        assert_eq!(
+            short(&plan(&wanted, &state, later)),
+            ["remove:c1", "remove:c2"]
+        );
+        assert_eq!(drain_left(&wanted, &state.containers[0], later), None);
     }
 
     #[test]
