@@ -12,56 +12,20 @@ mod support;
 #[allow(dead_code)]
 #[path = "../reconcile/docker.rs"]
 mod docker;
+#[allow(dead_code)]
+#[path = "../reconcile/world.rs"]
+mod world;
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use support::Server;
+use world::World;
 
 /// How long the system may take to show what a test expects.
 const DEADLINE: Duration = Duration::from_secs(60);
 
-/// A unique DNS-label name with a prefix.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
-}
-
-/// One test's world: a tenant, a server whose agent is a node of its own, and cleanup.
-struct World {
-    tenant: String,
-    server: Server,
-    _data: tempfile::TempDir,
-    _cleanup: docker::TenantCleanup,
-}
-
 impl World {
-    fn start() -> World {
-        docker::ensure_example_image();
-        let tenant = unique("t");
-        let cleanup = docker::TenantCleanup(tenant.clone());
-        let data = tempfile::tempdir().unwrap();
-        let node = unique("node");
-        let server = Server::start(&[
-            "--data-dir",
-            data.path().to_str().unwrap(),
-            "--node-name",
-            &node,
-            "--ingress-listen",
-            "127.0.0.1:0",
-        ]);
-        World {
-            tenant,
-            server,
-            _data: data,
-            _cleanup: cleanup,
-        }
-    }
-
     /// Applies App `name` serving the example image, checked on `path` every second.
     fn apply_checked_app(&self, name: &str, path: &str) {
         let manifest = format!(
@@ -144,7 +108,7 @@ fn events(description: &str) -> &str {
 
 #[test]
 fn a_failing_health_check_keeps_the_app_unready_says_why_and_restarts_the_container() {
-    let world = World::start();
+    let world = World::start(&[]);
     world.apply_checked_app("web", "/missing");
     let (instance, ready) = eventually("the instance fails its health check", || {
         let (instance, ready) = instance_and_ready(&world)?;
@@ -197,7 +161,7 @@ fn instance_container(world: &World) -> Value {
 
 #[test]
 fn a_passing_health_check_makes_the_app_ready_and_describe_says_so() {
-    let world = World::start();
+    let world = World::start(&[]);
     world.apply_checked_app("web", "/healthz");
     eventually("the app has a ready replica", || {
         let apps = world.objects("apps");

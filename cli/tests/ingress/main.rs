@@ -11,103 +11,41 @@ mod docker;
 #[allow(dead_code)]
 #[path = "../e2e/support.rs"]
 mod support;
+#[path = "../reconcile/world.rs"]
+mod world;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc::{Receiver, channel};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use support::{ChildGuard, STEP_TIMEOUT, mini};
+use world::World;
 
 /// How long convergence may take before a test fails.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// A unique DNS-label name with a prefix.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
-}
-
-/// One test's platform: `mini server` with its ingress on a free loopback port, a tenant, and
-/// the cleanup of that tenant's containers.
+/// One test's platform: a [`World`] (`mini server` with its ingress on a free loopback port, a
+/// tenant, and the cleanup of that tenant's containers) seen through its ingress.
 struct Platform {
     tenant: String,
-    api: String,
     ingress_port: u16,
-    config_home: tempfile::TempDir,
-    _process: ChildGuard,
-    _stdout: Receiver<String>,
-    _data: tempfile::TempDir,
-    _cleanup: docker::TenantCleanup,
+    world: World,
 }
 
 impl Platform {
     fn start() -> Platform {
-        docker::ensure_example_image();
-        let tenant = unique("t");
-        let cleanup = docker::TenantCleanup(tenant.clone());
-        let data = tempfile::tempdir().unwrap();
-        let child = mini()
-            .args(["server", "--listen", "127.0.0.1:0"])
-            .args(["--ingress-listen", "127.0.0.1:0"])
-            .args(["--node-name", &unique("node"), "--data-dir"])
-            .arg(data.path())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start mini server");
-        let mut process = ChildGuard(child);
-        let stdout = process.0.stdout.take().expect("stdout is piped");
-        let (sender, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let next = |prefix: &str| {
-            let line = lines
-                .recv_timeout(STEP_TIMEOUT)
-                .expect("mini server printed its addresses");
-            line.strip_prefix(prefix)
-                .unwrap_or_else(|| panic!("expected {prefix:?}…, got {line:?}"))
-                .to_owned()
-        };
-        let api = next("minicloud API listening on ");
-        let ingress = next("minicloud ingress listening on http://");
-        let ingress_port = ingress
-            .rsplit_once(':')
-            .and_then(|(_, port)| port.parse().ok())
-            .unwrap_or_else(|| panic!("no port in the ingress address {ingress:?}"));
+        let world = World::start(&[]);
         Platform {
-            tenant,
-            api,
-            ingress_port,
-            config_home: tempfile::tempdir().unwrap(),
-            _process: process,
-            _stdout: lines,
-            _data: data,
-            _cleanup: cleanup,
+            tenant: world.tenant.clone(),
+            ingress_port: world.ingress.port(),
+            world,
         }
     }
 
     /// Runs a `mini` client command against this server and returns its stdout.
     fn mini(&self, args: &[&str]) -> String {
-        let mut command = mini();
-        command
-            .args(args)
-            .env("MINI_SERVER", &self.api)
-            .env("XDG_CONFIG_HOME", self.config_home.path())
-            .env("NO_COLOR", "1");
-        support::run(command).ok()
+        self.world.server.run(args).ok()
     }
 
     /// Applies an App of this tenant exposing its port `http` (8080) through the ingress.

@@ -14,62 +14,18 @@ mod events;
 mod logs;
 mod resilience;
 mod scenarios;
+mod world;
 
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use support::Server;
+pub use world::{World, unique};
 
 /// How long convergence may take before a test fails.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// A unique DNS-label name with a prefix.
-pub fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
-}
-
-/// One test's world: a tenant, a server whose agent is a node of its own, and cleanup.
-pub struct World {
-    /// The tenant all of this test's objects live in.
-    pub tenant: String,
-    /// The all-in-one server.
-    pub server: Server,
-    /// The server's data directory.
-    pub data: tempfile::TempDir,
-    _cleanup: docker::TenantCleanup,
-}
-
 impl World {
-    /// Starts `mini server` with its own node and data directory, plus `args`.
-    pub fn start(args: &[&str]) -> World {
-        docker::ensure_example_image();
-        let tenant = unique("t");
-        let cleanup = docker::TenantCleanup(tenant.clone());
-        let data = tempfile::tempdir().unwrap();
-        let node = unique("node");
-        let mut all = vec![
-            "--data-dir",
-            data.path().to_str().unwrap(),
-            "--node-name",
-            &node,
-            "--ingress-listen",
-            "127.0.0.1:0",
-        ];
-        all.extend_from_slice(args);
-        let server = Server::start(&all);
-        World {
-            tenant,
-            server,
-            data,
-            _cleanup: cleanup,
-        }
-    }
-
     /// Applies an App of this tenant.
     pub fn apply_app(&self, name: &str, replicas: u32, extra_spec: &str) {
         let manifest = format!(

@@ -13,11 +13,15 @@ mod support;
 #[allow(dead_code)]
 #[path = "../reconcile/docker.rs"]
 mod docker;
+#[allow(dead_code)]
+#[path = "../reconcile/world.rs"]
+mod world;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use support::{Outcome, Server};
+use support::Outcome;
+use world::World;
 
 /// The progress deadline of the release that never becomes ready, in seconds.
 const DEADLINE_SECS: u32 = 10;
@@ -30,46 +34,7 @@ const ROLLOUT_TIMEOUT: &str = "150s";
 /// within their grace period).
 const SETTLE: Duration = Duration::from_secs(60);
 
-/// A unique DNS-label name with a prefix.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
-}
-
-/// One test's world: a tenant, a server whose agent is a node of its own, and cleanup.
-struct World {
-    tenant: String,
-    server: Server,
-    _data: tempfile::TempDir,
-    _cleanup: docker::TenantCleanup,
-}
-
 impl World {
-    fn start() -> World {
-        docker::ensure_example_image();
-        let tenant = unique("t");
-        let cleanup = docker::TenantCleanup(tenant.clone());
-        let data = tempfile::tempdir().unwrap();
-        let node = unique("node");
-        let server = Server::start(&[
-            "--data-dir",
-            data.path().to_str().unwrap(),
-            "--node-name",
-            &node,
-            "--ingress-listen",
-            "127.0.0.1:0",
-        ]);
-        World {
-            tenant,
-            server,
-            _data: data,
-            _cleanup: cleanup,
-        }
-    }
-
     /// Applies App `web`: `replicas` of the example image serving HTTP, with `extra` lines of
     /// spec and a progress deadline of `deadline` seconds.
     fn apply_web(&self, replicas: u32, extra: &str, deadline: u32) {
@@ -208,7 +173,7 @@ const GREETING: &str = "  env: [{name: GREETING, value: hi}]\n";
 
 #[test]
 fn a_release_that_never_becomes_ready_is_rolled_back_and_undo_keeps_what_runs() {
-    let world = World::start();
+    let world = World::start(&[]);
     world.apply_web(2, "", PATIENT_SECS);
     let first = world.rollout_status().ok();
     assert!(
@@ -287,7 +252,7 @@ fn a_release_that_never_becomes_ready_is_rolled_back_and_undo_keeps_what_runs() 
 
 #[test]
 fn undo_to_a_revision_and_restart_replace_every_container() {
-    let world = World::start();
+    let world = World::start(&[]);
     world.apply_web(1, "", PATIENT_SECS);
     world.rollout_status().ok();
     world.apply_web(1, GREETING, PATIENT_SECS);

@@ -16,6 +16,8 @@ mod support;
 #[allow(dead_code)]
 #[path = "../reconcile/docker.rs"]
 mod docker;
+#[path = "../reconcile/world.rs"]
+mod world;
 
 mod http;
 mod servers;
@@ -27,7 +29,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use http::{Load, Tally};
-use support::{Outcome, Server};
+use support::Outcome;
+use world::World;
 
 /// How long convergence may take before a test fails.
 const CONVERGE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -45,56 +48,7 @@ const FAILING_SECS: u32 = 1;
 /// Answers in a row the new release must give before a rollout counts as complete.
 const SETTLED_ANSWERS: usize = 30;
 
-/// A unique DNS-label name with a prefix.
-fn unique(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{prefix}{:x}{:x}", std::process::id(), nanos % 0xffff_ffff)
-}
-
-/// One test's world: a tenant, a server whose agent is a node of its own with the ingress on a
-/// free loopback port, and cleanup.
-struct World {
-    tenant: String,
-    server: Server,
-    ingress: SocketAddr,
-    _data: tempfile::TempDir,
-    _cleanup: docker::TenantCleanup,
-}
-
 impl World {
-    fn start() -> World {
-        docker::ensure_example_image();
-        let tenant = unique("t");
-        let cleanup = docker::TenantCleanup(tenant.clone());
-        let data = tempfile::tempdir().unwrap();
-        let node = unique("node");
-        let server = Server::start(&[
-            "--data-dir",
-            data.path().to_str().unwrap(),
-            "--node-name",
-            &node,
-            "--ingress-listen",
-            "127.0.0.1:0",
-            "--domain",
-            "localhost",
-        ]);
-        let line = server.next_line();
-        let ingress = line
-            .strip_prefix("minicloud ingress listening on http://")
-            .and_then(|address| address.parse().ok())
-            .unwrap_or_else(|| panic!("expected the ingress's address, got {line:?}"));
-        World {
-            tenant,
-            server,
-            ingress,
-            _data: data,
-            _cleanup: cleanup,
-        }
-    }
-
     /// Applies App `name` of this tenant: the example image with port `http` (8080) behind the
     /// ingress, ready once `GET /healthz` answers, plus `spec` (lines of `spec:`). The health
     /// check is patient, as a busy machine can be slow to start a server or to answer; its
@@ -246,7 +200,7 @@ fn old_release(body: &str) -> bool {
 
 #[test]
 fn a_rolling_update_under_load_fails_no_request() {
-    let world = World::start();
+    let world = World::start(&[]);
     world.apply_web(3, "v1", true, PATIENT_SECS);
     world.rollout_status("web").ok();
     world.wait_served_by("v1");
@@ -275,7 +229,7 @@ fn a_rolling_update_under_load_fails_no_request() {
 
 #[test]
 fn a_release_that_never_passes_its_health_check_gets_no_traffic_and_is_rolled_back() {
-    let world = World::start();
+    let world = World::start(&[]);
     world.apply_web(2, "v1", true, PATIENT_SECS);
     world.rollout_status("web").ok();
     world.wait_served_by("v1");
@@ -334,7 +288,7 @@ fn a_release_that_never_passes_its_health_check_gets_no_traffic_and_is_rolled_ba
 
 #[test]
 fn a_websocket_reaches_a_container_through_the_ingress() {
-    let world = World::start();
+    let world = World::start(&[]);
     let spec = format!(
         "  replicas: 1\n{}",
         servers::script_spec(websocket::SERVER_SCRIPT, &[])
