@@ -33,7 +33,7 @@ pub async fn run(args: ControllersArgs) -> Result<ExitCode> {
     let url = server_url(args.server)?;
     let shutdown = tokio_util::sync::CancellationToken::new();
     let ingress = args.ingress_port.map(|port| IngressAddress {
-        domain: args.domain.trim_end_matches('.').to_ascii_lowercase(),
+        domain: args.domain,
         port,
     });
     let controllers = spawn_controllers(&url, ingress, shutdown.clone());

@@ -109,10 +109,11 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
     if more_to_do {
         return Ok(Action::RequeueAfter(Duration::ZERO));
     }
+    let now = SystemTime::now();
     let draining = observed
         .containers
         .iter()
-        .filter_map(|c| plan::drain_left(&desired, c, SystemTime::now()))
+        .filter_map(|c| plan::drain_left(&desired, c, now))
         .min();
     Ok(match (draining, next_action(&observed, &problems)) {
         (Some(left), Action::RequeueAfter(after)) => Action::RequeueAfter(left.min(after)),
