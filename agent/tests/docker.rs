@@ -187,6 +187,82 @@ async fn tenants_cannot_reach_each_other_while_apps_of_a_tenant_can() {
     }
 }
 
+/// Rules inserted at the head of the filter table's FORWARD chain, deleted when dropped.
+struct ForwardRules(Vec<Vec<String>>);
+
+impl ForwardRules {
+    fn insert(rules: Vec<Vec<String>>) -> ForwardRules {
+        for rule in &rules {
+            let mut args = vec!["--wait", "-I", "FORWARD", "1"];
+            args.extend(rule.iter().map(String::as_str));
+            run_iptables(&args);
+        }
+        ForwardRules(rules)
+    }
+}
+
+impl Drop for ForwardRules {
+    fn drop(&mut self) {
+        for rule in &self.0 {
+            let mut args = vec!["--wait", "-D", "FORWARD"];
+            args.extend(rule.iter().map(String::as_str));
+            run_iptables(&args);
+        }
+    }
+}
+
+fn run_iptables(args: &[&str]) {
+    let status = std::process::Command::new("iptables").args(args).status();
+    assert!(status.unwrap().success(), "iptables {args:?} failed");
+}
+
+fn bridge_of(tenant: &Tenant) -> String {
+    let id = docker_ok(&["network", "inspect", "-f", "{{.Id}}", &tenant.network()]);
+    minicloud_agent::runtime::firewall::bridge_name(&id)
+}
+
+/// Docker's own isolation briefly lets traffic between bridges through whenever a network is
+/// created (it re-inserts its FORWARD jump); minicloud's rules must hold on their own. The
+/// test opens the filter table between two tenants' bridges outright and probes across.
+#[tokio::test]
+async fn tenant_isolation_holds_even_when_the_filter_table_lets_traffic_between_bridges_through() {
+    let (a, b) = (Tenant::new(), Tenant::new());
+    let service = agent(&a).await;
+    let server = apply_ok(&service, vec![network(&b), start(&b, "srv", SERVE)]).await;
+    let server = server.results[1].container_id.clone();
+    let peer = apply_ok(&service, vec![start(&b, "peer", SLEEP)]).await;
+    let peer = peer.results[0].container_id.clone();
+    let stranger = apply_ok(&service, vec![network(&a), start(&a, "cli", SLEEP)]).await;
+    let stranger = stranger.results[1].container_id.clone();
+    let server_ip = container(&observe(&service).await, &server)
+        .unwrap()
+        .ip
+        .clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while let Err(e) = fetch_from(&peer, &server_ip) {
+        assert!(
+            Instant::now() < deadline,
+            "the server never answered its own tenant: {e}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (bridge_a, bridge_b) = (bridge_of(&a), bridge_of(&b));
+    let accept = |from: &str, to: &str| {
+        ["-i", from, "-o", to, "-j", "ACCEPT"]
+            .map(str::to_owned)
+            .to_vec()
+    };
+    let _open = ForwardRules::insert(vec![
+        accept(&bridge_a, &bridge_b),
+        accept(&bridge_b, &bridge_a),
+    ]);
+    assert!(
+        fetch_from(&stranger, &server_ip).is_err(),
+        "tenant A reached {server_ip} of B once the filter table let it through"
+    );
+    fetch_from(&peer, &server_ip).expect("B's own traffic still flows");
+}
+
 #[tokio::test]
 async fn containers_minicloud_did_not_create_are_never_listed_or_touched() {
     let tenant = Tenant::new();

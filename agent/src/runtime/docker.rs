@@ -23,6 +23,7 @@ use bollard::query_parameters::{
 };
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
+use super::firewall;
 use super::{
     ContainerInfo, HostInfo, LogChunk, LogOptions, LogStream, NetworkInfo, NetworkSpec, ObjectType,
     Result, Runtime, RuntimeError, RuntimeEvent, VolumeInfo, VolumeSpec,
@@ -42,7 +43,22 @@ impl DockerRuntime {
     pub async fn connect() -> Result<DockerRuntime> {
         let docker = Docker::connect_with_defaults().map_err(unreachable)?;
         let docker = docker.negotiate_version().await.map_err(unreachable)?;
-        Ok(DockerRuntime { docker })
+        let runtime = DockerRuntime { docker };
+        runtime.isolate_networks().await?;
+        Ok(runtime)
+    }
+
+    /// Rewrites the host firewall's isolation rules for every managed network (see
+    /// [`firewall`]).
+    async fn isolate_networks(&self) -> Result<()> {
+        let lock = firewall::lock().await?;
+        let bridges: Vec<String> = self
+            .list_networks()
+            .await?
+            .iter()
+            .map(|n| firewall::bridge_name(&n.id))
+            .collect();
+        firewall::sync(&bridges, &lock).await
     }
 
     /// The managed containers matching `filters`, inspected.
@@ -151,6 +167,7 @@ impl Runtime for DockerRuntime {
             .iter()
             .any(|n| n.name == spec.name)
         {
+            self.isolate_networks().await?;
             return Ok(false);
         }
         let request = NetworkCreateRequest {
@@ -163,6 +180,7 @@ impl Runtime for DockerRuntime {
             .create_network(request)
             .await
             .map_err(|e| refused(format!("create network {}", spec.name), e))?;
+        self.isolate_networks().await?;
         Ok(true)
     }
 
@@ -255,7 +273,7 @@ impl Runtime for DockerRuntime {
 
     async fn remove_network(&self, id: &str) -> Result<bool> {
         match self.docker.remove_network(id).await {
-            Ok(()) => Ok(true),
+            Ok(()) => self.isolate_networks().await.map(|()| true),
             Err(e) if status(&e) == Some(404) => Ok(false),
             Err(e) => Err(refused(format!("remove network {id}"), e)),
         }

@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod fake;
+pub mod firewall;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -33,6 +34,12 @@ pub enum RuntimeError {
         /// The engine's explanation.
         message: String,
     },
+    /// The host firewall rules that keep tenant networks apart could not be installed.
+    #[error(
+        "cannot install the tenant isolation rules: {0}; the node agent needs root (or \
+         CAP_NET_ADMIN) and iptables"
+    )]
+    Firewall(String),
     /// Pulling an image that is not present failed.
     #[error(
         "image {image} is not present on this node and pulling it failed: {message}; \
