@@ -113,7 +113,8 @@ done
 MINI_SERVER=$(sed -n 's/^minicloud API listening on //p' "$work_dir/server.out")
 ingress=$(sed -n 's/^minicloud ingress listening on http:\/\///p' "$work_dir/server.out")
 [ -n "$MINI_SERVER" ] && [ -n "$ingress" ] || { log "mini server did not start"; exit 1; }
-export MINI_SERVER XDG_CONFIG_HOME="$work_dir/config"
+MINI_KEY=$(sed -n 's/^minicloud admin key .*: //p' "$work_dir/server.out")
+export MINI_SERVER MINI_KEY XDG_CONFIG_HOME="$work_dir/config"
 ingress_port=${ingress##*:}
 host="web.$tenant.localhost"
 log "mini server at $MINI_SERVER, ingress on port $ingress_port, app at http://$host:$ingress_port"

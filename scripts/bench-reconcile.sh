@@ -250,7 +250,8 @@ start_server() {
     for _ in $(seq 1 200); do
         if grep -q '^minicloud API listening on ' "$work_dir/server.out" 2>/dev/null; then
             MINI_SERVER=$(sed -n 's/^minicloud API listening on //p' "$work_dir/server.out" | head -1)
-            export MINI_SERVER
+            MINI_KEY=$(sed -n 's/^minicloud admin key .*: //p' "$work_dir/server.out" | head -1)
+            export MINI_SERVER MINI_KEY
             log "mini server at $MINI_SERVER, node $node"
             return
         fi
@@ -266,7 +267,7 @@ start_server() {
 set_bulk_cpu() {
     local millis=""
     for _ in $(seq 1 200); do
-        millis=$(curl -fsS "$MINI_SERVER/api/v1/nodes/$node" 2>/dev/null | python3 -c '
+        millis=$(curl -fsS -H "Authorization: Bearer $MINI_KEY" "$MINI_SERVER/api/v1/nodes/$node" 2>/dev/null | python3 -c '
 import json, sys
 cpu = json.load(sys.stdin)["status"]["allocatable"]["cpu"]
 print(int(cpu[:-1]) if cpu.endswith("m") else int(float(cpu) * 1000))' 2>/dev/null) && break
@@ -284,11 +285,12 @@ print(int(cpu[:-1]) if cpu.endswith("m") else int(float(cpu) * 1000))' 2>/dev/nu
 # Lines "TIME_NS TENANT NAME PHASE" for every Instance event the API streams, stamped on receipt.
 api_file="$work_dir/instances"
 start_api_watch() {
-    python3 -u - "$MINI_SERVER" >"$api_file" 2>"$work_dir/api-watch.err" <<'EOF' &
+    python3 -u - "$MINI_SERVER" "$MINI_KEY" >"$api_file" 2>"$work_dir/api-watch.err" <<'EOF' &
 import http.client, json, sys, time, urllib.parse
 url = urllib.parse.urlsplit(sys.argv[1])
 conn = http.client.HTTPConnection(url.hostname, url.port)
-conn.request("GET", "/api/v1/instances?tenant=*&watch=true")
+conn.request("GET", "/api/v1/instances?tenant=*&watch=true",
+             headers={"Authorization": f"Bearer {sys.argv[2]}"})
 response = conn.getresponse()
 if response.status != 200:
     sys.exit(f"watch failed: {response.status} {response.read()[:200]!r}")
@@ -370,7 +372,7 @@ EOF
 
 # The number of Instances in the API, all tenants.
 instance_count() {
-    curl -fsS "$MINI_SERVER/api/v1/instances?tenant=*" |
+    curl -fsS -H "Authorization: Bearer $MINI_KEY" "$MINI_SERVER/api/v1/instances?tenant=*" |
         python3 -c 'import json, sys; print(len(json.load(sys.stdin)["items"]))'
 }
 

@@ -9,9 +9,9 @@ use minicloud_manifests::{
     Bytes, Condition, ConditionStatus, Cpu, Node, NodeAddress, NodeAddressType, NodeCapacity,
     NodeSpec, NodeStatus, ObjectMeta, Resource,
 };
+use minicloud_proto::bearer::Authorized;
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{ApplyRequest, UpdateStatusRequest};
-use tonic::transport::Channel;
 
 use crate::error::{Error, Result};
 use crate::runtime::HostInfo;
@@ -110,7 +110,7 @@ fn timestamp(t: SystemTime) -> String {
 /// every `interval` until `shutdown` completes. Failures are logged and retried on the next tick;
 /// a Node deleted meanwhile is registered again.
 pub async fn run_heartbeat(
-    mut client: ResourceServiceClient<Channel>,
+    mut client: ResourceServiceClient<Authorized>,
     mut node: Node,
     interval: Duration,
     shutdown: impl Future<Output = ()>,
@@ -132,7 +132,7 @@ pub async fn run_heartbeat(
 
 /// One tick: register when needed, then update the status.
 async fn beat(
-    client: &mut ResourceServiceClient<Channel>,
+    client: &mut ResourceServiceClient<Authorized>,
     node: &mut Node,
     registered: &mut bool,
 ) -> Result<()> {

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use minicloud_agent::{NodeInfo, node_object, run_heartbeat};
 use minicloud_manifests::{Resource, parse_json_object};
+use minicloud_proto::bearer::{Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::resource_service_server::{ResourceService, ResourceServiceServer};
 use minicloud_proto::v1::{
@@ -81,9 +82,12 @@ async fn the_node_is_registered_once_then_its_status_renewed_every_interval() {
         .add_service(ResourceServiceServer::new(recorder.clone()))
         .serve_with_incoming(TcpListenerStream::new(listener));
     tokio::spawn(server);
-    let client = ResourceServiceClient::connect(format!("http://{address}"))
+    let channel = tonic::transport::Channel::from_shared(format!("http://{address}"))
+        .unwrap()
+        .connect()
         .await
         .unwrap();
+    let client = ResourceServiceClient::new(authorized(channel, Bearer::default()));
     let info = NodeInfo {
         cpu_millis: 2000,
         memory_bytes: 1 << 30,

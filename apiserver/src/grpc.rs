@@ -13,8 +13,9 @@ use crate::api::{
     ApiError, ApplyOutcome, EventType, LabelSelector, ObjectEvent, ObjectRef, RequestContext,
     ResourceApi, TenantScope, parse_revision,
 };
+use crate::auth::Identity;
 
-/// The tenant used when a request names none, until API keys carry one.
+/// The tenant used when a request names none and its key belongs to no tenant.
 pub const DEFAULT_TENANT: &str = "default";
 
 /// Serves [`ResourceService`] from a [`ResourceApi`].
@@ -30,8 +31,22 @@ impl GrpcResources {
     }
 }
 
-fn context<T>(_request: &Request<T>) -> RequestContext {
-    RequestContext::anonymous(DEFAULT_TENANT)
+/// The caller's context: the identity the authentication layer attached, working in
+/// `requested` when given, else in its own tenant (tenant keys) or [`DEFAULT_TENANT`].
+pub(crate) fn context<T>(request: &Request<T>, requested: &str) -> Result<RequestContext, Status> {
+    let identity = request
+        .extensions()
+        .get::<Identity>()
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::Unauthenticated("this request was not authenticated".into()).grpc_status()
+        })?;
+    let tenant = match (requested, &identity.tenant) {
+        ("", Some(own)) => own.clone(),
+        ("", None) => DEFAULT_TENANT.to_owned(),
+        (requested, _) => requested.to_owned(),
+    };
+    Ok(RequestContext::new(identity, &tenant))
 }
 
 /// Parses a kind name as users write it (`app`, `apps`, `App`).
@@ -92,11 +107,8 @@ impl ResourceService for GrpcResources {
         &self,
         request: Request<pb::ApplyRequest>,
     ) -> Result<Response<pb::ApplyResponse>, Status> {
-        let mut ctx = context(&request);
+        let ctx = context(&request, &request.get_ref().default_tenant)?;
         let request = request.into_inner();
-        if !request.default_tenant.is_empty() {
-            ctx.default_tenant = request.default_tenant;
-        }
         let result = self
             .api
             .apply(&ctx, request.json.as_bytes(), request.dry_run)
@@ -115,7 +127,7 @@ impl ResourceService for GrpcResources {
     }
 
     async fn get(&self, request: Request<pb::GetRequest>) -> Result<Response<pb::Object>, Status> {
-        let ctx = context(&request);
+        let ctx = context(&request, "")?;
         let target = object_ref(request.into_inner().r#ref, &ctx).map_err(|e| e.grpc_status())?;
         let object = self
             .api
@@ -129,7 +141,7 @@ impl ResourceService for GrpcResources {
         &self,
         request: Request<pb::ListRequest>,
     ) -> Result<Response<pb::ObjectList>, Status> {
-        let ctx = context(&request);
+        let ctx = context(&request, "")?;
         let request = request.into_inner();
         let listed = async {
             let kind = parse_kind(&request.kind)?;
@@ -150,7 +162,7 @@ impl ResourceService for GrpcResources {
         &self,
         request: Request<pb::DeleteRequest>,
     ) -> Result<Response<pb::DeleteResponse>, Status> {
-        let ctx = context(&request);
+        let ctx = context(&request, "")?;
         let request = request.into_inner();
         let deleted = async {
             let target = object_ref(request.r#ref, &ctx)?;
@@ -170,7 +182,7 @@ impl ResourceService for GrpcResources {
         &self,
         request: Request<pb::WatchRequest>,
     ) -> Result<Response<Self::WatchStream>, Status> {
-        let ctx = context(&request);
+        let ctx = context(&request, "")?;
         let request = request.into_inner();
         let opened = async {
             let kind = parse_kind(&request.kind)?;
@@ -195,7 +207,7 @@ impl ResourceService for GrpcResources {
         &self,
         request: Request<pb::UpdateStatusRequest>,
     ) -> Result<Response<pb::Object>, Status> {
-        let ctx = context(&request);
+        let ctx = context(&request, "")?;
         let body = request.into_inner().json;
         let object = self
             .api

@@ -2,7 +2,9 @@
 //! fan-out are built on top of it.
 
 pub mod api;
+pub mod auth;
 pub mod grpc;
+pub mod keys;
 pub mod logs;
 pub mod rest;
 pub mod server;

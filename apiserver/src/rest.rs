@@ -6,7 +6,8 @@
 //!   (`?resourceVersion=RV` as a precondition); `PUT /api/v1/{kind}/{name}/status` writes status.
 //!
 //! `{kind}` is any spelling `mini get` accepts (`apps`, `app`, `App`); `tenant` defaults to
-//! `default`. Errors are JSON `{"code", "reason", "message"}`.
+//! the key's tenant, else `default`. Every route but `/healthz` takes `Authorization: Bearer
+//! <key>`. Errors are JSON `{"code", "reason", "message"}`.
 
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, put};
-use axum::{Json, Router};
+use axum::{Extension, Json, Router};
 use futures::StreamExt;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -24,6 +25,7 @@ use crate::api::{
     ApiError, EventType, LabelSelector, MAX_BODY_BYTES, ObjectEvent, ObjectRef, RequestContext,
     ResourceApi,
 };
+use crate::auth::Identity;
 use crate::grpc::{DEFAULT_TENANT, optional_revision, parse_kind, scope};
 
 /// Query parameters every route understands.
@@ -61,12 +63,15 @@ pub fn router(api: Arc<ResourceApi>) -> Router {
         .with_state(api)
 }
 
-fn context(params: &Params) -> RequestContext {
-    let tenant = match params.tenant.as_str() {
-        "" | "*" => DEFAULT_TENANT,
-        tenant => tenant,
+/// The caller's context: in the tenant the query names, else its key's tenant, else
+/// [`DEFAULT_TENANT`].
+fn context(params: &Params, identity: Identity) -> RequestContext {
+    let tenant = match (params.tenant.as_str(), &identity.tenant) {
+        ("" | "*", Some(own)) => own.clone(),
+        ("" | "*", None) => DEFAULT_TENANT.to_owned(),
+        (tenant, _) => tenant.to_owned(),
     };
-    RequestContext::anonymous(tenant)
+    RequestContext::new(identity, &tenant)
 }
 
 fn target(
@@ -99,10 +104,11 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
 
 async fn get_one(
     State(api): State<Arc<ResourceApi>>,
+    Extension(identity): Extension<Identity>,
     Path((kind, name)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    let ctx = context(&params);
+    let ctx = context(&params, identity);
     Ok(Json(
         api.get(&ctx, &target(&kind, &name, &params, &ctx)?).await?,
     ))
@@ -110,10 +116,11 @@ async fn get_one(
 
 async fn list_or_watch(
     State(api): State<Arc<ResourceApi>>,
+    Extension(identity): Extension<Identity>,
     Path(kind): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let ctx = context(&params);
+    let ctx = context(&params, identity);
     let kind = parse_kind(&kind)?;
     let selector = LabelSelector::parse(&params.label_selector)?;
     let scope = scope(kind, &params.tenant, &ctx);
@@ -147,12 +154,13 @@ fn json_line(item: Result<ObjectEvent, ApiError>) -> String {
 
 async fn apply(
     State(api): State<Arc<ResourceApi>>,
+    Extension(identity): Extension<Identity>,
     Path((kind, name)): Path<(String, String)>,
     Query(params): Query<Params>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ctx = context(&params);
+    let ctx = context(&params, identity);
     let body = read_body(&headers, body).await?;
     check_names(&kind, &name, &body)?;
     let result = api.apply(&ctx, &body, params.dry_run).await?;
@@ -188,10 +196,11 @@ fn check_names(kind: &str, name: &str, body: &[u8]) -> Result<(), ApiError> {
 
 async fn delete(
     State(api): State<Arc<ResourceApi>>,
+    Extension(identity): Extension<Identity>,
     Path((kind, name)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    let ctx = context(&params);
+    let ctx = context(&params, identity);
     let target = target(&kind, &name, &params, &ctx)?;
     let result = api
         .delete(&ctx, &target, optional_revision(&params.resource_version)?)
@@ -203,12 +212,13 @@ async fn delete(
 
 async fn update_status(
     State(api): State<Arc<ResourceApi>>,
+    Extension(identity): Extension<Identity>,
     Path((kind, name)): Path<(String, String)>,
     Query(params): Query<Params>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let ctx = context(&params);
+    let ctx = context(&params, identity);
     let body = read_body(&headers, body).await?;
     check_names(&kind, &name, &body)?;
     Ok(Json(api.update_status(&ctx, &body).await?))

@@ -9,29 +9,43 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::serve::ListenerExt;
 use minicloud_proto::v1::app_logs_server::AppLogsServer;
+use minicloud_proto::v1::keys_server::KeysServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::api::{MAX_BODY_BYTES, ResourceApi};
+use crate::auth::{self, Authenticator};
 use crate::grpc::GrpcResources;
+use crate::keys::GrpcKeys;
 use crate::logs::AppLogsService;
 use crate::rest;
 
-/// Every route of the API server: REST, and gRPC (the resource service plus `more_grpc`, such as
-/// a node agent's) by content type on the same path space.
-pub fn router(api: Arc<ResourceApi>, more_grpc: Routes) -> Router {
+/// Every route of the API server: REST, and gRPC (the resource and key services plus
+/// `more_grpc`, such as a node agent's) by content type on the same path space, all behind
+/// authentication. `agent_key` is what the log service presents to node agents.
+pub fn router(api: Arc<ResourceApi>, more_grpc: Routes, agent_key: Option<String>) -> Router {
+    let authenticator = Authenticator::new(api.store());
     let service = ResourceServiceServer::new(GrpcResources::new(api.clone()))
         .max_decoding_message_size(MAX_BODY_BYTES);
     let grpc = more_grpc
         .add_service(service)
-        .add_service(AppLogsServer::new(AppLogsService::new(api.clone())))
+        .add_service(KeysServer::new(GrpcKeys::new(api.clone())))
+        .add_service(AppLogsServer::new(AppLogsService::new(
+            api.clone(),
+            agent_key,
+        )))
         .prepare()
         .into_axum_router()
         .layer(axum::middleware::map_response(
             oversized_is_resource_exhausted,
         ));
-    rest::router(api).merge(grpc)
+    rest::router(api)
+        .merge(grpc)
+        .layer(axum::middleware::from_fn_with_state(
+            authenticator,
+            auth::authenticate,
+        ))
 }
 
 /// tonic refuses a message over the size limit from its length prefix, before reading it, but
@@ -70,15 +84,16 @@ pub async fn serve(
     api: Arc<ResourceApi>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, api, Routes::default(), shutdown).await
+    serve_with(listener, api, Routes::default(), None, shutdown).await
 }
 
 /// Like [`serve`], with more gRPC services on the same port — the all-in-one server mounts the
-/// node agent's here.
+/// node agent's here — and the key the log service presents to node agents.
 pub async fn serve_with(
     listener: TcpListener,
     api: Arc<ResourceApi>,
     more_grpc: Routes,
+    agent_key: Option<String>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopping = api.shutdown_token();
@@ -92,7 +107,7 @@ pub async fn serve_with(
             tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(api, more_grpc))
+    axum::serve(listener, router(api, more_grpc, agent_key))
         .with_graceful_shutdown(signal)
         .await
 }

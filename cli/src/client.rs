@@ -4,10 +4,11 @@
 use std::fmt;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use clap::Args;
 use minicloud_apiserver::api::ApiError;
 use minicloud_manifests::{Kind, Scope};
+use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb};
 use serde_json::Value;
@@ -28,9 +29,30 @@ pub struct ConnectArgs {
     /// The server URL [default: the config file's current context, else http://127.0.0.1:7070].
     #[arg(long, env = "MINI_SERVER")]
     pub server: Option<String>,
-    /// The tenant to work in (like kubectl's namespace) [default: the config file's, else "default"].
+    /// The tenant to work in (like kubectl's namespace) [default: the config file's, else the
+    /// key's, else "default"].
     #[arg(long, short = 't')]
     pub tenant: Option<String>,
+    /// The API key [default: the config file's, written by `mini login`].
+    #[arg(long, env = "MINI_KEY", hide_env_values = true)]
+    pub key: Option<String>,
+}
+
+/// The API key named by `key`, else the config file's; an error saying how to get one when
+/// there is none.
+pub fn api_key(key: Option<String>) -> Result<String> {
+    match key.or(config::load()?.key) {
+        Some(key) => Ok(key),
+        None => bail!(
+            "no API key: pass --key, set MINI_KEY or run `mini login --key KEY`; `mini server` \
+             prints the admin key on its first start and keeps it in <data dir>/admin.key"
+        ),
+    }
+}
+
+/// The tenant a key belongs to, read from its public prefix (`mc_acme_…`).
+fn tenant_of_key(key: &str) -> Option<String> {
+    minicloud_apiserver::auth::Token::parse(key).and_then(|token| token.tenant)
 }
 
 /// The URL of the server named by `server`, else the config file, else the default, with a
@@ -71,8 +93,8 @@ impl From<tonic::Status> for RequestFailed {
 
 /// A connected client working in one tenant.
 pub struct Client {
-    grpc: ResourceServiceClient<Channel>,
-    channel: Channel,
+    grpc: ResourceServiceClient<Authorized>,
+    channel: Authorized,
     tenant: String,
 }
 
@@ -85,12 +107,15 @@ impl Client {
             .clone()
             .or(context.server)
             .unwrap_or_else(|| DEFAULT_SERVER.to_owned());
+        let key = api_key(args.key.clone())?;
         let tenant = args
             .tenant
             .clone()
             .or(context.tenant)
+            .or_else(|| tenant_of_key(&key))
             .unwrap_or_else(|| DEFAULT_TENANT.to_owned());
         let channel = open_channel(&with_scheme(&server)).await?;
+        let channel = authorized(channel, Bearer::new(Some(&key))?);
         let grpc =
             ResourceServiceClient::new(channel.clone()).max_decoding_message_size(MAX_REPLY_BYTES);
         Ok(Client {
@@ -165,6 +190,29 @@ impl Client {
         let mut logs = pb::app_logs_client::AppLogsClient::new(self.channel.clone());
         let lines = logs.stream(request).await.map_err(RequestFailed::from)?;
         Ok(lines.into_inner())
+    }
+
+    /// Issues an API key with `role` ("tenant-admin", ...) for `tenant` (empty: none, or the
+    /// caller's own).
+    pub async fn create_key(
+        &self,
+        role: &str,
+        tenant: &str,
+        description: &str,
+    ) -> Result<pb::CreatedKey, RequestFailed> {
+        let request = pb::CreateKeyRequest {
+            role: role.to_owned(),
+            tenant: tenant.to_owned(),
+            description: description.to_owned(),
+        };
+        let mut keys = pb::keys_client::KeysClient::new(self.channel.clone());
+        Ok(keys.create(request).await?.into_inner())
+    }
+
+    /// Who the server says this client's key is.
+    pub async fn who_am_i(&self) -> Result<pb::Identity, RequestFailed> {
+        let mut keys = pb::keys_client::KeysClient::new(self.channel.clone());
+        Ok(keys.who_am_i(pb::WhoAmIRequest {}).await?.into_inner())
     }
 
     /// Deletes one object.

@@ -5,6 +5,7 @@
 //! current-context: home          # optional; without it the top-level fields apply
 //! server: http://127.0.0.1:7070
 //! tenant: default
+//! key: mc_acme_1a2b3c4d_…        # written by `mini login`
 //! contexts:
 //!   home: {server: http://10.0.0.2:7070, tenant: acme}
 //! ```
@@ -25,6 +26,8 @@ pub struct Context {
     pub server: Option<String>,
     /// The tenant used when the command line names none.
     pub tenant: Option<String>,
+    /// The API key presented to the server (`mini login` writes it; the file is kept 0600).
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -61,6 +64,68 @@ pub fn load() -> Result<Context> {
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("cannot read the config file {}", path.display()))?;
     parse(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+/// Saves `context`'s fields into the config file (into the current context, when the file has
+/// one), keeping everything else; the file is written readable by its owner only (0600), since
+/// it holds a key. Returns the file's path.
+pub fn save(context: &Context) -> Result<PathBuf> {
+    let path = path().context("neither XDG_CONFIG_HOME nor HOME is set; cannot save")?;
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => bail!("cannot read the config file {}: {error}", path.display()),
+    };
+    let mut file: serde_json::Map<String, serde_json::Value> = if text.trim().is_empty() {
+        serde_json::Map::new()
+    } else {
+        serde_saphyr::from_str(&text).with_context(|| format!("config file {}", path.display()))?
+    };
+    let current = file
+        .get("current-context")
+        .and_then(|name| name.as_str())
+        .map(str::to_owned);
+    let target = match current {
+        Some(name) => file
+            .entry("contexts")
+            .or_insert_with(|| serde_json::json!({}))
+            .as_object_mut()
+            .context("`contexts` in the config file is not a map")?
+            .entry(name)
+            .or_insert_with(|| serde_json::json!({}))
+            .as_object_mut()
+            .context("the current context in the config file is not a map")?,
+        None => &mut file,
+    };
+    for (field, value) in [
+        ("server", &context.server),
+        ("tenant", &context.tenant),
+        ("key", &context.key),
+    ] {
+        if let Some(value) = value {
+            target.insert(field.to_owned(), serde_json::Value::String(value.clone()));
+        }
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let json = serde_json::to_string_pretty(&file)? + "\n";
+    write_private(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(path)
+}
+
+/// Writes `text` to `path` with mode 0600, replacing what was there.
+pub fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+    file.write_all(text.as_bytes())
 }
 
 fn parse(text: &str) -> Result<Context> {

@@ -13,14 +13,16 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    agent, apply, controllers, delete, describe, diff, events, get, logs, restart, rollout, server,
+    agent, apply, controllers, delete, describe, diff, events, get, key, login, logs, restart,
+    rollout, server, tenant,
 };
 
 /// minicloud: a self-hosted, multi-tenant container platform.
 ///
 /// Client commands reach the server named by --server, else $MINI_SERVER, else the current
 /// context of the config file ($XDG_CONFIG_HOME/minicloud/config, by default
-/// ~/.config/minicloud/config), else http://127.0.0.1:7070.
+/// ~/.config/minicloud/config), else http://127.0.0.1:7070, presenting the key named by --key,
+/// else $MINI_KEY, else the config file's (`mini login` saves it).
 #[derive(Parser)]
 #[command(name = "mini", version, about)]
 struct Cli {
@@ -55,6 +57,12 @@ enum Command {
     Rollout(rollout::RolloutArgs),
     /// Replace every instance of an App with a new one, in a rolling update.
     Restart(restart::RestartArgs),
+    /// Check an API key against a server and save both in the config file.
+    Login(login::LoginArgs),
+    /// Create, list or revoke API keys.
+    Key(key::KeyArgs),
+    /// Create a tenant with its quota, and its first tenant-admin key.
+    Tenant(tenant::TenantArgs),
 }
 
 impl Command {
@@ -91,6 +99,9 @@ async fn main() -> ExitCode {
         Command::Events(args) => events::run(args).await,
         Command::Rollout(args) => rollout::run(args).await,
         Command::Restart(args) => restart::run(args).await,
+        Command::Login(args) => login::run(args).await,
+        Command::Key(args) => key::run(args).await,
+        Command::Tenant(args) => tenant::run(args).await,
     };
     outcome.unwrap_or_else(|error| {
         if is_closed_pipe(&error) {

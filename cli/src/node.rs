@@ -10,6 +10,7 @@ use clap::Args;
 use minicloud_agent::ingress::{self, Proxy};
 use minicloud_agent::{Agent, AgentConfig, DEFAULT_HEARTBEAT_INTERVAL, run_heartbeat};
 use minicloud_controllers::{ControllersConfig, IngressAddress};
+use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -30,6 +31,7 @@ pub async fn start_agent(
     node_name: &str,
     endpoint: &str,
     api_url: &str,
+    key: &str,
     shutdown: CancellationToken,
 ) -> Result<RunningAgent> {
     let agent = Agent::connect(AgentConfig::new(node_name))
@@ -39,7 +41,7 @@ pub async fn start_agent(
         .node_object(endpoint)
         .await
         .context("cannot read the host's capacity from the Docker Engine")?;
-    let client = ResourceServiceClient::new(lazy_channel(api_url)?);
+    let client = ResourceServiceClient::new(lazy_channel(api_url, key)?);
     let heartbeat = tokio::spawn(run_heartbeat(
         client,
         node,
@@ -89,6 +91,7 @@ impl RunningIngress {
 pub async fn start_ingress(
     args: &IngressArgs,
     api_url: &str,
+    key: &str,
     shutdown: CancellationToken,
 ) -> Result<Option<RunningIngress>> {
     if args.ingress_listen.eq_ignore_ascii_case("off") {
@@ -107,7 +110,7 @@ pub async fn start_ingress(
     })?;
     let address = listener.local_addr()?;
     let (writer, routes) = ingress::route_channel();
-    let client = ResourceServiceClient::new(lazy_channel(api_url)?);
+    let client = ResourceServiceClient::new(lazy_channel(api_url, key)?);
     tracing::info!(%address, "ingress serving http://<app>.<tenant>.{domain}:{}", address.port());
     let follow = tokio::spawn(ingress::follow::follow(
         client,
@@ -130,11 +133,13 @@ pub async fn start_ingress(
 /// when `ingress` says where they are served.
 pub fn spawn_controllers(
     api_url: &str,
+    key: &str,
     ingress: Option<IngressAddress>,
     shutdown: CancellationToken,
 ) -> JoinHandle<minicloud_controllers::Result<()>> {
     let config = ControllersConfig {
         ingress,
+        api_key: Some(key.to_owned()),
         ..ControllersConfig::new(api_url)
     };
     tokio::spawn(minicloud_controllers::run(config, shutdown))
@@ -185,12 +190,14 @@ fn node_name_from_hostname(hostname: &str) -> String {
     }
 }
 
-fn lazy_channel(url: &str) -> Result<tonic::transport::Channel> {
-    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())
+/// A channel to the API server at `url` that connects on first use and presents `key`.
+fn lazy_channel(url: &str, key: &str) -> Result<Authorized> {
+    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("{url} is not a valid server URL"))?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
-        .connect_lazy())
+        .connect_lazy();
+    Ok(authorized(channel, Bearer::new(Some(key))?))
 }
 
 #[cfg(test)]

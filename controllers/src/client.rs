@@ -3,9 +3,10 @@
 //! server's reason (NotFound, Conflict, Expired…).
 
 use futures::stream::{BoxStream, StreamExt};
+use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use crate::object::{Object, ObjectKey};
 
@@ -27,6 +28,9 @@ pub enum ClientError {
         #[source]
         source: tonic::transport::Error,
     },
+    /// The API key cannot be sent (it has characters no key has).
+    #[error("the API key contains characters no key has; copy it again")]
+    InvalidKey,
     /// The object does not exist.
     #[error("not found: {0}")]
     NotFound(String),
@@ -149,20 +153,21 @@ pub type WatchStream<T> = BoxStream<'static, Result<WatchEvent<T>>>;
 /// A typed client of the resource API; cheap to clone.
 #[derive(Clone, Debug)]
 pub struct ApiClient {
-    inner: ResourceServiceClient<Channel>,
+    inner: ResourceServiceClient<Authorized>,
 }
 
 impl ApiClient {
     /// A client of the API server at `url` that connects on first use (and reconnects as
-    /// needed), so controllers may start before the server does.
-    pub fn connect_lazy(url: &str) -> Result<Self> {
+    /// needed), so controllers may start before the server does, presenting `key`.
+    pub fn connect_lazy(url: &str, key: Option<&str>) -> Result<Self> {
         let endpoint =
             Endpoint::from_shared(url.to_owned()).map_err(|source| ClientError::InvalidUrl {
                 url: url.to_owned(),
                 source,
             })?;
+        let bearer = Bearer::new(key).map_err(|_| ClientError::InvalidKey)?;
         Ok(Self {
-            inner: ResourceServiceClient::new(endpoint.connect_lazy()),
+            inner: ResourceServiceClient::new(authorized(endpoint.connect_lazy(), bearer)),
         })
     }
 
@@ -352,7 +357,7 @@ mod tests {
     #[test]
     fn a_bad_url_is_refused_up_front() {
         assert!(matches!(
-            ApiClient::connect_lazy("not a url"),
+            ApiClient::connect_lazy("not a url", None),
             Err(ClientError::InvalidUrl { .. })
         ));
     }

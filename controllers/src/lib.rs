@@ -41,6 +41,8 @@ use runtime::{Cache, ControllerOptions, reflect};
 pub struct ControllersConfig {
     /// The API server's URL (`http://127.0.0.1:7070`).
     pub api_url: String,
+    /// The admin key presented to the API server and to node agents.
+    pub api_key: Option<String>,
     /// Reconciles each controller runs at once.
     pub workers: usize,
     /// How often every object is reconciled again, whatever happened.
@@ -70,6 +72,7 @@ impl ControllersConfig {
     pub fn new(api_url: impl Into<String>) -> Self {
         Self {
             api_url: api_url.into(),
+            api_key: None,
             workers: 4,
             resync: Duration::from_secs(60),
             ingress: None,
@@ -80,7 +83,8 @@ impl ControllersConfig {
 /// Runs every controller against the API server until `shutdown`, reaching node agents over
 /// gRPC at their Nodes' `spec.agentEndpoint`.
 pub async fn run(config: ControllersConfig, shutdown: CancellationToken) -> Result<()> {
-    run_with_agents(config, Arc::new(GrpcConnector::default()), shutdown).await
+    let agents = GrpcConnector::new(config.api_key.clone());
+    run_with_agents(config, Arc::new(agents), shutdown).await
 }
 
 /// Runs every controller, reaching node agents through `agents` (tests pass a fake).
@@ -89,7 +93,8 @@ pub async fn run_with_agents(
     agents: Arc<dyn AgentConnector>,
     shutdown: CancellationToken,
 ) -> Result<()> {
-    let client = ApiClient::connect_lazy(&config.api_url).map_err(Error::Connect)?;
+    let client = ApiClient::connect_lazy(&config.api_url, config.api_key.as_deref())
+        .map_err(Error::Connect)?;
     let (apps, releases, instances, nodes) =
         (Cache::new(), Cache::new(), Cache::new(), Cache::new());
     let mut tasks = JoinSet::new();

@@ -3,6 +3,7 @@
 //! Objects travel as JSON text inside these envelopes; the `minicloud-manifests` types define
 //! that JSON.
 
+pub mod bearer;
 pub mod labels;
 
 /// Version 1 of the minicloud API.

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use minicloud_manifests::{App, Instance, Kind, ObjectMeta};
+use minicloud_proto::bearer::Authorized;
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb, EventType};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
-use tonic::transport::Channel;
 
 use super::{RouteTable, RoutesWriter};
 
@@ -28,7 +28,7 @@ const REASON_METADATA: &str = "minicloud-reason";
 /// Follows Apps and Instances through `client` and publishes the route table for `domain`
 /// to `routes` on every change, until `shutdown` completes.
 pub async fn follow(
-    client: ResourceServiceClient<Channel>,
+    client: ResourceServiceClient<Authorized>,
     domain: String,
     routes: RoutesWriter,
     shutdown: impl Future<Output = ()>,
@@ -155,7 +155,7 @@ async fn build(
 /// Mirrors every object of kind `T` into `changes`, listing again whenever a watch ends; stops
 /// when the receiver is gone.
 async fn reflect<T: Followed>(
-    client: ResourceServiceClient<Channel>,
+    client: ResourceServiceClient<Authorized>,
     changes: mpsc::Sender<Change<T>>,
 ) {
     let mut retry = FIRST_RETRY;
@@ -190,7 +190,7 @@ enum Flow {
 /// One list, then one watch from the list's version, until the watch ends or fails. Resets
 /// `retry` once the server answers.
 async fn list_and_watch<T: Followed>(
-    mut client: ResourceServiceClient<Channel>,
+    mut client: ResourceServiceClient<Authorized>,
     changes: &mpsc::Sender<Change<T>>,
     retry: &mut Duration,
 ) -> Result<Flow, tonic::Status> {

@@ -63,6 +63,14 @@ impl ResourceApi {
         dry_run: bool,
     ) -> Result<ApplyResult> {
         let desired = prepare(ctx, body)?;
+        ctx.check_write(&desired.target)?;
+        if desired.target.kind == Kind::ApiKey {
+            return Err(ApiError::BadRequest(
+                "ApiKeys cannot be applied: issue one with `mini key create`, which shows the \
+                 key once"
+                    .into(),
+            ));
+        }
         self.admit_root(&desired).await?;
         for _ in 0..objects::MAX_ATTEMPTS {
             let current = self.store.get(&desired.target.key()).await?;
@@ -274,7 +282,7 @@ fn invalid(resource: &Resource, errors: minicloud_manifests::ValidationErrors) -
 }
 
 /// Sets what the server owns on a new object.
-fn initialise_server_fields(object: &mut Value) {
+pub(super) fn initialise_server_fields(object: &mut Value) {
     if let Some(fields) = object.as_object_mut() {
         fields.remove("status");
     }

@@ -24,10 +24,11 @@ impl ResourceApi {
     /// Deletes `target` (only at `precondition`, when given).
     pub async fn delete(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         target: &ObjectRef,
         precondition: Option<Revision>,
     ) -> Result<DeleteResult> {
+        ctx.check_delete(target)?;
         for _ in 0..objects::MAX_ATTEMPTS {
             let kv = self
                 .store

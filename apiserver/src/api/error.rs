@@ -32,6 +32,12 @@ pub enum ApiError {
         /// `app "web" in tenant "acme"`.
         what: String,
     },
+    /// The request carries no API key, or one that is not valid (unknown, revoked, mistyped).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller's key does not allow this request.
+    #[error("{0}")]
+    Forbidden(String),
     /// A precondition on the object's version failed, or it changed while being written.
     #[error("{0}")]
     Conflict(String),
@@ -68,6 +74,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "BadRequest",
             ApiError::Invalid { .. } => "Invalid",
             ApiError::NotFound { .. } => "NotFound",
+            ApiError::Unauthenticated(_) => "Unauthenticated",
+            ApiError::Forbidden(_) => "Forbidden",
             ApiError::Conflict(_) => "Conflict",
             ApiError::OwnerGone(_) => "OwnerGone",
             ApiError::Expired(_) => "Expired",
@@ -84,6 +92,8 @@ impl ApiError {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) | ApiError::OwnerGone(_) => StatusCode::CONFLICT,
             ApiError::Expired(_) | ApiError::TooSlow(_) => StatusCode::GONE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -97,6 +107,8 @@ impl ApiError {
         let code = match self {
             ApiError::BadRequest(_) | ApiError::Invalid { .. } => tonic::Code::InvalidArgument,
             ApiError::NotFound { .. } => tonic::Code::NotFound,
+            ApiError::Unauthenticated(_) => tonic::Code::Unauthenticated,
+            ApiError::Forbidden(_) => tonic::Code::PermissionDenied,
             ApiError::Conflict(_) => tonic::Code::Aborted,
             ApiError::OwnerGone(_) => tonic::Code::FailedPrecondition,
             ApiError::Expired(_) | ApiError::TooSlow(_) => tonic::Code::OutOfRange,

@@ -6,9 +6,11 @@
 //! `status` is written only through [`ResourceApi::update_status`].
 
 mod apply;
+mod authz;
 mod delete;
 mod error;
-mod objects;
+mod issue;
+pub(crate) mod objects;
 mod selector;
 mod status;
 mod watch;
@@ -22,23 +24,17 @@ use tokio_util::sync::CancellationToken;
 pub use apply::{ApplyOutcome, ApplyResult};
 pub use delete::DeleteResult;
 pub use error::{ApiError, REASON_METADATA, Result};
+pub use issue::IssuedKey;
 pub use objects::{ObjectRef, parse_revision};
 pub use selector::LabelSelector;
 pub use watch::{EventType, ObjectEvent, ObjectEventStream};
 
+use crate::auth::Identity;
 use crate::store::{Revision, Store, keys};
 use crate::watch_cache::{WatchCache, WatchCacheOptions};
 
 /// The largest request body the API accepts, for manifests and status updates alike.
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
-
-/// Who is calling. Authentication fills this in; until API keys exist every caller is
-/// anonymous and may do everything.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    /// The caller's name as recorded in logs.
-    pub subject: String,
-}
 
 /// The per-request context every API call receives.
 #[derive(Clone, Debug)]
@@ -50,14 +46,17 @@ pub struct RequestContext {
 }
 
 impl RequestContext {
-    /// The context of an unauthenticated caller working in `default_tenant`.
-    pub fn anonymous(default_tenant: &str) -> Self {
+    /// The context of `identity` working in `default_tenant`.
+    pub fn new(identity: Identity, default_tenant: &str) -> Self {
         Self {
-            identity: Identity {
-                subject: "anonymous".into(),
-            },
+            identity,
             default_tenant: default_tenant.to_owned(),
         }
+    }
+
+    /// The context of the server's own admin work (and of tests) in `default_tenant`.
+    pub fn admin(default_tenant: &str) -> Self {
+        Self::new(Identity::admin("system"), default_tenant)
     }
 }
 
@@ -88,13 +87,19 @@ impl ResourceApi {
         }
     }
 
+    /// The store this API serves (the authenticator reads keys from it).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
     /// The token whose cancellation ends every open watch (the server cancels it on shutdown).
     pub fn shutdown_token(&self) -> CancellationToken {
         self.shutdown.clone()
     }
 
     /// Reads one object.
-    pub async fn get(&self, _ctx: &RequestContext, target: &ObjectRef) -> Result<Value> {
+    pub async fn get(&self, ctx: &RequestContext, target: &ObjectRef) -> Result<Value> {
+        ctx.check_read(target)?;
         let kv = self
             .store
             .get(&target.key())
@@ -106,16 +111,19 @@ impl ResourceApi {
     /// Lists a kind's objects in `scope` matching `selector`, with the revision read at.
     pub async fn list(
         &self,
-        _ctx: &RequestContext,
+        ctx: &RequestContext,
         kind: Kind,
         scope: &TenantScope,
         selector: &LabelSelector,
     ) -> Result<(Vec<Value>, Revision)> {
+        ctx.check_listing(kind, scope)?;
         let listing = self.store.list(&list_prefix(kind, scope)).await?;
         let mut items = Vec::with_capacity(listing.items.len());
         for kv in &listing.items {
             let value = objects::decode(kv, kv.mod_revision)?;
-            if selector.matches(objects::labels(&value)) {
+            if selector.matches(objects::labels(&value))
+                && ctx.identity.may_see_object(kind, &value)
+            {
                 items.push(value);
             }
         }

@@ -10,6 +10,7 @@ use crate::store::StoreError;
 impl ResourceApi {
     /// Replaces the status of the object the JSON names with the JSON's status.
     pub async fn update_status(&self, ctx: &RequestContext, body: &[u8]) -> Result<Value> {
+        ctx.check_admin("write status")?;
         let resource =
             parse_json_object(body).map_err(|error| ApiError::BadRequest(error.to_string()))?;
         let target = ObjectRef::new(

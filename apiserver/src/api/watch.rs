@@ -10,6 +10,7 @@ use serde_json::Value;
 
 use super::objects;
 use super::{LabelSelector, RequestContext, ResourceApi, Result, TenantScope};
+use crate::auth::Identity;
 use crate::store::{EventKind, Revision, WatchEvent, keys};
 
 /// The kind of a watch event, as on the wire.
@@ -94,8 +95,10 @@ impl Change {
 
 /// What one client sees.
 struct Filter {
+    kind: Kind,
     scope: TenantScope,
     selector: LabelSelector,
+    viewer: Identity,
 }
 
 impl Filter {
@@ -105,7 +108,9 @@ impl Filter {
             (TenantScope::One(wanted), Some(tenant)) => wanted == tenant,
             _ => true,
         };
-        in_scope && self.selector.matches(objects::labels(object))
+        in_scope
+            && self.selector.matches(objects::labels(object))
+            && self.viewer.may_see_object(self.kind, object)
     }
 
     /// The event this client gets for `change`: objects entering the selection are ADDED,
@@ -139,6 +144,7 @@ impl ResourceApi {
         selector: LabelSelector,
         resource_version: Option<Revision>,
     ) -> Result<ObjectEventStream> {
+        ctx.check_listing(kind, &scope)?;
         let (initial, after) = match resource_version {
             Some(revision) => (Vec::new(), revision),
             None => self.initial_events(ctx, kind, &scope, &selector).await?,
@@ -147,7 +153,12 @@ impl ResourceApi {
             .cache
             .watch(&keys::kind_prefix(kind.plural(), None), after)
             .await?;
-        let filter = Filter { scope, selector };
+        let filter = Filter {
+            kind,
+            scope,
+            selector,
+            viewer: ctx.identity.clone(),
+        };
         let live = changes.filter_map(move |item| {
             let event = match item {
                 Ok(change) => filter.event_for(&change).map(Ok),

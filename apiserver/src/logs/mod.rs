@@ -18,7 +18,10 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use minicloud_proto::bearer::Bearer;
+
 use crate::api::ResourceApi;
+use crate::grpc::context;
 use sources::Follower;
 
 /// How often a following stream looks for containers it does not read yet.
@@ -29,12 +32,14 @@ const BUFFER_LINES: usize = 1024;
 /// The gRPC service.
 pub struct AppLogsService {
     api: Arc<ResourceApi>,
+    agents: Bearer,
 }
 
 impl AppLogsService {
-    /// Serves logs of the objects in `api`.
-    pub fn new(api: Arc<ResourceApi>) -> Self {
-        Self { api }
+    /// Serves logs of the objects in `api`, reading them from node agents with `agent_key`.
+    pub fn new(api: Arc<ResourceApi>, agent_key: Option<String>) -> Self {
+        let agents = Bearer::new(agent_key.as_deref()).unwrap_or_default();
+        Self { api, agents }
     }
 }
 
@@ -46,8 +51,9 @@ impl AppLogs for AppLogsService {
         &self,
         request: Request<AppLogsRequest>,
     ) -> Result<Response<Self::StreamStream>, Status> {
+        let ctx = context(&request, &request.get_ref().tenant)?;
         let request = request.into_inner();
-        let mut follower = Follower::new(self.api.clone(), request);
+        let mut follower = Follower::new(self.api.clone(), ctx, request, self.agents.clone());
         let first = follower.scan().await.map_err(|error| error.grpc_status())?;
         if first.is_empty() && !follower.app_exists().await.map_err(|e| e.grpc_status())? {
             return Err(follower.app_not_found().grpc_status());

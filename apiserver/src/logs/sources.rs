@@ -5,12 +5,14 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use minicloud_manifests::Kind;
+use minicloud_proto::bearer::Bearer;
 use minicloud_proto::v1::node_agent_client::NodeAgentClient;
 use minicloud_proto::v1::{AppLogsRequest, LogLine, LogsRequest};
 use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinSet;
 use tonic::Status;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
 use super::RESCAN;
@@ -21,6 +23,9 @@ use crate::api::{ApiError, LabelSelector, ObjectRef, RequestContext, ResourceApi
 const APP_LABEL: &str = "app";
 /// The tenant of a request that names none.
 const DEFAULT_TENANT: &str = "default";
+
+/// A node agent's client, presenting the server's key.
+type AgentClient = NodeAgentClient<InterceptedService<Channel, Bearer>>;
 
 /// One container to read.
 #[derive(Clone, Debug)]
@@ -43,21 +48,27 @@ pub struct Follower {
     api: Arc<ResourceApi>,
     request: AppLogsRequest,
     ctx: RequestContext,
+    bearer: Bearer,
     attached: HashMap<String, Attachment>,
-    agents: HashMap<String, NodeAgentClient<Channel>>,
+    agents: HashMap<String, AgentClient>,
 }
 
 impl Follower {
     /// A follower for `request`.
-    pub fn new(api: Arc<ResourceApi>, mut request: AppLogsRequest) -> Self {
+    pub fn new(
+        api: Arc<ResourceApi>,
+        ctx: RequestContext,
+        mut request: AppLogsRequest,
+        bearer: Bearer,
+    ) -> Self {
         if request.tenant.is_empty() {
-            request.tenant = DEFAULT_TENANT.to_owned();
+            request.tenant = ctx.default_tenant.clone();
         }
-        let ctx = RequestContext::anonymous(&request.tenant);
         Self {
             api,
             request,
             ctx,
+            bearer,
             attached: HashMap::new(),
             agents: HashMap::new(),
         }
@@ -141,7 +152,9 @@ impl Follower {
 
     async fn agent_endpoint(&self, node: &str) -> Result<Option<String>, ApiError> {
         let node_ref = ObjectRef::new(Kind::Node, None, node, DEFAULT_TENANT)?;
-        match self.api.get(&self.ctx, &node_ref).await {
+        // Where a node's agent listens is the server's business, not the caller's.
+        let server = RequestContext::admin(DEFAULT_TENANT);
+        match self.api.get(&server, &node_ref).await {
             Ok(node) => Ok(node
                 .pointer("/spec/agentEndpoint")
                 .and_then(Value::as_str)
@@ -217,14 +230,14 @@ impl Follower {
         readers.spawn(read(agent, source, request, lines.clone()));
     }
 
-    fn agent(&mut self, endpoint: &str) -> Option<NodeAgentClient<Channel>> {
+    fn agent(&mut self, endpoint: &str) -> Option<AgentClient> {
         if let Some(agent) = self.agents.get(endpoint) {
             return Some(agent.clone());
         }
         let channel = Endpoint::from_shared(endpoint.to_owned())
             .ok()?
             .connect_lazy();
-        let agent = NodeAgentClient::new(channel);
+        let agent = NodeAgentClient::with_interceptor(channel, self.bearer.clone());
         self.agents.insert(endpoint.to_owned(), agent.clone());
         Some(agent)
     }
@@ -232,7 +245,7 @@ impl Follower {
 
 /// Streams one container's output as lines; returns the container id when it ends.
 async fn read(
-    agent: Option<NodeAgentClient<Channel>>,
+    agent: Option<AgentClient>,
     source: Source,
     request: LogsRequest,
     lines: Sender<Result<LogLine, Status>>,

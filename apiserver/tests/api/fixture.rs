@@ -4,15 +4,21 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use minicloud_apiserver::api::{ApiError, ResourceApi};
+use minicloud_apiserver::api::{ApiError, RequestContext, ResourceApi};
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
+use minicloud_manifests::Role;
+use minicloud_proto::bearer::Bearer;
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
+
+/// A gRPC client presenting the test server's admin key.
+pub type Client = ResourceServiceClient<InterceptedService<Channel, Bearer>>;
 
 use crate::backends::Backend;
 
@@ -22,6 +28,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     /// The store it serves from.
     pub store: Arc<dyn Store>,
+    /// An admin key issued before it started.
+    pub admin_key: String,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
     _backend: Option<Backend>,
@@ -49,6 +57,15 @@ impl TestServer {
             .expect("bind loopback");
         let addr = listener.local_addr().expect("bound address");
         let api = Arc::new(ResourceApi::new(store.clone(), options));
+        let issued = api
+            .issue_key(
+                &RequestContext::admin("default"),
+                Role::Admin,
+                None,
+                "tests",
+            )
+            .await
+            .expect("issue an admin key");
         let (stop, stopped) = oneshot::channel::<()>();
         let shutdown = async move {
             let _ = stopped.await;
@@ -57,6 +74,7 @@ impl TestServer {
         TestServer {
             addr,
             store,
+            admin_key: issued.token.to_string(),
             stop: Some(stop),
             task: Some(task),
             _backend: backend,
@@ -69,10 +87,25 @@ impl TestServer {
     }
 
     /// A gRPC client.
-    pub async fn client(&self) -> ResourceServiceClient<Channel> {
-        ResourceServiceClient::connect(self.url())
+    pub async fn client(&self) -> Client {
+        let channel = Channel::from_shared(self.url())
+            .expect("a valid URL")
+            .connect()
             .await
-            .expect("connect to the test server")
+            .expect("connect to the test server");
+        let bearer = Bearer::new(Some(&self.admin_key)).expect("a valid key");
+        ResourceServiceClient::with_interceptor(channel, bearer)
+    }
+
+    /// An HTTP client presenting the admin key.
+    pub fn http(&self) -> reqwest::Client {
+        let mut headers = reqwest::header::HeaderMap::new();
+        let value = format!("Bearer {}", self.admin_key);
+        headers.insert(reqwest::header::AUTHORIZATION, value.parse().unwrap());
+        reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .expect("an HTTP client")
     }
 
     /// Stops the server and waits until it has shut down.
@@ -114,7 +147,7 @@ pub fn app(name: &str, image: &str, replicas: u32) -> Value {
 
 /// Applies `manifest` over gRPC.
 pub async fn apply(
-    client: &mut ResourceServiceClient<Channel>,
+    client: &mut Client,
     manifest: &Value,
 ) -> Result<(pb::ApplyOutcome, Value), tonic::Status> {
     apply_with(client, manifest, false)
@@ -124,7 +157,7 @@ pub async fn apply(
 
 /// Applies `manifest` over gRPC, possibly as a dry run, returning the diff too.
 pub async fn apply_with(
-    client: &mut ResourceServiceClient<Channel>,
+    client: &mut Client,
     manifest: &Value,
     dry_run: bool,
 ) -> Result<(pb::ApplyOutcome, Value, String), tonic::Status> {
@@ -140,11 +173,7 @@ pub async fn apply_with(
 }
 
 /// Reads one object over gRPC.
-pub async fn get(
-    client: &mut ResourceServiceClient<Channel>,
-    kind: &str,
-    name: &str,
-) -> Result<Value, tonic::Status> {
+pub async fn get(client: &mut Client, kind: &str, name: &str) -> Result<Value, tonic::Status> {
     let reference = pb::ObjectRef {
         kind: kind.into(),
         tenant: String::new(),
@@ -162,7 +191,7 @@ pub async fn get(
 
 /// Deletes one object over gRPC.
 pub async fn delete(
-    client: &mut ResourceServiceClient<Channel>,
+    client: &mut Client,
     kind: &str,
     name: &str,
 ) -> Result<pb::DeleteResponse, tonic::Status> {
@@ -180,7 +209,7 @@ pub async fn delete(
 
 /// Opens a watch over gRPC.
 pub async fn watch(
-    client: &mut ResourceServiceClient<Channel>,
+    client: &mut Client,
     kind: &str,
     resource_version: &str,
 ) -> Result<tonic::Streaming<pb::WatchEvent>, tonic::Status> {

@@ -42,7 +42,8 @@ pub async fn an_oversized_rest_body_is_refused_from_its_length(server: TestServe
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut connection = tokio::net::TcpStream::connect(server.addr).await.unwrap();
     let head = format!(
-        "PUT /api/v1/apps/big HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "PUT /api/v1/apps/big HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        server.admin_key,
         MAX_BODY_BYTES + 1
     );
     connection.write_all(head.as_bytes()).await.unwrap();
@@ -67,7 +68,8 @@ pub async fn a_streamed_oversized_body_is_not_buffered(server: TestServer) {
     let chunks = futures::stream::iter(0..TOTAL / 65_536)
         .map(|_| Ok::<_, std::io::Error>(vec![b' '; 65_536]));
     let url = format!("{}/api/v1/apps/big", server.url());
-    let sent = reqwest::Client::new()
+    let sent = server
+        .http()
         .put(&url)
         .body(reqwest::Body::wrap_stream(chunks))
         .send()
@@ -84,7 +86,7 @@ pub async fn a_streamed_oversized_body_is_not_buffered(server: TestServer) {
 }
 
 pub async fn rest_serves_the_same_resources(server: TestServer) {
-    let http = reqwest::Client::new();
+    let http = server.http();
     let base = format!("{}/api/v1", server.url());
     let created = http
         .put(format!("{base}/apps/web"))
@@ -149,7 +151,7 @@ pub async fn rest_serves_the_same_resources(server: TestServer) {
 }
 
 pub async fn rest_watch_streams_json_lines(server: TestServer) {
-    let http = reqwest::Client::new();
+    let http = server.http();
     let base = format!("{}/api/v1", server.url());
     http.put(format!("{base}/apps/web"))
         .json(&app("web", "hello:1", 1))

@@ -1,6 +1,7 @@
 //! The resource API end to end — a real server on a loopback port, driven over gRPC and REST —
 //! against both store backends.
 
+mod access;
 #[path = "../common/backends.rs"]
 mod backends;
 #[path = "../common/etcd_server.rs"]
@@ -37,6 +38,8 @@ macro_rules! api_tests {
                 limits::a_streamed_oversized_body_is_not_buffered,
                 limits::rest_serves_the_same_resources,
                 limits::rest_watch_streams_json_lines,
+                access::every_call_is_checked_for_every_kind_of_key,
+                access::a_tenant_key_sees_only_its_tenant_in_lists_and_watches,
             );
             api_tests!(@server $private; watch::an_expired_resource_version_tells_the_client_to_relist,);
             api_tests!(@backend $shared; watch::a_thousand_watchers_share_one_store_watch,

@@ -9,7 +9,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::client::server_url;
+use crate::client::{api_key, server_url};
 use crate::commands::server::{init_logging, shutdown_signal};
 use crate::node::{IngressArgs, default_node_name, local_url, start_agent, start_ingress};
 
@@ -20,6 +20,9 @@ pub struct AgentArgs {
     /// http://127.0.0.1:7070].
     #[arg(long, env = "MINI_SERVER")]
     server: Option<String>,
+    /// An admin key [default: the config file's].
+    #[arg(long, env = "MINI_KEY", hide_env_values = true)]
+    key: Option<String>,
     /// The address the NodeAgent gRPC service listens on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:7071")]
     listen: String,
@@ -39,6 +42,7 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
     init_logging();
     let stop = shutdown_signal()?;
     let api = server_url(args.server)?;
+    let key = api_key(args.key)?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -46,8 +50,8 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
     let endpoint = args.advertise.unwrap_or_else(|| local_url(address));
     let name = args.node_name.unwrap_or_else(default_node_name);
     let shutdown = CancellationToken::new();
-    let agent = start_agent(&name, &endpoint, &api, shutdown.clone()).await?;
-    let ingress = start_ingress(&args.ingress, &api, shutdown.clone()).await?;
+    let agent = start_agent(&name, &endpoint, &api, &key, shutdown.clone()).await?;
+    let ingress = start_ingress(&args.ingress, &api, &key, shutdown.clone()).await?;
     println!("minicloud agent listening on http://{address}");
     if let Some(ingress) = &ingress {
         println!("minicloud ingress listening on http://{}", ingress.address);

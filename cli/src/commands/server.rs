@@ -1,27 +1,34 @@
 //! `mini server`: the all-in-one server. The API (gRPC and REST on one port) over the embedded
 //! store in the data directory, or over etcd when `--etcd` is given; the controllers; and a node
 //! agent for the local Docker Engine, whose `NodeAgent` service shares the API's port, with its
-//! ingress proxy on a port of its own.
+//! ingress proxy on a port of its own. On the first start it issues an admin key, prints it once
+//! and keeps it in `<data dir>/admin.key` (0600); its own components present that key.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use minicloud_apiserver::api::ResourceApi;
+use minicloud_apiserver::api::{RequestContext, ResourceApi};
+use minicloud_apiserver::auth::Authenticator;
 use minicloud_apiserver::server::serve_with;
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
+use minicloud_manifests::Role;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
+use crate::config::write_private;
 use crate::node;
+
+/// The file in the data directory holding the admin key.
+pub const ADMIN_KEY_FILE: &str = "admin.key";
 
 /// Flags of `mini server`.
 #[derive(Args, Debug)]
@@ -59,6 +66,7 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     let stop = shutdown_signal()?;
     let store = open_store(&args).await?;
     let api = Arc::new(ResourceApi::new(store, WatchCacheOptions::default()));
+    let key = admin_key(&api, &args.data_dir).await?;
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -73,14 +81,14 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
             .node_name
             .clone()
             .unwrap_or_else(node::default_node_name);
-        let agent = node::start_agent(&name, &url, &url, shutdown.clone()).await?;
+        let agent = node::start_agent(&name, &url, &url, &key, shutdown.clone()).await?;
         agent_routes = agent.routes;
         background.push(agent.heartbeat);
-        ingress = node::start_ingress(&args.ingress, &url, shutdown.clone()).await?;
+        ingress = node::start_ingress(&args.ingress, &url, &key, shutdown.clone()).await?;
     }
     if !args.no_controllers {
         let urls = ingress.as_ref().map(node::RunningIngress::app_urls);
-        let controllers = node::spawn_controllers(&url, urls, shutdown.clone());
+        let controllers = node::spawn_controllers(&url, &key, urls, shutdown.clone());
         background.push(tokio::spawn(async move {
             if let Ok(Err(error)) = controllers.await {
                 tracing::error!(%error, "the controllers stopped");
@@ -95,7 +103,7 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     }
     std::io::stdout().flush()?;
     let stopping = shutdown.clone();
-    let served = serve_with(listener, api, agent_routes, async move {
+    let served = serve_with(listener, api, agent_routes, Some(key), async move {
         stop.await;
         stopping.cancel();
     })
@@ -107,6 +115,42 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     served.context("the API server failed")?;
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server's admin key, kept in `<data_dir>/admin.key` (0600): the one there when the store
+/// still honours it, else a new one, printed once. The server's own components present it too.
+async fn admin_key(api: &ResourceApi, data_dir: &Path) -> Result<String> {
+    let path = data_dir.join(ADMIN_KEY_FILE);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        let key = text.trim();
+        let authenticator = Authenticator::new(api.store());
+        let header = format!("Bearer {key}");
+        if let Ok(identity) = authenticator.authenticate(Some(&header)).await
+            && identity.is_admin()
+        {
+            return Ok(key.to_owned());
+        }
+        tracing::warn!(path = %path.display(), "the saved admin key is no longer valid; issuing a new one");
+    }
+    let issued = api
+        .issue_key(
+            &RequestContext::admin("default"),
+            Role::Admin,
+            None,
+            "the server's admin key",
+        )
+        .await
+        .context("cannot issue the admin key")?;
+    let key = issued.token.to_string();
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create {}", data_dir.display()))?;
+    write_private(&path, &format!("{key}\n"))
+        .with_context(|| format!("cannot save the admin key in {}", path.display()))?;
+    println!(
+        "minicloud admin key (shown once, saved in {}): {key}",
+        path.display()
+    );
+    Ok(key)
 }
 
 /// Logs to stderr; `RUST_LOG` picks what, `info` by default.

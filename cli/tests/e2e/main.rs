@@ -35,7 +35,15 @@ fn the_user_journey_works_on_etcd() {
         None => std::env::var(SHARED_ETCD_VAR).unwrap(),
     };
     let prefix = format!("/cli-e2e-{}-{}", std::process::id(), nanos());
-    let server = start_api(&["--etcd", &endpoint, "--etcd-prefix", &prefix]);
+    let data = tempfile::tempdir().unwrap();
+    let server = start_api(&[
+        "--etcd",
+        &endpoint,
+        "--etcd-prefix",
+        &prefix,
+        "--data-dir",
+        &data.path().display().to_string(),
+    ]);
     user_journey(&server);
 }
 
@@ -62,6 +70,7 @@ fn an_unreachable_server_is_one_clear_line() {
     let mut command = mini();
     command
         .args(["get", "apps", "--server", &url])
+        .env("MINI_KEY", "mc_-_00000000_00000000000000000000000000000000")
         .env("XDG_CONFIG_HOME", config_home.path());
     let outcome = run(command);
     assert!(!outcome.status.success());
@@ -252,4 +261,90 @@ fn nanos() -> u128 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_nanos()
+}
+
+/// An admin creates a tenant and gets its key; that key works in its tenant only, `mini login`
+/// saves it (0600), `mini key list` names it, and once revoked it is refused at once.
+#[test]
+fn tenant_keys_are_issued_listed_saved_and_revoked() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_api(&["--data-dir", &data.path().display().to_string()]);
+    let key_file = data.path().join("admin.key");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&key_file.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read_to_string(&key_file).unwrap().trim(),
+        server.key
+    );
+    let created = server
+        .run(&[
+            "tenant",
+            "create",
+            "acme",
+            "--cpu",
+            "2",
+            "--memory",
+            "2Gi",
+            "--containers",
+            "10",
+        ])
+        .ok();
+    let tenant_key = created.lines().nth(1).expect("the key line").to_owned();
+    assert!(tenant_key.starts_with("mc_acme_"), "{created}");
+    let as_tenant = |args: &[&str]| {
+        let mut command = server.command(args);
+        command.env("MINI_KEY", &tenant_key);
+        run(command)
+    };
+    let manifest = std::fs::read_to_string(example("hello.yaml")).unwrap();
+    let manifest: String = manifest
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("tenant:"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let file = write_file(data.path(), "hello.yaml", &manifest);
+    as_tenant(&["apply", "-f", &file]).ok();
+    let apps = server.run(&["get", "apps", "-t", "acme"]).ok();
+    assert!(apps.contains("hello"), "{apps}");
+    let elsewhere = as_tenant(&["get", "apps", "-t", "default"]);
+    assert!(!elsewhere.status.success());
+    assert!(
+        elsewhere.stderr.contains("works in tenant \"acme\" only"),
+        "{}",
+        elsewhere.stderr
+    );
+    let mut login = server.command(&["login"]);
+    login.env("MINI_KEY", &tenant_key);
+    let said = run(login).ok();
+    assert!(said.contains("tenant-admin of tenant acme"), "{said}");
+    let config = server.config_home.path().join("minicloud/config");
+    let mode = std::os::unix::fs::PermissionsExt::mode(&config.metadata().unwrap().permissions());
+    assert_eq!(mode & 0o777, 0o600);
+    assert!(
+        std::fs::read_to_string(&config)
+            .unwrap()
+            .contains(&tenant_key)
+    );
+    let listed = server.run(&["key", "list"]).ok();
+    let prefix = &tenant_key[..tenant_key.rfind('_').unwrap()];
+    assert!(
+        listed.contains(prefix) && listed.contains("tenant-admin"),
+        "{listed}"
+    );
+    assert!(
+        !listed.contains(&tenant_key),
+        "key list showed a secret: {listed}"
+    );
+    server.run(&["key", "revoke", prefix]).ok();
+    let refused = as_tenant(&["get", "apps"]);
+    assert!(!refused.status.success());
+    assert!(refused.stderr.contains("not valid"), "{}", refused.stderr);
+    let keyless = {
+        let mut command = mini();
+        command
+            .args(["get", "apps", "--server", &server.url])
+            .env("XDG_CONFIG_HOME", tempfile::tempdir().unwrap().path());
+        run(command)
+    };
+    assert!(keyless.stderr.contains("no API key"), "{}", keyless.stderr);
 }

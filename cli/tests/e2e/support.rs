@@ -68,6 +68,8 @@ fn lines_of(child: &mut Child) -> Receiver<String> {
 pub struct Server {
     /// The URL it printed.
     pub url: String,
+    /// The admin key it printed.
+    pub key: String,
     /// The server process.
     pub process: ChildGuard,
     /// `XDG_CONFIG_HOME` of the clients, so no real config file interferes.
@@ -88,15 +90,24 @@ impl Server {
             .expect("start mini server");
         let mut process = ChildGuard(child);
         let lines = lines_of(&mut process.0);
-        let first = lines
+        let mut first = lines
             .recv_timeout(STEP_TIMEOUT)
-            .expect("mini server printed its address");
+            .expect("mini server printed its admin key or address");
+        let mut key = None;
+        if first.starts_with("minicloud admin key") {
+            let (_, printed) = first.rsplit_once(": ").expect("the key after a colon");
+            key = Some(printed.to_owned());
+            first = lines
+                .recv_timeout(STEP_TIMEOUT)
+                .expect("mini server printed its address");
+        }
         let url = first
             .strip_prefix("minicloud API listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+            .unwrap_or_else(|| panic!("unexpected line {first:?}"))
             .to_owned();
         Server {
             url,
+            key: key.expect("a fresh data directory gets an admin key"),
             process,
             config_home: tempfile::tempdir().expect("config directory"),
             lines,
@@ -118,6 +129,7 @@ impl Server {
         command
             .args(args)
             .env("MINI_SERVER", &self.url)
+            .env("MINI_KEY", &self.key)
             .env("XDG_CONFIG_HOME", self.config_home.path())
             .env("NO_COLOR", "1");
         command

@@ -15,6 +15,7 @@ use crate::{World, eventually, eventually_explained};
 fn start_controllers(world: &World) -> ChildGuard {
     let child = mini()
         .args(["controllers", "--server", &world.server.url])
+        .env("MINI_KEY", &world.server.key)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())

@@ -8,9 +8,10 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use futures::stream::{BoxStream, StreamExt};
 use minicloud_manifests::Node;
+use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::node_agent_client::NodeAgentClient;
 use minicloud_proto::v1::{ObserveRequest, ObservedState, Plan, PlanResult};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 /// Why a call to an agent failed.
 #[derive(Debug, thiserror::Error)]
@@ -57,12 +58,12 @@ pub trait AgentConnector: Send + Sync {
 /// An agent reached over gRPC.
 #[derive(Clone, Debug)]
 pub struct GrpcAgent {
-    inner: NodeAgentClient<Channel>,
+    inner: NodeAgentClient<Authorized>,
 }
 
 impl GrpcAgent {
-    /// A client of the agent at `endpoint` that connects on first use.
-    pub fn connect_lazy(endpoint: &str) -> Result<Self, AgentError> {
+    /// A client of the agent at `endpoint` that connects on first use and presents `bearer`.
+    pub fn connect_lazy(endpoint: &str, bearer: Bearer) -> Result<Self, AgentError> {
         let channel = Endpoint::from_shared(endpoint.to_owned())
             .map_err(|source| AgentError::InvalidEndpoint {
                 endpoint: endpoint.to_owned(),
@@ -70,7 +71,7 @@ impl GrpcAgent {
             })?
             .connect_lazy();
         Ok(Self {
-            inner: NodeAgentClient::new(channel),
+            inner: NodeAgentClient::new(authorized(channel, bearer)),
         })
     }
 }
@@ -104,7 +105,18 @@ impl AgentClient for GrpcAgent {
 /// Connects to each Node's `spec.agentEndpoint` over gRPC, reusing one channel per endpoint.
 #[derive(Debug, Default)]
 pub struct GrpcConnector {
+    bearer: Bearer,
     agents: Mutex<HashMap<String, GrpcAgent>>,
+}
+
+impl GrpcConnector {
+    /// A connector presenting `key` (an admin key) to every agent.
+    pub fn new(key: Option<String>) -> GrpcConnector {
+        GrpcConnector {
+            bearer: Bearer::new(key.as_deref()).unwrap_or_default(),
+            agents: Mutex::default(),
+        }
+    }
 }
 
 impl AgentConnector for GrpcConnector {
@@ -118,7 +130,7 @@ impl AgentConnector for GrpcConnector {
         let agent = match agents.get(endpoint) {
             Some(agent) => agent.clone(),
             None => {
-                let agent = GrpcAgent::connect_lazy(endpoint)?;
+                let agent = GrpcAgent::connect_lazy(endpoint, self.bearer.clone())?;
                 agents.insert(endpoint.to_owned(), agent.clone());
                 agent
             }

@@ -5,7 +5,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use minicloud_apiserver::api::ResourceApi;
+use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_controllers::client::{ApiClient, TenantScope};
@@ -14,7 +14,7 @@ use minicloud_controllers::object::ObjectKey;
 use minicloud_controllers::{ControllersConfig, IngressAddress, run_with_agents};
 use minicloud_manifests::{
     App, AppSpec, Bytes, Cpu, Instance, Node, NodeCapacity, NodeSpec, NodeStatus, ObjectMeta,
-    Release, Resources,
+    Release, Resources, Role,
 };
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -34,6 +34,7 @@ pub struct Cluster {
     /// The fake agents the controllers reach.
     pub agents: Arc<FakeConnector>,
     url: String,
+    key: String,
     controllers: Option<(CancellationToken, JoinHandle<()>)>,
     server: Server,
     _dir: tempfile::TempDir,
@@ -47,12 +48,14 @@ impl Cluster {
             .await
             .expect("bind");
         let url = format!("http://{}", listener.local_addr().expect("address"));
+        let (server, key) = serve(dir.path(), listener).await;
         let mut cluster = Cluster {
-            client: ApiClient::connect_lazy(&url).expect("client"),
+            client: ApiClient::connect_lazy(&url, Some(&key)).expect("client"),
             agents: Arc::new(FakeConnector::default()),
             url,
+            key,
             controllers: None,
-            server: serve(dir.path(), listener),
+            server,
             _dir: dir,
         };
         cluster.start_controllers();
@@ -71,13 +74,14 @@ impl Cluster {
         let listener = tokio::net::TcpListener::bind(addr)
             .await
             .expect("bind again");
-        self.server = serve(self._dir.path(), listener);
+        self.server = serve(self._dir.path(), listener).await.0;
     }
 
     /// Starts the controllers (again).
     pub fn start_controllers(&mut self) {
         let config = ControllersConfig {
             api_url: self.url.clone(),
+            api_key: Some(self.key.clone()),
             workers: 4,
             resync: Duration::from_secs(5),
             ingress: Some(IngressAddress {
@@ -175,19 +179,21 @@ impl Cluster {
     }
 }
 
-/// Serves an API server over the embedded store in `dir` on `listener`.
-fn serve(dir: &std::path::Path, listener: tokio::net::TcpListener) -> Server {
+/// Serves an API server over the embedded store in `dir` on `listener`, with a new admin key.
+async fn serve(dir: &std::path::Path, listener: tokio::net::TcpListener) -> (Server, String) {
     let store = EmbeddedStore::open(dir).expect("open the embedded store");
     let api = Arc::new(ResourceApi::new(
         Arc::new(store),
         WatchCacheOptions::default(),
     ));
+    let issued = api
+        .issue_key(&RequestContext::admin(TENANT), Role::Admin, None, "tests")
+        .await
+        .expect("issue an admin key");
     let stop = CancellationToken::new();
     let shutdown = stop.clone().cancelled_owned();
-    (
-        stop,
-        tokio::spawn(minicloud_apiserver::server::serve(listener, api, shutdown)),
-    )
+    let server = tokio::spawn(minicloud_apiserver::server::serve(listener, api, shutdown));
+    ((stop, server), issued.token.to_string())
 }
 
 fn scope() -> TenantScope {

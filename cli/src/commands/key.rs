@@ -1,0 +1,172 @@
+//! `mini key create|list|revoke`: API keys. A key is shown once, when it is created; the server
+//! keeps only a salted hash and the public prefix (`mc_acme_1a2b3c4d`) that names it.
+
+use std::process::ExitCode;
+
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use minicloud_manifests::Kind;
+use minicloud_proto::v1::{self as pb};
+use serde_json::Value;
+
+use crate::client::{Client, ConnectArgs};
+use crate::output;
+
+/// Flags of `mini key`.
+#[derive(Args, Debug)]
+pub struct KeyArgs {
+    #[command(subcommand)]
+    command: KeyCommand,
+}
+
+#[derive(Subcommand, Debug)]
+enum KeyCommand {
+    /// Issue a key and print it (the only time it is shown).
+    Create {
+        /// admin, tenant-admin or tenant-read.
+        #[arg(long)]
+        role: String,
+        /// What the key is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// List keys: prefix, role, tenant, created, last used.
+    List {
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+    /// Revoke a key by its prefix (`mc_acme_1a2b3c4d`); it stops working at once.
+    Revoke {
+        /// The key's prefix, as `mini key list` shows it (the whole key works too).
+        prefix: String,
+        #[command(flatten)]
+        connect: ConnectArgs,
+    },
+}
+
+/// Runs `mini key`.
+pub async fn run(args: KeyArgs) -> Result<ExitCode> {
+    match args.command {
+        KeyCommand::Create {
+            role,
+            description,
+            connect,
+        } => {
+            let tenant = connect.tenant.clone().unwrap_or_default();
+            let client = Client::connect(&connect).await?;
+            let tenant = if role == "admin" {
+                String::new()
+            } else {
+                tenant
+            };
+            let created = client.create_key(&role, &tenant, &description).await?;
+            output::print(&format!("{}\n", created.key))?;
+            eprintln!("This is the only time the key is shown; keep it somewhere safe.");
+        }
+        KeyCommand::List { connect } => {
+            let mut client = Client::connect(&connect).await?;
+            let me = client.who_am_i().await?;
+            let scope = if me.tenant.is_empty() {
+                "*".to_owned()
+            } else {
+                me.tenant
+            };
+            let keys = client.list(Kind::ApiKey, scope, "").await?;
+            output::print(&table(&keys))?;
+        }
+        KeyCommand::Revoke { prefix, connect } => {
+            let (tenant, name) = parse_prefix(&prefix)?;
+            let mut client = Client::connect(&connect).await?;
+            let target = pb::ObjectRef {
+                kind: Kind::ApiKey.as_str().to_owned(),
+                tenant,
+                name,
+            };
+            client.delete(target).await?;
+            output::print(&format!("key {prefix} revoked\n"))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The tenant ("" for cluster keys) and ApiKey object name of a key prefix.
+fn parse_prefix(prefix: &str) -> Result<(String, String)> {
+    let parts: Vec<&str> = prefix.trim().splitn(4, '_').collect();
+    let valid = parts.len() >= 3
+        && parts[0] == "mc"
+        && parts[2].len() == 8
+        && parts[2].bytes().all(|b| b.is_ascii_hexdigit());
+    if !valid {
+        bail!("{prefix:?} is not a key prefix; `mini key list` shows them, like mc_acme_1a2b3c4d");
+    }
+    let tenant = if parts[1] == "-" { "" } else { parts[1] };
+    Ok((
+        tenant.to_owned(),
+        minicloud_apiserver::auth::token::object_name(parts[2]),
+    ))
+}
+
+fn table(keys: &[Value]) -> String {
+    let field = |key: &Value, pointer: &str| {
+        key.pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_owned()
+    };
+    let rows: Vec<[String; 6]> = keys
+        .iter()
+        .map(|key| {
+            [
+                field(key, "/status/prefix"),
+                field(key, "/spec/role"),
+                field(key, "/metadata/tenant"),
+                field(key, "/status/createdAt"),
+                field(key, "/status/lastUsed"),
+                field(key, "/spec/description"),
+            ]
+        })
+        .collect();
+    let header = [
+        "PREFIX",
+        "ROLE",
+        "TENANT",
+        "CREATED",
+        "LAST USED",
+        "DESCRIPTION",
+    ];
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.len());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(cell, width)| format!("{cell:<width$}"))
+            .collect();
+        padded.join("  ").trim_end().to_owned() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_names_the_tenant_and_the_object() {
+        let (tenant, name) = parse_prefix("mc_acme_1a2b3c4d").unwrap();
+        assert_eq!((tenant.as_str(), name.as_str()), ("acme", "key-1a2b3c4d"));
+        let (tenant, _) = parse_prefix("mc_-_1a2b3c4d_00112233445566778899aabbccddeeff").unwrap();
+        assert_eq!(tenant, "");
+        assert!(parse_prefix("acme").is_err());
+    }
+}
