@@ -153,28 +153,57 @@ fn fetch_from(container_id: &str, host: &str) -> Result<(), String> {
     Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
 }
 
+/// Tenant B's HTTP server `srv` and a peer of it, and a stranger in tenant A; built once the
+/// server answers its own tenant. The tenants' Docker objects go when it drops.
+struct CrossTenant {
+    a: Tenant,
+    b: Tenant,
+    peer: String,
+    stranger: String,
+    server_ip: String,
+}
+
+impl CrossTenant {
+    async fn start() -> CrossTenant {
+        let (a, b) = (Tenant::new(), Tenant::new());
+        let service = agent(&a).await;
+        let server = apply_ok(&service, vec![network(&b), start(&b, "srv", SERVE)]).await;
+        let server = server.results[1].container_id.clone();
+        let peer = apply_ok(&service, vec![start(&b, "peer", SLEEP)]).await;
+        let peer = peer.results[0].container_id.clone();
+        let stranger = apply_ok(&service, vec![network(&a), start(&a, "cli", SLEEP)]).await;
+        let stranger = stranger.results[1].container_id.clone();
+        let server_ip = container(&observe(&service).await, &server)
+            .unwrap()
+            .ip
+            .clone();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while let Err(e) = fetch_from(&peer, &server_ip) {
+            assert!(
+                Instant::now() < deadline,
+                "the server never answered its own tenant: {e}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        CrossTenant {
+            a,
+            b,
+            peer,
+            stranger,
+            server_ip,
+        }
+    }
+}
+
 #[tokio::test]
 async fn tenants_cannot_reach_each_other_while_apps_of_a_tenant_can() {
-    let (a, b) = (Tenant::new(), Tenant::new());
-    let service = agent(&a).await;
-    let server = apply_ok(&service, vec![network(&b), start(&b, "srv", SERVE)]).await;
-    let server = server.results[1].container_id.clone();
-    let peer = apply_ok(&service, vec![start(&b, "peer", SLEEP)]).await;
-    let peer = peer.results[0].container_id.clone();
-    let stranger = apply_ok(&service, vec![network(&a), start(&a, "cli", SLEEP)]).await;
-    let stranger = stranger.results[1].container_id.clone();
-    let server_ip = container(&observe(&service).await, &server)
-        .unwrap()
-        .ip
-        .clone();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while let Err(e) = fetch_from(&peer, &server_ip) {
-        assert!(
-            Instant::now() < deadline,
-            "the server never answered its own tenant: {e}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let CrossTenant {
+        a: _a,
+        b,
+        peer,
+        stranger,
+        server_ip,
+    } = CrossTenant::start().await;
     let internal = format!("srv.{}.internal", b.name);
     for name in ["srv", internal.as_str()] {
         fetch_from(&peer, name).unwrap_or_else(|e| panic!("{name} did not answer: {e}"));
@@ -226,26 +255,13 @@ fn bridge_of(tenant: &Tenant) -> String {
 /// test opens the filter table between two tenants' bridges outright and probes across.
 #[tokio::test]
 async fn tenant_isolation_holds_even_when_the_filter_table_lets_traffic_between_bridges_through() {
-    let (a, b) = (Tenant::new(), Tenant::new());
-    let service = agent(&a).await;
-    let server = apply_ok(&service, vec![network(&b), start(&b, "srv", SERVE)]).await;
-    let server = server.results[1].container_id.clone();
-    let peer = apply_ok(&service, vec![start(&b, "peer", SLEEP)]).await;
-    let peer = peer.results[0].container_id.clone();
-    let stranger = apply_ok(&service, vec![network(&a), start(&a, "cli", SLEEP)]).await;
-    let stranger = stranger.results[1].container_id.clone();
-    let server_ip = container(&observe(&service).await, &server)
-        .unwrap()
-        .ip
-        .clone();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while let Err(e) = fetch_from(&peer, &server_ip) {
-        assert!(
-            Instant::now() < deadline,
-            "the server never answered its own tenant: {e}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let CrossTenant {
+        a,
+        b,
+        peer,
+        stranger,
+        server_ip,
+    } = CrossTenant::start().await;
     let (bridge_a, bridge_b) = (bridge_of(&a), bridge_of(&b));
     let accept = |from: &str, to: &str| {
         ["-i", from, "-o", to, "-j", "ACCEPT"]

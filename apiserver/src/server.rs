@@ -8,6 +8,7 @@ use axum::Router;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::serve::ListenerExt;
+use minicloud_proto::bearer::Bearer;
 use minicloud_proto::v1::app_logs_server::AppLogsServer;
 use minicloud_proto::v1::keys_server::KeysServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
@@ -23,18 +24,15 @@ use crate::rest;
 
 /// Every route of the API server: REST, and gRPC (the resource and key services plus
 /// `more_grpc`, such as a node agent's) by content type on the same path space, all behind
-/// authentication. `agent_key` is what the log service presents to node agents.
-pub fn router(api: Arc<ResourceApi>, more_grpc: Routes, agent_key: Option<String>) -> Router {
+/// authentication. `agents` is the key the log service presents to node agents.
+pub fn router(api: Arc<ResourceApi>, more_grpc: Routes, agents: Bearer) -> Router {
     let authenticator = Authenticator::new(api.store());
     let service = ResourceServiceServer::new(GrpcResources::new(api.clone()))
         .max_decoding_message_size(MAX_BODY_BYTES);
     let grpc = more_grpc
         .add_service(service)
         .add_service(KeysServer::new(GrpcKeys::new(api.clone())))
-        .add_service(AppLogsServer::new(AppLogsService::new(
-            api.clone(),
-            agent_key,
-        )))
+        .add_service(AppLogsServer::new(AppLogsService::new(api.clone(), agents)))
         .prepare()
         .into_axum_router()
         .layer(axum::middleware::map_response(
@@ -84,7 +82,14 @@ pub async fn serve(
     api: Arc<ResourceApi>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(listener, api, Routes::default(), None, shutdown).await
+    serve_with(
+        listener,
+        api,
+        Routes::default(),
+        Bearer::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// Like [`serve`], with more gRPC services on the same port — the all-in-one server mounts the
@@ -93,7 +98,7 @@ pub async fn serve_with(
     listener: TcpListener,
     api: Arc<ResourceApi>,
     more_grpc: Routes,
-    agent_key: Option<String>,
+    agents: Bearer,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopping = api.shutdown_token();
@@ -107,7 +112,7 @@ pub async fn serve_with(
             tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(api, more_grpc, agent_key))
+    axum::serve(listener, router(api, more_grpc, agents))
         .with_graceful_shutdown(signal)
         .await
 }

@@ -33,6 +33,7 @@ use tokio_util::sync::CancellationToken;
 pub use error::{Error, Result};
 
 use client::ApiClient;
+use minicloud_proto::bearer::Bearer;
 use nodesync::{AgentConnector, GrpcConnector};
 use runtime::{Cache, ControllerOptions, reflect};
 
@@ -83,8 +84,9 @@ impl ControllersConfig {
 /// Runs every controller against the API server until `shutdown`, reaching node agents over
 /// gRPC at their Nodes' `spec.agentEndpoint`.
 pub async fn run(config: ControllersConfig, shutdown: CancellationToken) -> Result<()> {
-    let agents = GrpcConnector::new(config.api_key.clone());
-    run_with_agents(config, Arc::new(agents), shutdown).await
+    let bearer = Bearer::new(config.api_key.as_deref())
+        .map_err(|_| Error::Connect(client::ClientError::InvalidKey))?;
+    run_with_agents(config, Arc::new(GrpcConnector::new(bearer)), shutdown).await
 }
 
 /// Runs every controller, reaching node agents through `agents` (tests pass a fake).

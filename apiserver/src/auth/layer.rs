@@ -35,7 +35,8 @@ pub async fn authenticate(
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok());
+        .and_then(|value| value.to_str().ok())
+        .map(|value| value.strip_prefix("Bearer ").unwrap_or(value));
     let identity = match authenticator.authenticate(presented).await {
         Ok(identity) if to_agent && !identity.is_admin() => {
             return refuse(

@@ -65,16 +65,15 @@ impl Authenticator {
         }
     }
 
-    /// The identity of the key in an `Authorization` header value (`Bearer <key>`).
-    pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Identity, ApiError> {
-        let Some(header) = authorization else {
+    /// The identity of a presented key (`None`: the request carried none).
+    pub async fn authenticate(&self, presented: Option<&str>) -> Result<Identity, ApiError> {
+        let Some(presented) = presented else {
             return Err(ApiError::Unauthenticated(
                 "this request carries no API key; pass --key, set MINI_KEY or run `mini login` \
                  (HTTP: send `Authorization: Bearer <key>`)"
                     .into(),
             ));
         };
-        let presented = header.strip_prefix("Bearer ").unwrap_or(header);
         let invalid = || {
             ApiError::Unauthenticated(
                 "the API key is not valid: it was revoked, mistyped, or belongs to another \

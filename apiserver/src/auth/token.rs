@@ -40,17 +40,14 @@ impl Token {
 
     /// Parses a key as a caller sent it; `None` when it is not shaped like one.
     pub fn parse(text: &str) -> Option<Token> {
-        let mut parts = text.trim().splitn(4, '_');
-        let (scheme, tenant, prefix, secret) =
-            (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-        let is_hex =
-            |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-        if scheme != SCHEME || tenant.is_empty() || !is_hex(prefix, 8) || !is_hex(secret, 32) {
+        let (tenant, prefix) = parse_prefix(text)?;
+        let secret = text.trim().splitn(4, '_').nth(3)?;
+        if !is_hex(secret, 32) {
             return None;
         }
         Some(Token {
-            tenant: (tenant != CLUSTER).then(|| tenant.to_owned()),
-            prefix: prefix.to_ascii_lowercase(),
+            tenant,
+            prefix,
             secret: secret.to_ascii_lowercase(),
         })
     }
@@ -99,6 +96,22 @@ pub fn display_prefix(tenant: Option<&str>, prefix: &str) -> String {
     format!("{SCHEME}_{}_{prefix}", tenant.unwrap_or(CLUSTER))
 }
 
+/// The tenant (`None` for a cluster key) and the prefix named by a key's public part
+/// (`mc_acme_1a2b3c4d`) or by a whole key; `None` when it is not shaped like one.
+pub fn parse_prefix(text: &str) -> Option<(Option<String>, String)> {
+    let mut parts = text.trim().splitn(4, '_');
+    let (scheme, tenant, prefix) = (parts.next()?, parts.next()?, parts.next()?);
+    if scheme != SCHEME || tenant.is_empty() || !is_hex(prefix, 8) {
+        return None;
+    }
+    let tenant = (tenant != CLUSTER).then(|| tenant.to_owned());
+    Some((tenant, prefix.to_ascii_lowercase()))
+}
+
+fn is_hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
 /// The name of the ApiKey object of the key with this prefix.
 pub fn object_name(prefix: &str) -> String {
     format!("key-{prefix}")
@@ -144,6 +157,19 @@ mod tests {
     fn the_same_secret_hashes_differently_each_time() {
         let key = Token::generate(None);
         assert_ne!(key.hash(), key.hash());
+    }
+
+    #[test]
+    fn a_prefix_or_a_whole_key_names_tenant_and_prefix() {
+        let key = Token::generate(Some("acme"));
+        let expected = Some((Some("acme".to_owned()), key.prefix.clone()));
+        assert_eq!(parse_prefix(&key.display_prefix()), expected);
+        assert_eq!(parse_prefix(&key.to_string()), expected);
+        assert_eq!(
+            parse_prefix("mc_-_1a2b3c4d"),
+            Some((None, "1a2b3c4d".to_owned()))
+        );
+        assert_eq!(parse_prefix("acme"), None);
     }
 
     #[test]

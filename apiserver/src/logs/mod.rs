@@ -36,9 +36,8 @@ pub struct AppLogsService {
 }
 
 impl AppLogsService {
-    /// Serves logs of the objects in `api`, reading them from node agents with `agent_key`.
-    pub fn new(api: Arc<ResourceApi>, agent_key: Option<String>) -> Self {
-        let agents = Bearer::new(agent_key.as_deref()).unwrap_or_default();
+    /// Serves logs of the objects in `api`, reading them from node agents presenting `agents`.
+    pub fn new(api: Arc<ResourceApi>, agents: Bearer) -> Self {
         Self { api, agents }
     }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
+use minicloud_apiserver::auth::token;
 use minicloud_manifests::Kind;
 use minicloud_proto::v1::{self as pb};
 use serde_json::Value;
@@ -91,21 +92,12 @@ pub async fn run(args: KeyArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The tenant ("" for cluster keys) and ApiKey object name of a key prefix.
+/// The tenant ("" for cluster keys) and ApiKey object name of a key prefix (or whole key).
 fn parse_prefix(prefix: &str) -> Result<(String, String)> {
-    let parts: Vec<&str> = prefix.trim().splitn(4, '_').collect();
-    let valid = parts.len() >= 3
-        && parts[0] == "mc"
-        && parts[2].len() == 8
-        && parts[2].bytes().all(|b| b.is_ascii_hexdigit());
-    if !valid {
+    let Some((tenant, prefix)) = token::parse_prefix(prefix) else {
         bail!("{prefix:?} is not a key prefix; `mini key list` shows them, like mc_acme_1a2b3c4d");
-    }
-    let tenant = if parts[1] == "-" { "" } else { parts[1] };
-    Ok((
-        tenant.to_owned(),
-        minicloud_apiserver::auth::token::object_name(parts[2]),
-    ))
+    };
+    Ok((tenant.unwrap_or_default(), token::object_name(&prefix)))
 }
 
 fn table(keys: &[Value]) -> String {

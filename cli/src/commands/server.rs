@@ -19,6 +19,7 @@ use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_manifests::Role;
+use minicloud_proto::bearer::Bearer;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
@@ -103,7 +104,8 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     }
     std::io::stdout().flush()?;
     let stopping = shutdown.clone();
-    let served = serve_with(listener, api, agent_routes, Some(key), async move {
+    let agents = Bearer::new(Some(&key))?;
+    let served = serve_with(listener, api, agent_routes, agents, async move {
         stop.await;
         stopping.cancel();
     })
@@ -124,8 +126,7 @@ async fn admin_key(api: &ResourceApi, data_dir: &Path) -> Result<String> {
     if let Ok(text) = std::fs::read_to_string(&path) {
         let key = text.trim();
         let authenticator = Authenticator::new(api.store());
-        let header = format!("Bearer {key}");
-        if let Ok(identity) = authenticator.authenticate(Some(&header)).await
+        if let Ok(identity) = authenticator.authenticate(Some(key)).await
             && identity.is_admin()
         {
             return Ok(key.to_owned());

@@ -16,7 +16,7 @@ mod docker;
 #[path = "../reconcile/world.rs"]
 mod world;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -71,18 +71,8 @@ spec:
 
 /// Polls `check` until it returns `Ok`, failing with `what` and the last `Err` (what was seen
 /// instead) after [`DEADLINE`].
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + DEADLINE;
-    loop {
-        match check() {
-            Ok(value) => return value,
-            Err(seen) => assert!(
-                Instant::now() < deadline,
-                "timed out waiting until {what}; {seen}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
+fn eventually<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
+    world::poll(what, DEADLINE, check)
 }
 
 /// The only Instance of the world, and its `Ready` condition.

@@ -16,7 +16,7 @@ mod resilience;
 mod scenarios;
 mod world;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -55,18 +55,8 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 
 /// Polls `check` until it returns `Ok`, failing with `what` and the last `Err` (what was seen
 /// instead) after [`CONVERGE_TIMEOUT`].
-pub fn eventually_explained<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + CONVERGE_TIMEOUT;
-    loop {
-        match check() {
-            Ok(value) => return value,
-            Err(seen) => assert!(
-                Instant::now() < deadline,
-                "timed out waiting until {what}; {seen}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+pub fn eventually_explained<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
+    world::poll(what, CONVERGE_TIMEOUT, check)
 }
 
 #[test]

@@ -1,8 +1,10 @@
 //! One end-to-end test's world, shared by the real-Docker test binaries: a tenant of its own, a
 //! `mini server` whose agent is a node of its own with the ingress on a free loopback port, and
-//! the removal of the tenant's Docker objects when the test ends, even when it fails.
+//! the removal of the tenant's Docker objects when the test ends, even when it fails; and the
+//! polling every such test waits with.
 
 use std::net::SocketAddr;
+use std::time::{Duration, Instant};
 
 use crate::docker;
 use crate::support::Server;
@@ -58,5 +60,21 @@ impl World {
             _data: data,
             _cleanup: cleanup,
         }
+    }
+}
+
+/// Polls `check` every 200 ms until it returns `Ok`, failing with `what` and the last `Err`
+/// (what was seen instead) after `timeout`.
+pub fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(seen) => assert!(
+                Instant::now() < deadline,
+                "timed out waiting until {what}; last seen: {seen}"
+            ),
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
 }

@@ -24,7 +24,7 @@ mod servers;
 mod websocket;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -163,18 +163,8 @@ spec:
 
 /// Polls `check` until it returns `Ok`, failing with `what` and the last `Err` (what was seen
 /// instead) after [`CONVERGE_TIMEOUT`].
-fn eventually<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
-    let deadline = Instant::now() + CONVERGE_TIMEOUT;
-    loop {
-        match check() {
-            Ok(value) => return value,
-            Err(seen) => assert!(
-                Instant::now() < deadline,
-                "timed out waiting until {what}; last seen: {seen}"
-            ),
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
+fn eventually<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
+    world::poll(what, CONVERGE_TIMEOUT, check)
 }
 
 /// Prints a load's tally for the record and fails the test on any failed request.

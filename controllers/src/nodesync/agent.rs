@@ -110,10 +110,10 @@ pub struct GrpcConnector {
 }
 
 impl GrpcConnector {
-    /// A connector presenting `key` (an admin key) to every agent.
-    pub fn new(key: Option<String>) -> GrpcConnector {
+    /// A connector presenting `bearer` (an admin key) to every agent.
+    pub fn new(bearer: Bearer) -> GrpcConnector {
         GrpcConnector {
-            bearer: Bearer::new(key.as_deref()).unwrap_or_default(),
+            bearer,
             agents: Mutex::default(),
         }
     }
