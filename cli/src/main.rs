@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    agent, apply, controllers, delete, describe, diff, events, get, key, login, logs, restart,
-    rollout, server, tenant,
+    agent, apply, controllers, delete, describe, diff, events, get, key, login, logs, quota,
+    restart, rollout, server, tenant,
 };
 
 /// minicloud: a self-hosted, multi-tenant container platform.
@@ -63,6 +63,8 @@ enum Command {
     Key(key::KeyArgs),
     /// Create a tenant with its quota, and its first tenant-admin key.
     Tenant(tenant::TenantArgs),
+    /// Show what a tenant uses against its quota.
+    Quota(quota::QuotaArgs),
 }
 
 impl Command {
@@ -102,6 +104,7 @@ async fn main() -> ExitCode {
         Command::Login(args) => login::run(args).await,
         Command::Key(args) => key::run(args).await,
         Command::Tenant(args) => tenant::run(args).await,
+        Command::Quota(args) => quota::run(args).await,
     };
     outcome.unwrap_or_else(|error| {
         if is_closed_pipe(&error) {

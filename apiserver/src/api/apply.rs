@@ -7,6 +7,7 @@ use minicloud_manifests::{
 use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
+use super::quota::{self, Cost};
 use super::{ApiError, RequestContext, ResourceApi, Result};
 use crate::store::{Compare, KeyValue, Revision, Txn, TxnOp};
 
@@ -72,6 +73,12 @@ impl ResourceApi {
             ));
         }
         self.admit_root(&desired).await?;
+        let _accounting = match quota::tenant_of(&desired.target) {
+            Some(tenant) if quota::accounted(desired.target.kind) => {
+                Some(self.quota_locks.lock(tenant).await)
+            }
+            _ => None,
+        };
         for _ in 0..objects::MAX_ATTEMPTS {
             let current = self.store.get(&desired.target.key()).await?;
             let attempt = match current {
@@ -99,6 +106,19 @@ impl ResourceApi {
         let mut object = desired.object.clone();
         initialise_server_fields(&mut object);
         let owners_live = self.owner_guards(&desired.target, &object).await?;
+        let cost = Cost::of(&object)?;
+        let ledger = match quota::tenant_of(&desired.target) {
+            Some(tenant) if quota::accounted(desired.target.kind) => {
+                Some(self.ledger(tenant).await?)
+            }
+            _ => None,
+        };
+        if let Some(ledger) = &ledger {
+            ledger.admit(&desired.target, Cost::ZERO, cost)?;
+            if desired.target.kind == Kind::Tenant {
+                ledger.stamp(&mut object)?;
+            }
+        }
         if dry_run {
             let diff = diff(None, &object);
             return Ok(ApplyResult {
@@ -110,11 +130,17 @@ impl ResourceApi {
         let key = desired.target.key();
         let mut compares = vec![Compare::Absent(key.clone())];
         compares.extend(owners_live);
-        let txn = Txn::when(compares).then([TxnOp::Put(key, objects::encode(&object))]);
+        let mut txn = Txn::when(compares).then([TxnOp::Put(key, objects::encode(&object))]);
+        if let Some(ledger) = &ledger {
+            if desired.target.kind == Kind::Tenant {
+                ledger.guard(&mut txn);
+            }
+            ledger.record(&mut txn, Cost::ZERO, cost)?;
+        }
         let outcome = self.store.txn(txn).await?;
         if !outcome.succeeded {
             return Err(ApiError::Conflict(format!(
-                "{} or its owner changed while it was being created",
+                "{}, its owner or its tenant's usage changed while it was being created",
                 desired.target.describe()
             )));
         }
@@ -216,6 +242,12 @@ impl ResourceApi {
         }
         let diff = diff(Some(&current), &object);
         if dry_run {
+            let (before, after) = (Cost::of(&current)?, Cost::of(&object)?);
+            if let Some(tenant) = quota::tenant_of(&desired.target).filter(|_| before != after) {
+                self.ledger(tenant)
+                    .await?
+                    .admit(&desired.target, before, after)?;
+            }
             return Ok(ApplyResult {
                 outcome: ApplyOutcome::Configured,
                 object,
@@ -231,8 +263,7 @@ impl ResourceApi {
             });
         }
         let revision = self
-            .store
-            .update(&kv.key, objects::encode(&object), kv.mod_revision)
+            .write_update(&desired.target, kv, &current, &object)
             .await?;
         set_version(&mut object, revision);
         Ok(ApplyResult {
@@ -240,6 +271,40 @@ impl ResourceApi {
             object,
             diff,
         })
+    }
+}
+
+impl ResourceApi {
+    /// Replaces `kv` (last read as `current`) with `object`; when that changes what the object
+    /// costs, the tenant's usage moves in the same transaction, admitted against its quota.
+    async fn write_update(
+        &self,
+        target: &ObjectRef,
+        kv: &KeyValue,
+        current: &Value,
+        object: &Value,
+    ) -> Result<Revision> {
+        let (before, after) = (Cost::of(current)?, Cost::of(object)?);
+        let tenant = quota::tenant_of(target).filter(|_| before != after);
+        let Some(tenant) = tenant else {
+            return Ok(self
+                .store
+                .update(&kv.key, objects::encode(object), kv.mod_revision)
+                .await?);
+        };
+        let ledger = self.ledger(tenant).await?;
+        ledger.admit(target, before, after)?;
+        let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
+            .then([TxnOp::Put(kv.key.clone(), objects::encode(object))]);
+        ledger.record(&mut txn, before, after)?;
+        let outcome = self.store.txn(txn).await?;
+        if !outcome.succeeded {
+            return Err(ApiError::Conflict(format!(
+                "{} or its tenant's usage changed while it was being updated",
+                target.describe()
+            )));
+        }
+        Ok(outcome.revision)
     }
 }
 

@@ -2,12 +2,13 @@
 //! and cascade to the objects that name it in their ownerReferences — and, for a Tenant, to
 //! every object of the tenant — in one transaction, so a crash never leaves half a cascade.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use minicloud_manifests::{Kind, Scope};
 use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
+use super::quota::{self, Cost};
 use super::{ApiError, RequestContext, ResourceApi, Result};
 use crate::store::{Compare, KeyValue, Revision, Txn, TxnOp, keys};
 
@@ -29,6 +30,12 @@ impl ResourceApi {
         precondition: Option<Revision>,
     ) -> Result<DeleteResult> {
         ctx.check_delete(target)?;
+        let _accounting = match quota::tenant_of(target) {
+            Some(tenant) if quota::accounted(target.kind) => {
+                Some(self.quota_locks.lock(tenant).await)
+            }
+            _ => None,
+        };
         for _ in 0..objects::MAX_ATTEMPTS {
             let kv = self
                 .store
@@ -82,9 +89,13 @@ impl ResourceApi {
 
     /// Removes the object and, transitively, its dependents: each dependent without finalizers
     /// is deleted (and its own dependents after it); one with finalizers is marked deleting.
+    /// What the removed objects took from their tenants' quotas is given back in the same
+    /// transaction.
     pub(super) async fn remove_with_dependents(&self, kv: &KeyValue, object: &Value) -> Result<()> {
         let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
             .then([TxnOp::Delete(kv.key.clone())]);
+        let mut released = Released::default();
+        released.add(object)?;
         let candidates = self.possible_dependents(object).await?;
         let root = uid(object);
         let members_of = tenant_name(object);
@@ -109,6 +120,7 @@ impl ResourceApi {
                     .push(Compare::ModRevision(key.clone(), dependent_kv.mod_revision));
                 if objects::finalizers(dependent).is_empty() {
                     txn.ops.push(TxnOp::Delete(key));
+                    released.add(dependent)?;
                     owners.extend(uid(dependent));
                 } else if !objects::is_deleting(dependent) {
                     let mut marked = dependent.clone();
@@ -117,6 +129,11 @@ impl ResourceApi {
                     txn.ops.push(TxnOp::Put(key, objects::encode(&marked)));
                 }
             }
+        }
+        for (tenant, cost) in released.0 {
+            self.ledger(&tenant)
+                .await?
+                .record(&mut txn, cost, Cost::ZERO)?;
         }
         if self.store.txn(txn).await?.succeeded {
             Ok(())
@@ -145,6 +162,22 @@ impl ResourceApi {
             }
         }
         Ok(found)
+    }
+}
+
+/// What a cascade removes from each tenant's usage.
+#[derive(Default)]
+struct Released(BTreeMap<String, Cost>);
+
+impl Released {
+    fn add(&mut self, object: &Value) -> Result<()> {
+        let cost = Cost::of(object)?;
+        let tenant = objects::metadata_field(object, "tenant").and_then(Value::as_str);
+        if let (Some(tenant), false) = (tenant, cost == Cost::ZERO) {
+            let total = self.0.entry(tenant.to_owned()).or_insert(Cost::ZERO);
+            *total = total.plus(cost);
+        }
+        Ok(())
     }
 }
 

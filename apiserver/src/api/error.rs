@@ -38,6 +38,9 @@ pub enum ApiError {
     /// The caller's key does not allow this request.
     #[error("{0}")]
     Forbidden(String),
+    /// The write would take the tenant past its quota.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// A precondition on the object's version failed, or it changed while being written.
     #[error("{0}")]
     Conflict(String),
@@ -76,6 +79,7 @@ impl ApiError {
             ApiError::NotFound { .. } => "NotFound",
             ApiError::Unauthenticated(_) => "Unauthenticated",
             ApiError::Forbidden(_) => "Forbidden",
+            ApiError::QuotaExceeded(_) => "QuotaExceeded",
             ApiError::Conflict(_) => "Conflict",
             ApiError::OwnerGone(_) => "OwnerGone",
             ApiError::Expired(_) => "Expired",
@@ -93,7 +97,7 @@ impl ApiError {
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::QuotaExceeded(_) => StatusCode::FORBIDDEN,
             ApiError::Conflict(_) | ApiError::OwnerGone(_) => StatusCode::CONFLICT,
             ApiError::Expired(_) | ApiError::TooSlow(_) => StatusCode::GONE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -109,6 +113,7 @@ impl ApiError {
             ApiError::NotFound { .. } => tonic::Code::NotFound,
             ApiError::Unauthenticated(_) => tonic::Code::Unauthenticated,
             ApiError::Forbidden(_) => tonic::Code::PermissionDenied,
+            ApiError::QuotaExceeded(_) => tonic::Code::ResourceExhausted,
             ApiError::Conflict(_) => tonic::Code::Aborted,
             ApiError::OwnerGone(_) => tonic::Code::FailedPrecondition,
             ApiError::Expired(_) | ApiError::TooSlow(_) => tonic::Code::OutOfRange,

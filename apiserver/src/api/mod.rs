@@ -11,6 +11,7 @@ mod delete;
 mod error;
 mod issue;
 pub(crate) mod objects;
+mod quota;
 mod selector;
 mod status;
 mod watch;
@@ -74,6 +75,7 @@ pub struct ResourceApi {
     store: Arc<dyn Store>,
     cache: WatchCache<Arc<watch::Change>>,
     shutdown: CancellationToken,
+    quota_locks: quota::TenantLocks,
 }
 
 impl ResourceApi {
@@ -84,6 +86,7 @@ impl ResourceApi {
             store,
             cache,
             shutdown: CancellationToken::new(),
+            quota_locks: quota::TenantLocks::default(),
         }
     }
 

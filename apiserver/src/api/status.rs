@@ -1,6 +1,7 @@
-//! UpdateStatus: the only path that writes `status`; it never touches spec or generation.
+//! UpdateStatus: the only path that writes `status`; it never touches spec or generation, nor a
+//! Tenant's `status.usage`, which only quota accounting writes.
 
-use minicloud_manifests::parse_json_object;
+use minicloud_manifests::{Kind, parse_json_object};
 use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
@@ -35,6 +36,9 @@ impl ResourceApi {
                 Some(status) => fields.insert("status".into(), status.clone()),
                 None => fields.remove("status"),
             };
+            if target.kind == Kind::Tenant {
+                keep_usage(&current, &mut object);
+            }
             if object == current {
                 return Ok(current);
             }
@@ -57,4 +61,20 @@ impl ResourceApi {
             target.describe()
         )))
     }
+}
+
+/// Puts `current`'s `status.usage` (or its absence) back into `object`.
+fn keep_usage(current: &Value, object: &mut Value) {
+    let usage = current.pointer("/status/usage").cloned();
+    let fields = object.as_object_mut().expect("objects are JSON objects");
+    let status = fields
+        .entry("status")
+        .or_insert_with(|| Value::Object(Default::default()));
+    let Some(status) = status.as_object_mut() else {
+        return;
+    };
+    match usage {
+        Some(usage) => status.insert("usage".into(), usage),
+        None => status.remove("usage"),
+    };
 }

@@ -8,6 +8,7 @@ mod backends;
 mod etcd_server;
 mod fixture;
 mod limits;
+mod quota;
 mod restart;
 mod semantics;
 mod watch;
@@ -40,6 +41,9 @@ macro_rules! api_tests {
                 limits::rest_watch_streams_json_lines,
                 access::every_call_is_checked_for_every_kind_of_key,
                 access::a_tenant_key_sees_only_its_tenant_in_lists_and_watches,
+                quota::concurrent_creates_never_overshoot_the_quota,
+                quota::usage_stays_exact_through_scaling_resizing_refusals_and_deletes,
+                quota::a_tenant_created_after_its_objects_shows_their_usage,
             );
             api_tests!(@server $private; watch::an_expired_resource_version_tells_the_client_to_relist,);
             api_tests!(@backend $shared; watch::a_thousand_watchers_share_one_store_watch,

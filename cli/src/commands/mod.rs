@@ -11,6 +11,7 @@ pub mod get;
 pub mod key;
 pub mod login;
 pub mod logs;
+pub mod quota;
 pub mod restart;
 pub mod rollout;
 pub mod server;

@@ -348,3 +348,57 @@ fn tenant_keys_are_issued_listed_saved_and_revoked() {
     };
     assert!(keyless.stderr.contains("no API key"), "{}", keyless.stderr);
 }
+
+#[test]
+fn quota_shows_usage_and_a_refusal_names_used_requested_and_limit() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_api(&["--data-dir", &data.path().display().to_string()]);
+    server
+        .run(&[
+            "tenant",
+            "create",
+            "acme",
+            "--containers",
+            "3",
+            "--memory",
+            "1Gi",
+        ])
+        .ok();
+    let app = |replicas: u32| {
+        format!(
+            "apiVersion: minicloud/v1\nkind: App\nmetadata:\n  name: web\n  tenant: acme\n\
+             spec:\n  image: hello:1\n  replicas: {replicas}\n  resources:\n    memory: 256Mi\n"
+        )
+    };
+    let two = write_file(data.path(), "two.yaml", &app(2));
+    server.run(&["apply", "-f", &two]).ok();
+    let quota = server.run(&["quota", "-t", "acme"]).ok();
+    assert_eq!(
+        quota,
+        "tenant acme\n\
+         RESOURCE     USED    LIMIT\n\
+         containers   2       3\n\
+         cpu          500m    unlimited\n\
+         memory       512Mi   1Gi\n\
+         storage      0       unlimited\n"
+    );
+    let four = write_file(data.path(), "four.yaml", &app(4));
+    let refused = server.run(&["apply", "-f", &four]);
+    assert!(!refused.status.success());
+    assert!(
+        refused
+            .stderr
+            .contains("containers: used 2, requested 2, limit 3"),
+        "{}",
+        refused.stderr
+    );
+    let json = server.run(&["quota", "-t", "acme", "--json"]).ok();
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(report["usage"]["containers"], 2, "{json}");
+    let missing = server.run(&["quota", "-t", "nobody"]);
+    assert!(
+        missing.stderr.contains("mini tenant create nobody"),
+        "{}",
+        missing.stderr
+    );
+}

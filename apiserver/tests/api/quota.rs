@@ -1,0 +1,234 @@
+//! Quotas: admission refuses what would take a tenant past its quota, saying used / requested /
+//! limit; concurrent creates never overshoot; and the usage record, mirrored in the Tenant's
+//! `status.usage`, stays exact through scale-ups, scale-downs, resizes, refusals and deletes.
+
+use minicloud_apiserver::store::keys;
+use minicloud_proto::v1::{self as pb};
+use serde_json::{Value, json};
+use tonic::Code;
+
+use crate::fixture::{Client, TestServer, apply, apply_with, delete, field, get, parse, reason};
+
+/// How many times the concurrent-create race is run.
+const ROUNDS: usize = 5;
+/// Concurrent creates per round.
+const CONTENDERS: usize = 20;
+
+fn tenant(quota: Value) -> Value {
+    json!({"apiVersion": "minicloud/v1", "kind": "Tenant",
+        "metadata": {"name": "acme"}, "spec": {"quota": quota}})
+}
+
+fn app(name: &str, replicas: u32) -> Value {
+    json!({"apiVersion": "minicloud/v1", "kind": "App",
+        "metadata": {"name": name, "tenant": "acme"},
+        "spec": {"image": "hello:1", "replicas": replicas,
+            "resources": {"cpu": "250m", "memory": "128Mi"}}})
+}
+
+fn volume(name: &str, size: &str) -> Value {
+    json!({"apiVersion": "minicloud/v1", "kind": "Volume",
+        "metadata": {"name": name, "tenant": "acme"}, "spec": {"size": size}})
+}
+
+async fn delete_in_acme(client: &mut Client, kind: &str, name: &str) {
+    let reference = pb::ObjectRef {
+        kind: kind.into(),
+        tenant: "acme".into(),
+        name: name.into(),
+    };
+    let request = pb::DeleteRequest {
+        r#ref: Some(reference),
+        resource_version: String::new(),
+    };
+    client.delete(request).await.expect("delete");
+}
+
+/// The Tenant's `status.usage`, after checking it equals the raw usage record.
+async fn usage(server: &TestServer, client: &mut Client) -> Value {
+    let tenant = get(client, "Tenant", "acme").await.expect("the tenant");
+    let usage = field(&tenant, "/status/usage").clone();
+    let record = server
+        .store
+        .get(&keys::usage_key("acme"))
+        .await
+        .expect("read the usage record");
+    let recorded = match record {
+        Some(kv) => serde_json::from_slice(&kv.value).expect("the record is JSON"),
+        None => json!({"containers": 0, "cpu": "0", "memory": "0", "storage": "0"}),
+    };
+    assert_eq!(
+        usage, recorded,
+        "Tenant.status.usage mirrors the usage record"
+    );
+    usage
+}
+
+fn expect_refused(result: Result<impl std::fmt::Debug, tonic::Status>, needle: &str) {
+    let status = result.expect_err("the quota refuses it");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert_eq!(reason(&status), "QuotaExceeded");
+    assert!(
+        status.message().contains(needle),
+        "{:?} should contain {needle:?}",
+        status.message()
+    );
+}
+
+pub async fn concurrent_creates_never_overshoot_the_quota(server: TestServer) {
+    let mut client = server.client().await;
+    apply(&mut client, &tenant(json!({"containers": 7})))
+        .await
+        .unwrap();
+    apply(&mut client, &app("base", 2)).await.unwrap();
+    for round in 0..ROUNDS {
+        let contenders = (0..CONTENDERS).map(|index| {
+            let mut client = client.clone();
+            tokio::spawn(async move {
+                let name = format!("race-{round}-{index}");
+                (name.clone(), apply(&mut client, &app(&name, 1)).await)
+            })
+        });
+        let results = futures::future::join_all(contenders).await;
+        let mut created = Vec::new();
+        for result in results {
+            let (name, outcome) = result.expect("the task ran");
+            match outcome {
+                Ok(_) => created.push(name),
+                Err(status) => expect_refused(
+                    Err::<(), _>(status),
+                    "containers: used 7, requested 1, limit 7",
+                ),
+            }
+        }
+        assert_eq!(
+            created.len(),
+            5,
+            "round {round}: exactly the 5 that fit were created"
+        );
+        assert_eq!(usage(&server, &mut client).await["containers"], 7);
+        for name in created {
+            delete_in_acme(&mut client, "App", &name).await;
+        }
+        assert_eq!(usage(&server, &mut client).await["containers"], 2);
+    }
+}
+
+pub async fn usage_stays_exact_through_scaling_resizing_refusals_and_deletes(server: TestServer) {
+    let mut client = server.client().await;
+    let quota = json!({"containers": 10, "cpu": "2", "memory": "1Gi", "storage": "5Gi"});
+    apply(&mut client, &tenant(quota)).await.unwrap();
+    let zero = json!({"containers": 0, "cpu": "0", "memory": "0", "storage": "0"});
+    assert_eq!(usage(&server, &mut client).await, zero);
+
+    apply(&mut client, &app("web", 2)).await.unwrap();
+    assert_eq!(
+        usage(&server, &mut client).await,
+        json!({"containers": 2, "cpu": "500m", "memory": "256Mi", "storage": "0"})
+    );
+    apply(&mut client, &app("web", 4)).await.unwrap();
+    assert_eq!(
+        usage(&server, &mut client).await,
+        json!({"containers": 4, "cpu": "1", "memory": "512Mi", "storage": "0"})
+    );
+
+    expect_refused(
+        apply(&mut client, &app("web", 9)).await,
+        "cpu: used 1, requested 1250m, limit 2",
+    );
+    expect_refused(
+        apply_with(&mut client, &app("web", 9), true).await,
+        "memory: used 512Mi, requested 640Mi, limit 1Gi",
+    );
+    expect_refused(
+        apply(&mut client, &app("api", 5)).await,
+        "App \"api\" in tenant \"acme\" would exceed the quota",
+    );
+    let mut invalid = app("api", 1);
+    invalid["spec"]["replicas"] = json!(-1);
+    apply(&mut client, &invalid)
+        .await
+        .expect_err("invalid specs are refused");
+    assert_eq!(
+        usage(&server, &mut client).await["containers"],
+        4,
+        "refused and invalid writes take nothing"
+    );
+
+    apply(&mut client, &volume("data", "2Gi")).await.unwrap();
+    expect_refused(
+        apply(&mut client, &volume("more", "4Gi")).await,
+        "storage: used 2Gi, requested 4Gi, limit 5Gi",
+    );
+    apply(&mut client, &volume("data", "3Gi")).await.unwrap();
+    assert_eq!(usage(&server, &mut client).await["storage"], "3Gi");
+
+    let tenant_object = get(&mut client, "Tenant", "acme").await.unwrap();
+    let mut overwritten = tenant_object.clone();
+    overwritten["status"] = json!({"usage": zero});
+    let request = pb::UpdateStatusRequest {
+        json: overwritten.to_string(),
+    };
+    let updated = parse(client.update_status(request).await.unwrap().into_inner());
+    assert_eq!(
+        field(&updated, "/status/usage/containers"),
+        4,
+        "a status write cannot change usage"
+    );
+
+    apply(
+        &mut client,
+        &tenant(json!({"containers": 2, "cpu": "2", "memory": "1Gi", "storage": "5Gi"})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        usage(&server, &mut client).await["containers"],
+        4,
+        "changing the quota keeps the usage"
+    );
+    apply(&mut client, &app("web", 3))
+        .await
+        .expect("scaling down is allowed over a lowered quota");
+    expect_refused(
+        apply(&mut client, &app("web", 4)).await,
+        "containers: used 3, requested 1, limit 2",
+    );
+
+    delete_in_acme(&mut client, "App", "web").await;
+    assert_eq!(
+        usage(&server, &mut client).await,
+        json!({"containers": 0, "cpu": "0", "memory": "0", "storage": "3Gi"})
+    );
+    delete_in_acme(&mut client, "Volume", "data").await;
+    assert_eq!(usage(&server, &mut client).await, zero);
+    assert_eq!(
+        server.store.get(&keys::usage_key("acme")).await.unwrap(),
+        None,
+        "a tenant using nothing has no usage record"
+    );
+
+    apply(&mut client, &app("web", 1)).await.unwrap();
+    delete(&mut client, "Tenant", "acme").await.unwrap();
+    assert_eq!(
+        server.store.get(&keys::usage_key("acme")).await.unwrap(),
+        None,
+        "deleting the tenant gives back everything it used"
+    );
+}
+
+pub async fn a_tenant_created_after_its_objects_shows_their_usage(server: TestServer) {
+    let mut client = server.client().await;
+    apply(&mut client, &app("web", 3)).await.unwrap();
+    apply(&mut client, &tenant(json!({"containers": 3})))
+        .await
+        .unwrap();
+    assert_eq!(
+        usage(&server, &mut client).await,
+        json!({"containers": 3, "cpu": "750m", "memory": "384Mi", "storage": "0"})
+    );
+    expect_refused(
+        apply(&mut client, &app("api", 1)).await,
+        "containers: used 3, requested 1, limit 3",
+    );
+}

@@ -1,0 +1,98 @@
+//! `mini quota`: what a tenant uses against what its quota allows.
+
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use minicloud_manifests::Kind;
+use serde_json::{Value, json};
+
+use crate::client::{Client, ConnectArgs};
+use crate::output::{self, table};
+
+/// Flags of `mini quota`.
+#[derive(Args, Debug)]
+pub struct QuotaArgs {
+    /// Print `{"tenant", "quota", "usage"}` as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    connect: ConnectArgs,
+}
+
+/// The resources a quota bounds, in the order they are shown.
+const RESOURCES: [&str; 4] = ["containers", "cpu", "memory", "storage"];
+
+/// Runs `mini quota`.
+pub async fn run(args: QuotaArgs) -> Result<ExitCode> {
+    let mut client = Client::connect(&args.connect).await?;
+    let tenant = client.tenant().to_owned();
+    let object = client
+        .get(client.object_ref(Kind::Tenant, &tenant))
+        .await
+        .with_context(|| {
+            format!(
+                "tenant {tenant:?} has no quota to show; an admin creates it with \
+                 `mini tenant create {tenant}`"
+            )
+        })?;
+    let quota = object.pointer("/spec/quota").cloned().unwrap_or(json!({}));
+    let usage = object
+        .pointer("/status/usage")
+        .cloned()
+        .unwrap_or(json!({}));
+    if args.json {
+        let report = json!({"tenant": tenant, "quota": quota, "usage": usage});
+        output::print(&format!("{report:#}\n"))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    output::print(&render(&tenant, &quota, &usage))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The table: one row per resource, `unlimited` where the quota sets no bound.
+fn render(tenant: &str, quota: &Value, usage: &Value) -> String {
+    let show = |value: Option<&Value>| match value {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        _ => String::new(),
+    };
+    let rows: Vec<Vec<String>> = RESOURCES
+        .iter()
+        .map(|resource| {
+            let used = show(usage.get(resource));
+            let limit = show(quota.get(resource));
+            vec![
+                resource.to_string(),
+                if used.is_empty() { "0".into() } else { used },
+                if limit.is_empty() {
+                    "unlimited".into()
+                } else {
+                    limit
+                },
+            ]
+        })
+        .collect();
+    let header = ["RESOURCE", "USED", "LIMIT"].map(String::from);
+    format!("tenant {tenant}\n{}", table::render(&header, &rows))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_resource_shows_usage_and_limit() {
+        let quota = json!({"containers": 10, "memory": "2Gi"});
+        let usage = json!({"containers": 3, "cpu": "750m", "memory": "384Mi", "storage": "0"});
+        assert_eq!(
+            render("acme", &quota, &usage),
+            "tenant acme\n\
+             RESOURCE     USED    LIMIT\n\
+             containers   3       10\n\
+             cpu          750m    unlimited\n\
+             memory       384Mi   2Gi\n\
+             storage      0       unlimited\n"
+        );
+    }
+}
