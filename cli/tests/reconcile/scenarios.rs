@@ -124,9 +124,16 @@ pub fn deleting_the_app_leaves_nothing_behind() {
 
 pub fn deleting_the_tenant_leaves_nothing_behind() {
     let world = World::start(&[]);
-    let tenant = format!(
-        "apiVersion: minicloud/v1\nkind: Tenant\nmetadata:\n  name: {}\nspec: {{}}\n",
-        world.tenant
+    let created = world
+        .server
+        .run(&["tenant", "create", &world.tenant, "--containers", "5"])
+        .ok();
+    let tenant_key = created.lines().nth(1).expect("the key line").to_owned();
+    let others = format!(
+        "apiVersion: minicloud/v1\nkind: Secret\nmetadata:\n  name: db\n  tenant: {tenant}\n\
+         data:\n  password: hunter2\n---\napiVersion: minicloud/v1\nkind: Volume\nmetadata:\n  \
+         name: data\n  tenant: {tenant}\nspec:\n  size: 64Mi\n",
+        tenant = world.tenant
     );
     let dir = tempfile::tempdir().unwrap();
     world
@@ -134,29 +141,53 @@ pub fn deleting_the_tenant_leaves_nothing_behind() {
         .run(&[
             "apply",
             "-f",
-            &crate::support::write_file(dir.path(), "tenant.yaml", &tenant),
+            &crate::support::write_file(dir.path(), "others.yaml", &others),
         ])
         .ok();
     world.apply_app("web", 2, "");
     world.apply_app("api", 1, "");
     wait_for_running(&world, 3);
     world.server.run(&["delete", "tenant", &world.tenant]).ok();
+    let kinds = [
+        "apps",
+        "releases",
+        "instances",
+        "volumes",
+        "snapshots",
+        "secrets",
+        "apikeys",
+    ];
     crate::eventually_explained(
         "nothing of the tenant is left, in Docker or in the API",
         || {
             let docker = (
                 docker::containers(&world.tenant),
                 docker::networks(&world.tenant),
+                docker::volumes(&world.tenant),
             );
-            let kinds = ["apps", "releases", "instances"];
             let objects: Vec<usize> = kinds.iter().map(|kind| world.objects(kind).len()).collect();
-            match docker.0.is_empty() && docker.1.is_empty() && objects.iter().all(|n| *n == 0) {
+            let docker_empty = docker.0.is_empty() && docker.1.is_empty() && docker.2.is_empty();
+            match docker_empty && objects.iter().all(|n| *n == 0) {
                 true => Ok(()),
                 false => Err(format!(
-                    "left: containers/networks {docker:?}, {kinds:?} {objects:?}"
+                    "left: containers/networks/volumes {docker:?}, {kinds:?} {objects:?}"
                 )),
             }
         },
+    );
+    let mut as_tenant = world.server.command(&["get", "apps"]);
+    as_tenant.env("MINI_KEY", &tenant_key);
+    let refused = crate::support::run(as_tenant);
+    assert!(
+        refused.stderr.contains("not valid"),
+        "the tenant's key went with it: {}",
+        refused.stderr
+    );
+    let quota = world.server.run(&["quota", "-t", &world.tenant]);
+    assert!(
+        quota.stderr.contains("has no quota"),
+        "the Tenant and its usage are gone: {}",
+        quota.stderr
     );
 }
 
