@@ -1,5 +1,6 @@
 //! `mini`, minicloud's single binary: client commands and the all-in-one server.
 
+mod agent_access;
 mod client;
 mod commands;
 mod config;

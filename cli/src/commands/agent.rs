@@ -1,5 +1,5 @@
 //! `mini agent`: a node agent on its own, making this host's Docker Engine a node of the server
-//! it joins, with its ingress proxy.
+//! it joins, with its ingress proxy. Its gRPC port answers admin keys of that server only.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -9,6 +9,7 @@ use clap::Args;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::agent_access::{AdminKeys, admins_only};
 use crate::client::{api_key, server_url};
 use crate::commands::server::{init_logging, shutdown_signal};
 use crate::node::{IngressArgs, default_node_name, local_url, start_agent, start_ingress};
@@ -63,7 +64,16 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
         }
     });
     let stopping = shutdown.clone();
-    let served = axum::serve(listener, agent.routes.prepare().into_axum_router())
+    let router =
+        agent
+            .routes
+            .prepare()
+            .into_axum_router()
+            .layer(axum::middleware::from_fn_with_state(
+                AdminKeys::new(&api)?,
+                admins_only,
+            ));
+    let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             stop.await;
             stopping.cancel();

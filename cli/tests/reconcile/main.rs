@@ -8,6 +8,7 @@
 #[path = "../e2e/support.rs"]
 mod support;
 
+mod agent_access;
 mod dns;
 mod docker;
 mod events;
@@ -72,6 +73,11 @@ fn scaling_follows_replicas_up_and_down() {
 #[test]
 fn deleting_the_app_leaves_nothing_behind() {
     scenarios::deleting_the_app_leaves_nothing_behind();
+}
+
+#[test]
+fn a_standalone_agent_answers_admin_keys_only() {
+    agent_access::a_standalone_agent_answers_admin_keys_only();
 }
 
 #[test]
