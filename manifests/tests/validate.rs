@@ -326,6 +326,12 @@ fn security_escalations_are_refused_with_clear_errors() {
         "spec.capabilities.add[0]",
         "may get back only CHOWN",
     );
+    assert_valid(&app("  volumes: [{volume: data, mountPath: /data}]\n"));
+    assert_invalid(
+        &app("  volumes: [{volume: data, mountPath: /data, hostPath: /etc}]\n"),
+        "spec.volumes[0].hostPath",
+        "never mount paths of the host",
+    );
 }
 
 #[test]

@@ -98,6 +98,7 @@ mod tests {
                 volume: (*v).into(),
                 mount_path: "/data".into(),
                 read_only: false,
+                host_path: None,
             })
             .collect();
         let container = ContainerSpec {

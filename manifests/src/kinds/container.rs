@@ -143,6 +143,10 @@ pub struct VolumeMount {
     /// Mount read-only.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub read_only: bool,
+    /// Never allowed; present so a spec asking to mount a path of the host gets a clear
+    /// refusal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_path: Option<String>,
 }
 
 /// A probe run by the agent: readiness gates traffic, repeated failure restarts the container.

@@ -192,6 +192,13 @@ pub(super) fn mounts(errors: &mut Errors, base: &str, mounts: &[VolumeMount]) {
                 ),
             );
         }
+        if mount.host_path.is_some() {
+            errors.add(
+                format!("{path}.hostPath"),
+                "tenant containers never mount paths of the host; remove hostPath and mount a \
+                 Volume of the tenant (`volume: NAME`) instead",
+            );
+        }
         if let Some(problem) = mount_path_problem(&mount.mount_path) {
             errors.add(format!("{path}.mountPath"), problem);
         } else if !paths.insert(mount.mount_path.trim_end_matches('/')) {
