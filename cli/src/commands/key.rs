@@ -100,6 +100,7 @@ fn parse_prefix(prefix: &str) -> Result<(String, String)> {
     Ok((tenant.unwrap_or_default(), token::object_name(&prefix)))
 }
 
+/// The `mini key list` table, in the same column style as `mini get`.
 fn table(keys: &[Value]) -> String {
     let field = |key: &Value, pointer: &str| {
         key.pointer(pointer)
@@ -107,17 +108,19 @@ fn table(keys: &[Value]) -> String {
             .unwrap_or("-")
             .to_owned()
     };
-    let rows: Vec<[String; 6]> = keys
+    let rows: Vec<Vec<String>> = keys
         .iter()
         .map(|key| {
             [
-                field(key, "/status/prefix"),
-                field(key, "/spec/role"),
-                field(key, "/metadata/tenant"),
-                field(key, "/status/createdAt"),
-                field(key, "/status/lastUsed"),
-                field(key, "/spec/description"),
+                "/status/prefix",
+                "/spec/role",
+                "/metadata/tenant",
+                "/status/createdAt",
+                "/status/lastUsed",
+                "/spec/description",
             ]
+            .map(|pointer| field(key, pointer))
+            .to_vec()
         })
         .collect();
     let header = [
@@ -127,26 +130,9 @@ fn table(keys: &[Value]) -> String {
         "CREATED",
         "LAST USED",
         "DESCRIPTION",
-    ];
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.len());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let padded: Vec<String> = cells
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:<width$}"))
-            .collect();
-        padded.join("  ").trim_end().to_owned() + "\n"
-    };
-    let mut out = line(header.to_vec());
-    for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
-    }
-    out
+    ]
+    .map(String::from);
+    output::table::render(&header, &rows)
 }
 
 #[cfg(test)]
