@@ -14,7 +14,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     agent, apply, controllers, delete, describe, diff, events, get, key, login, logs, restart,
-    rollout, server, tenant,
+    rollout, secret, server, tenant,
 };
 
 /// minicloud: a self-hosted, multi-tenant container platform.
@@ -63,6 +63,8 @@ enum Command {
     Key(key::KeyArgs),
     /// Create a tenant with its quota, and its first tenant-admin key.
     Tenant(tenant::TenantArgs),
+    /// Re-encrypt every Secret under a new key (`mini secret rotate-key`).
+    Secret(secret::SecretArgs),
 }
 
 impl Command {
@@ -102,6 +104,7 @@ async fn main() -> ExitCode {
         Command::Login(args) => login::run(args).await,
         Command::Key(args) => key::run(args).await,
         Command::Tenant(args) => tenant::run(args).await,
+        Command::Secret(args) => secret::run(args).await,
     };
     outcome.unwrap_or_else(|error| {
         if is_closed_pipe(&error) {

@@ -7,6 +7,7 @@ use minicloud_manifests::{
 use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
+use super::secrets::Sealing;
 use super::{ApiError, RequestContext, ResourceApi, Result};
 use crate::store::{Compare, KeyValue, Revision, Txn, TxnOp};
 
@@ -52,6 +53,8 @@ struct Desired {
     /// Fields of `metadata` the manifest sets explicitly (an empty list there clears them).
     explicit_finalizers: bool,
     explicit_owners: bool,
+    /// How the object's Secret values are stored.
+    sealing: Sealing,
 }
 
 impl ResourceApi {
@@ -62,7 +65,7 @@ impl ResourceApi {
         body: &[u8],
         dry_run: bool,
     ) -> Result<ApplyResult> {
-        let desired = prepare(ctx, body)?;
+        let mut desired = prepare(ctx, body)?;
         ctx.check_write(&desired.target)?;
         if desired.target.kind == Kind::ApiKey {
             return Err(ApiError::BadRequest(
@@ -72,6 +75,7 @@ impl ResourceApi {
             ));
         }
         self.admit_root(&desired).await?;
+        desired.sealing = self.sealing(&desired.target).await;
         for _ in 0..objects::MAX_ATTEMPTS {
             let current = self.store.get(&desired.target.key()).await?;
             let attempt = match current {
@@ -80,7 +84,7 @@ impl ResourceApi {
             };
             match attempt {
                 Err(ApiError::Conflict(_)) if desired.precondition.is_none() => continue,
-                other => return other,
+                other => return other.map(ApplyResult::masked),
             }
         }
         Err(ApiError::Conflict(format!(
@@ -110,7 +114,8 @@ impl ResourceApi {
         let key = desired.target.key();
         let mut compares = vec![Compare::Absent(key.clone())];
         compares.extend(owners_live);
-        let txn = Txn::when(compares).then([TxnOp::Put(key, objects::encode(&object))]);
+        let stored = desired.sealing.encode(&object, None);
+        let txn = Txn::when(compares).then([TxnOp::Put(key, stored)]);
         let outcome = self.store.txn(txn).await?;
         if !outcome.succeeded {
             return Err(ApiError::Conflict(format!(
@@ -204,7 +209,8 @@ impl ResourceApi {
     }
 
     async fn update(&self, desired: &Desired, kv: &KeyValue, dry_run: bool) -> Result<ApplyResult> {
-        let current = objects::decode(kv, kv.mod_revision)?;
+        let stored = objects::decode(kv, kv.mod_revision)?;
+        let current = desired.sealing.reveal(&stored);
         objects::check_precondition(kv, desired.precondition)?;
         let mut object = merge(&current, desired);
         if object == current {
@@ -232,7 +238,11 @@ impl ResourceApi {
         }
         let revision = self
             .store
-            .update(&kv.key, objects::encode(&object), kv.mod_revision)
+            .update(
+                &kv.key,
+                desired.sealing.encode(&object, Some(&stored)),
+                kv.mod_revision,
+            )
             .await?;
         set_version(&mut object, revision);
         Ok(ApplyResult {
@@ -240,6 +250,14 @@ impl ResourceApi {
             object,
             diff,
         })
+    }
+}
+
+impl ApplyResult {
+    /// The result as callers see it: Secret values masked.
+    fn masked(mut self) -> Self {
+        crate::secrets::mask(&mut self.object);
+        self
     }
 }
 
@@ -270,6 +288,7 @@ fn prepare(ctx: &RequestContext, body: &[u8]) -> Result<Desired> {
         explicit_finalizers: explicit("finalizers"),
         explicit_owners: explicit("ownerReferences"),
         object,
+        sealing: Sealing::none(),
     })
 }
 
@@ -343,8 +362,12 @@ fn set_version(object: &mut Value, revision: Revision) {
     );
 }
 
-/// A unified diff between two objects rendered as YAML, without their resourceVersions.
+/// A unified diff between two objects rendered as YAML, without their resourceVersions; a
+/// Secret's values are masked (a changed one shows as changed).
 pub(super) fn diff(before: Option<&Value>, after: &Value) -> String {
+    let (mut before, mut after) = (before.cloned(), after.clone());
+    crate::secrets::mask_diff(before.as_mut(), &mut after);
+    let (before, after) = (before.as_ref(), &after);
     let render = |value: &Value| {
         let mut value = value.clone();
         objects::metadata_mut(&mut value).remove("resourceVersion");

@@ -36,7 +36,8 @@ impl ResourceApi {
                 None => fields.remove("status"),
             };
             if object == current {
-                return Ok(current);
+                crate::secrets::mask(&mut object);
+                return Ok(object);
             }
             match self
                 .store
@@ -46,6 +47,7 @@ impl ResourceApi {
                 Ok(revision) => {
                     let version = Value::String(revision.to_string());
                     objects::metadata_mut(&mut object).insert("resourceVersion".into(), version);
+                    crate::secrets::mask(&mut object);
                     return Ok(object);
                 }
                 Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,

@@ -11,8 +11,9 @@ mod object;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use tokio::sync::{OwnedRwLockReadGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 pub use cipher::{OpenError, PREFIX, key_id};
 pub use keyring::{KEY_LEN, Key, Keyring, KeyringError};
@@ -70,7 +71,7 @@ pub enum SecretKeysError {
 /// rotation is about to retire.
 #[derive(Debug)]
 pub struct SecretKeys {
-    ring: RwLock<Keyring>,
+    ring: Arc<RwLock<Keyring>>,
     source: KeySource,
 }
 
@@ -109,7 +110,7 @@ impl SecretKeys {
 
     fn new(ring: Keyring, source: KeySource) -> Self {
         Self {
-            ring: RwLock::new(ring),
+            ring: Arc::new(RwLock::new(ring)),
             source,
         }
     }
@@ -122,6 +123,11 @@ impl SecretKeys {
     /// The keyring, shared with other readers; rotations wait until it is released.
     pub async fn read(&self) -> RwLockReadGuard<'_, Keyring> {
         self.ring.read().await
+    }
+
+    /// [`SecretKeys::read`], as a guard that can be kept beyond a borrow of `self`.
+    pub(crate) async fn read_owned(&self) -> OwnedRwLockReadGuard<Keyring> {
+        self.ring.clone().read_owned().await
     }
 
     /// The keyring, exclusively (for a rotation).

@@ -10,7 +10,8 @@ pub struct EtcdServer {
     child: Child,
     /// The client URL, e.g. `http://127.0.0.1:41234`.
     pub endpoint: String,
-    _data_dir: tempfile::TempDir,
+    /// Where etcd keeps its files (its write-ahead log and database).
+    pub data_dir: tempfile::TempDir,
 }
 
 fn free_port() -> u16 {
@@ -54,7 +55,7 @@ impl EtcdServer {
         let server = EtcdServer {
             child,
             endpoint: client_url,
-            _data_dir: data_dir,
+            data_dir,
         };
         server.wait_ready().await;
         server

@@ -13,6 +13,7 @@ pub mod login;
 pub mod logs;
 pub mod restart;
 pub mod rollout;
+pub mod secret;
 pub mod server;
 pub mod tenant;
 mod watch;
