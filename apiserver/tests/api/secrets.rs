@@ -247,7 +247,7 @@ pub async fn rotating_the_key_reseals_every_value_and_keeps_it_readable(server: 
         .unwrap()
         .into_inner();
     assert_eq!(rotation.reencrypted, 3);
-    assert_eq!(rotation.retired_key_ids, [old_key.clone()]);
+    assert_eq!(rotation.retired_key_ids, std::slice::from_ref(&old_key));
     assert_ne!(rotation.primary_key_id, old_key);
     let after = stored().await;
     for (entry, sealed) in &after {
