@@ -265,6 +265,7 @@ impl ApplyResult {
 fn prepare(ctx: &RequestContext, body: &[u8]) -> Result<Desired> {
     let raw: Value = serde_json::from_slice(body)
         .map_err(|error| ApiError::BadRequest(format!("the request body is not JSON: {error}")))?;
+    crate::secrets::check_values_are_strings(&raw).map_err(ApiError::BadRequest)?;
     let mut resource =
         parse_json_object(body).map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let kind = resource.kind();

@@ -18,7 +18,8 @@ use tokio::sync::{OwnedRwLockReadGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 pub use cipher::{OpenError, PREFIX, key_id};
 pub use keyring::{KEY_LEN, Key, Keyring, KeyringError};
 pub use object::{
-    Resealed, Unreadable, is_secret, key_ids, mask, mask_diff, open_all, reseal, reveal, seal,
+    Resealed, Unreadable, check_values_are_strings, key_ids, mask, mask_diff, open_all, reseal,
+    reveal, seal,
 };
 
 /// The key file in the data directory.

@@ -41,6 +41,21 @@ fn data_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
     }
 }
 
+/// Refuses a Secret manifest (JSON as received) with a value that is not a string, naming the
+/// key but not the value — the manifest parser's own message would repeat it.
+pub fn check_values_are_strings(manifest: &Value) -> Result<(), String> {
+    let wrong = data(manifest)
+        .into_iter()
+        .flatten()
+        .find(|(_, value)| !value.is_string());
+    match wrong {
+        Some((entry, _)) => Err(format!(
+            "data.{entry}: a Secret value must be a string (the value is not shown); quote it"
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Replaces every value of a Secret with the mask, keeping the keys.
 pub fn mask(object: &mut Value) {
     for value in data_mut(object).into_iter().flat_map(|d| d.values_mut()) {
@@ -235,6 +250,17 @@ mod tests {
             ("s3cr3t", "plain")
         );
         assert!(!reseal(&ring, KEY, &mut stored).changed);
+    }
+
+    #[test]
+    fn a_value_that_is_not_a_string_is_refused_without_being_repeated() {
+        let manifest = secret(json!({"user": "admin", "pin": 987654321}));
+        let error = check_values_are_strings(&manifest).unwrap_err();
+        assert_eq!(
+            error,
+            "data.pin: a Secret value must be a string (the value is not shown); quote it"
+        );
+        assert!(check_values_are_strings(&secret(json!({"user": "admin"}))).is_ok());
     }
 
     #[test]

@@ -48,6 +48,7 @@ macro_rules! api_tests {
                 secrets::only_admin_keys_resolve_values,
                 secrets::rotating_the_key_reseals_every_value_and_keeps_it_readable,
                 secrets::a_value_copied_to_another_secret_does_not_open,
+                secrets::a_value_that_is_not_a_string_is_refused_without_being_repeated,
             );
             api_tests!(@server $private; watch::an_expired_resource_version_tells_the_client_to_relist,);
             api_tests!(@backend $shared; watch::a_thousand_watchers_share_one_store_watch,

@@ -323,3 +323,20 @@ pub async fn a_value_copied_to_another_secret_does_not_open(server: TestServer) 
         .unwrap();
     assert_eq!(values["password"], "pw-two");
 }
+
+pub async fn a_value_that_is_not_a_string_is_refused_without_being_repeated(server: TestServer) {
+    let mut client = server.client().await;
+    let manifest = secret("db", json!({"pin": 987654321}));
+    let refused = apply(&mut client, &manifest).await.unwrap_err();
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    assert!(
+        refused.message().contains("data.pin"),
+        "{}",
+        refused.message()
+    );
+    assert!(
+        !refused.message().contains("987654321"),
+        "{}",
+        refused.message()
+    );
+}
