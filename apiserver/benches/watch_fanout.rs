@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 
 use etcd_client::{Client, WatchOptions};
 use minicloud_apiserver::api::ResourceApi;
+use minicloud_apiserver::secrets::{Keyring, SecretKeys};
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
@@ -94,7 +95,12 @@ async fn drive(
 async fn minicloud(store: Arc<dyn Store>) -> Timings {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let api = Arc::new(ResourceApi::new(store, WatchCacheOptions::default()));
+    let secrets = Arc::new(SecretKeys::in_memory(Keyring::generate()));
+    let api = Arc::new(ResourceApi::new(
+        store,
+        WatchCacheOptions::default(),
+        secrets,
+    ));
     let server = tokio::spawn(minicloud_apiserver::server::serve(
         listener,
         api,

@@ -7,6 +7,8 @@ pub mod grpc;
 pub mod keys;
 pub mod logs;
 pub mod rest;
+pub mod secret_service;
+pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod watch_cache;

@@ -12,6 +12,7 @@ use minicloud_proto::bearer::Bearer;
 use minicloud_proto::v1::app_logs_server::AppLogsServer;
 use minicloud_proto::v1::keys_server::KeysServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
+use minicloud_proto::v1::secrets_server::SecretsServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
@@ -21,8 +22,9 @@ use crate::grpc::GrpcResources;
 use crate::keys::GrpcKeys;
 use crate::logs::AppLogsService;
 use crate::rest;
+use crate::secret_service::GrpcSecrets;
 
-/// Every route of the API server: REST, and gRPC (the resource and key services plus
+/// Every route of the API server: REST, and gRPC (the resource, key and secret services plus
 /// `more_grpc`, such as a node agent's) by content type on the same path space, all behind
 /// authentication. `agents` is the key the log service presents to node agents.
 pub fn router(api: Arc<ResourceApi>, more_grpc: Routes, agents: Bearer) -> Router {
@@ -32,6 +34,7 @@ pub fn router(api: Arc<ResourceApi>, more_grpc: Routes, agents: Bearer) -> Route
     let grpc = more_grpc
         .add_service(service)
         .add_service(KeysServer::new(GrpcKeys::new(api.clone())))
+        .add_service(SecretsServer::new(GrpcSecrets::new(api.clone())))
         .add_service(AppLogsServer::new(AppLogsService::new(api.clone(), agents)))
         .prepare()
         .into_axum_router()

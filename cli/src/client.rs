@@ -209,6 +209,15 @@ impl Client {
         Ok(keys.create(request).await?.into_inner())
     }
 
+    /// Seals every Secret under a new key (admin only).
+    pub async fn rotate_secret_key(&self) -> Result<pb::RotateKeyResponse, RequestFailed> {
+        let mut secrets = pb::secrets_client::SecretsClient::new(self.channel.clone());
+        Ok(secrets
+            .rotate_key(pb::RotateKeyRequest {})
+            .await?
+            .into_inner())
+    }
+
     /// Who the server says this client's key is.
     pub async fn who_am_i(&self) -> Result<pb::Identity, RequestFailed> {
         let mut keys = pb::keys_client::KeysClient::new(self.channel.clone());

@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     agent, apply, controllers, delete, describe, diff, events, get, key, login, logs, quota,
-    restart, rollout, server, tenant,
+    restart, rollout, secret, server, tenant,
 };
 
 /// minicloud: a self-hosted, multi-tenant container platform.
@@ -66,6 +66,8 @@ enum Command {
     Tenant(tenant::TenantArgs),
     /// Show what a tenant uses against its quota.
     Quota(quota::QuotaArgs),
+    /// Re-encrypt every Secret under a new key (`mini secret rotate-key`).
+    Secret(secret::SecretArgs),
 }
 
 impl Command {
@@ -106,6 +108,7 @@ async fn main() -> ExitCode {
         Command::Key(args) => key::run(args).await,
         Command::Tenant(args) => tenant::run(args).await,
         Command::Quota(args) => quota::run(args).await,
+        Command::Secret(args) => secret::run(args).await,
     };
     outcome.unwrap_or_else(|error| {
         if is_closed_pipe(&error) {

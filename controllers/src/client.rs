@@ -5,6 +5,7 @@
 use futures::stream::{BoxStream, StreamExt};
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
+use minicloud_proto::v1::secrets_client::SecretsClient;
 use minicloud_proto::v1::{self as pb};
 use tonic::transport::Endpoint;
 
@@ -154,6 +155,7 @@ pub type WatchStream<T> = BoxStream<'static, Result<WatchEvent<T>>>;
 #[derive(Clone, Debug)]
 pub struct ApiClient {
     inner: ResourceServiceClient<Authorized>,
+    secrets: SecretsClient<Authorized>,
 }
 
 impl ApiClient {
@@ -166,9 +168,26 @@ impl ApiClient {
                 source,
             })?;
         let bearer = Bearer::new(key).map_err(|_| ClientError::InvalidKey)?;
+        let channel = authorized(endpoint.connect_lazy(), bearer);
         Ok(Self {
-            inner: ResourceServiceClient::new(authorized(endpoint.connect_lazy(), bearer)),
+            inner: ResourceServiceClient::new(channel.clone()),
+            secrets: SecretsClient::new(channel),
         })
+    }
+
+    /// Every value of the Secret `name` in `tenant`, in plaintext (admin keys only): what an
+    /// App's `valueFrom.secret` env vars resolve to. The values must never be logged.
+    pub async fn resolve_secret(
+        &self,
+        tenant: &str,
+        name: &str,
+    ) -> Result<std::collections::HashMap<String, String>> {
+        let request = pb::ResolveSecretRequest {
+            tenant: tenant.into(),
+            name: name.into(),
+        };
+        let resolved = self.secrets.clone().resolve(request).await?.into_inner();
+        Ok(resolved.data)
     }
 
     /// Reads one object.

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
 use super::quota::{self, Cost};
+use super::secrets::Sealing;
 use super::{ApiError, RequestContext, ResourceApi, Result};
 use crate::store::{Compare, KeyValue, Revision, Txn, TxnOp};
 
@@ -53,6 +54,8 @@ struct Desired {
     /// Fields of `metadata` the manifest sets explicitly (an empty list there clears them).
     explicit_finalizers: bool,
     explicit_owners: bool,
+    /// How the object's Secret values are stored.
+    sealing: Sealing,
 }
 
 impl ResourceApi {
@@ -63,7 +66,7 @@ impl ResourceApi {
         body: &[u8],
         dry_run: bool,
     ) -> Result<ApplyResult> {
-        let desired = prepare(ctx, body)?;
+        let mut desired = prepare(ctx, body)?;
         ctx.check_write(&desired.target)?;
         if desired.target.kind == Kind::ApiKey {
             return Err(ApiError::BadRequest(
@@ -79,6 +82,7 @@ impl ResourceApi {
             }
             _ => None,
         };
+        desired.sealing = self.sealing(&desired.target).await;
         for _ in 0..objects::MAX_ATTEMPTS {
             let current = self.store.get(&desired.target.key()).await?;
             let attempt = match current {
@@ -87,7 +91,7 @@ impl ResourceApi {
             };
             match attempt {
                 Err(ApiError::Conflict(_)) if desired.precondition.is_none() => continue,
-                other => return other,
+                other => return other.map(ApplyResult::masked),
             }
         }
         Err(ApiError::Conflict(format!(
@@ -130,7 +134,8 @@ impl ResourceApi {
         let key = desired.target.key();
         let mut compares = vec![Compare::Absent(key.clone())];
         compares.extend(owners_live);
-        let mut txn = Txn::when(compares).then([TxnOp::Put(key, objects::encode(&object))]);
+        let stored = desired.sealing.encode(&object, None);
+        let mut txn = Txn::when(compares).then([TxnOp::Put(key, stored)]);
         if let Some(ledger) = &ledger {
             if desired.target.kind == Kind::Tenant {
                 ledger.guard(&mut txn);
@@ -230,7 +235,8 @@ impl ResourceApi {
     }
 
     async fn update(&self, desired: &Desired, kv: &KeyValue, dry_run: bool) -> Result<ApplyResult> {
-        let current = objects::decode(kv, kv.mod_revision)?;
+        let stored = objects::decode(kv, kv.mod_revision)?;
+        let current = desired.sealing.reveal(&stored);
         objects::check_precondition(kv, desired.precondition)?;
         let mut object = merge(&current, desired);
         if object == current {
@@ -263,7 +269,12 @@ impl ResourceApi {
             });
         }
         let revision = self
-            .write_update(&desired.target, kv, &current, &object)
+            .write_update(
+                &desired.target,
+                kv,
+                (&current, &object),
+                desired.sealing.encode(&object, Some(&stored)),
+            )
             .await?;
         set_version(&mut object, revision);
         Ok(ApplyResult {
@@ -275,27 +286,25 @@ impl ResourceApi {
 }
 
 impl ResourceApi {
-    /// Replaces `kv` (last read as `current`) with `object`; when that changes what the object
-    /// costs, the tenant's usage moves in the same transaction, admitted against its quota.
+    /// Replaces `kv` with `stored` (the encoding of the update from `current` to `object`);
+    /// when that changes what the object costs, the tenant's usage moves in the same
+    /// transaction, admitted against its quota.
     async fn write_update(
         &self,
         target: &ObjectRef,
         kv: &KeyValue,
-        current: &Value,
-        object: &Value,
+        (current, object): (&Value, &Value),
+        stored: Vec<u8>,
     ) -> Result<Revision> {
         let (before, after) = (Cost::of(current)?, Cost::of(object)?);
         let tenant = quota::tenant_of(target).filter(|_| before != after);
         let Some(tenant) = tenant else {
-            return Ok(self
-                .store
-                .update(&kv.key, objects::encode(object), kv.mod_revision)
-                .await?);
+            return Ok(self.store.update(&kv.key, stored, kv.mod_revision).await?);
         };
         let ledger = self.ledger(tenant).await?;
         ledger.admit(target, before, after)?;
         let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
-            .then([TxnOp::Put(kv.key.clone(), objects::encode(object))]);
+            .then([TxnOp::Put(kv.key.clone(), stored)]);
         ledger.record(&mut txn, before, after)?;
         let outcome = self.store.txn(txn).await?;
         if !outcome.succeeded {
@@ -308,10 +317,19 @@ impl ResourceApi {
     }
 }
 
+impl ApplyResult {
+    /// The result as callers see it: Secret values masked.
+    fn masked(mut self) -> Self {
+        crate::secrets::mask(&mut self.object);
+        self
+    }
+}
+
 /// Parses, defaults and validates the manifest and works out which object it names.
 fn prepare(ctx: &RequestContext, body: &[u8]) -> Result<Desired> {
     let raw: Value = serde_json::from_slice(body)
         .map_err(|error| ApiError::BadRequest(format!("the request body is not JSON: {error}")))?;
+    crate::secrets::check_values_are_strings(&raw).map_err(ApiError::BadRequest)?;
     let mut resource =
         parse_json_object(body).map_err(|error| ApiError::BadRequest(error.to_string()))?;
     let kind = resource.kind();
@@ -335,6 +353,7 @@ fn prepare(ctx: &RequestContext, body: &[u8]) -> Result<Desired> {
         explicit_finalizers: explicit("finalizers"),
         explicit_owners: explicit("ownerReferences"),
         object,
+        sealing: Sealing::none(),
     })
 }
 
@@ -408,8 +427,12 @@ fn set_version(object: &mut Value, revision: Revision) {
     );
 }
 
-/// A unified diff between two objects rendered as YAML, without their resourceVersions.
+/// A unified diff between two objects rendered as YAML, without their resourceVersions; a
+/// Secret's values are masked (a changed one shows as changed).
 pub(super) fn diff(before: Option<&Value>, after: &Value) -> String {
+    let (mut before, mut after) = (before.cloned(), after.clone());
+    crate::secrets::mask_diff(before.as_mut(), &mut after);
+    let (before, after) = (before.as_ref(), &after);
     let render = |value: &Value| {
         let mut value = value.clone();
         objects::metadata_mut(&mut value).remove("resourceVersion");

@@ -21,6 +21,13 @@ pub struct DeleteResult {
     pub finalizing: bool,
 }
 
+impl DeleteResult {
+    fn masked(mut self) -> Self {
+        crate::secrets::mask(&mut self.object);
+        self
+    }
+}
+
 impl ResourceApi {
     /// Deletes `target` (only at `precondition`, when given).
     pub async fn delete(
@@ -61,7 +68,7 @@ impl ResourceApi {
             };
             match attempt {
                 Err(ApiError::Conflict(_)) if precondition.is_none() => continue,
-                other => return other,
+                other => return other.map(DeleteResult::masked),
             }
         }
         Err(ApiError::Conflict(format!(

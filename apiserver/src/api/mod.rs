@@ -12,6 +12,7 @@ mod error;
 mod issue;
 pub(crate) mod objects;
 mod quota;
+mod secrets;
 mod selector;
 mod status;
 mod watch;
@@ -27,10 +28,12 @@ pub use delete::DeleteResult;
 pub use error::{ApiError, REASON_METADATA, Result};
 pub use issue::IssuedKey;
 pub use objects::{ObjectRef, parse_revision};
+pub use secrets::Rotation;
 pub use selector::LabelSelector;
 pub use watch::{EventType, ObjectEvent, ObjectEventStream};
 
 use crate::auth::Identity;
+use crate::secrets::{self as values, SecretKeys};
 use crate::store::{Revision, Store, keys};
 use crate::watch_cache::{WatchCache, WatchCacheOptions};
 
@@ -74,17 +77,24 @@ pub enum TenantScope {
 pub struct ResourceApi {
     store: Arc<dyn Store>,
     cache: WatchCache<Arc<watch::Change>>,
+    secrets: Arc<SecretKeys>,
     shutdown: CancellationToken,
     quota_locks: quota::TenantLocks,
 }
 
 impl ResourceApi {
-    /// An API over `store`, with a watch cache of the given sizes.
-    pub fn new(store: Arc<dyn Store>, options: WatchCacheOptions) -> Self {
+    /// An API over `store`, with a watch cache of the given sizes, sealing Secret values with
+    /// the keyring of `secrets`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        options: WatchCacheOptions,
+        secrets: Arc<SecretKeys>,
+    ) -> Self {
         let cache = WatchCache::new(store.clone(), Arc::new(watch::Change::decode), options);
         Self {
             store,
             cache,
+            secrets,
             shutdown: CancellationToken::new(),
             quota_locks: quota::TenantLocks::default(),
         }
@@ -108,7 +118,9 @@ impl ResourceApi {
             .get(&target.key())
             .await?
             .ok_or_else(|| target.not_found())?;
-        objects::decode(&kv, kv.mod_revision)
+        let mut object = objects::decode(&kv, kv.mod_revision)?;
+        values::mask(&mut object);
+        Ok(object)
     }
 
     /// Lists a kind's objects in `scope` matching `selector`, with the revision read at.
@@ -123,7 +135,8 @@ impl ResourceApi {
         let listing = self.store.list(&list_prefix(kind, scope)).await?;
         let mut items = Vec::with_capacity(listing.items.len());
         for kv in &listing.items {
-            let value = objects::decode(kv, kv.mod_revision)?;
+            let mut value = objects::decode(kv, kv.mod_revision)?;
+            values::mask(&mut value);
             if selector.matches(objects::labels(&value))
                 && ctx.identity.may_see_object(kind, &value)
             {

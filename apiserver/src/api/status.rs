@@ -40,7 +40,8 @@ impl ResourceApi {
                 keep_usage(&current, &mut object);
             }
             if object == current {
-                return Ok(current);
+                crate::secrets::mask(&mut object);
+                return Ok(object);
             }
             match self
                 .store
@@ -50,6 +51,7 @@ impl ResourceApi {
                 Ok(revision) => {
                     let version = Value::String(revision.to_string());
                     objects::metadata_mut(&mut object).insert("resourceVersion".into(), version);
+                    crate::secrets::mask(&mut object);
                     return Ok(object);
                 }
                 Err(StoreError::Conflict { .. }) if precondition.is_none() => continue,

@@ -68,7 +68,8 @@ impl Change {
         let prev = event
             .prev
             .as_ref()
-            .and_then(|kv| objects::decode(kv, kv.mod_revision).ok());
+            .and_then(|kv| objects::decode(kv, kv.mod_revision).ok())
+            .map(masked);
         let decoded = match event.kind {
             EventKind::Put => objects::decode(&event.kv, revision),
             EventKind::Delete => match &event.prev {
@@ -81,7 +82,7 @@ impl Change {
         match decoded {
             Ok(object) => Some(Arc::new(Change {
                 deleted: event.kind == EventKind::Delete,
-                object: Arc::new(object),
+                object: Arc::new(masked(object)),
                 prev,
                 revision,
             })),
@@ -91,6 +92,12 @@ impl Change {
             }
         }
     }
+}
+
+/// `object` as every watch client sees it: Secret values masked.
+fn masked(mut object: Value) -> Value {
+    crate::secrets::mask(&mut object);
+    object
 }
 
 /// What one client sees.

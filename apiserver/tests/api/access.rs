@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use minicloud_apiserver::api::RequestContext;
+use minicloud_apiserver::secrets::{Keyring, SecretKeys};
 use minicloud_apiserver::store::Store;
 use minicloud_manifests::Role;
 use minicloud_proto::bearer::{Bearer, authorized};
@@ -47,7 +48,8 @@ const REST_MATRIX: [(&str, [u16; 5]); 4] = [
 ];
 
 async fn keys(server: &TestServer, store: Arc<dyn Store>) -> [Option<String>; 5] {
-    let api = minicloud_apiserver::api::ResourceApi::new(store, Default::default());
+    let secrets = Arc::new(SecretKeys::in_memory(Keyring::generate()));
+    let api = minicloud_apiserver::api::ResourceApi::new(store, Default::default(), secrets);
     let admin = RequestContext::admin("acme");
     for tenant in ["acme", "other"] {
         let manifest = json!({"apiVersion": "minicloud/v1", "kind": "Tenant",

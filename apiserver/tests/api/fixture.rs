@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use minicloud_apiserver::api::{ApiError, RequestContext, ResourceApi};
+use minicloud_apiserver::secrets::{Keyring, SecretKeys};
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_manifests::Role;
@@ -56,7 +57,8 @@ impl TestServer {
             .await
             .expect("bind loopback");
         let addr = listener.local_addr().expect("bound address");
-        let api = Arc::new(ResourceApi::new(store.clone(), options));
+        let secrets = Arc::new(SecretKeys::in_memory(Keyring::generate()));
+        let api = Arc::new(ResourceApi::new(store.clone(), options, secrets));
         let issued = api
             .issue_key(
                 &RequestContext::admin("default"),
@@ -187,6 +189,18 @@ pub async fn get(client: &mut Client, kind: &str, name: &str) -> Result<Value, t
             .await?
             .into_inner(),
     ))
+}
+
+/// Lists a kind in the default tenant over gRPC: the resourceVersion and the objects.
+pub async fn list(client: &mut Client, kind: &str) -> Result<(String, Value), tonic::Status> {
+    let request = pb::ListRequest {
+        kind: kind.into(),
+        tenant: String::new(),
+        label_selector: String::new(),
+    };
+    let list = client.list(request).await?.into_inner();
+    let items = list.items.into_iter().map(parse).collect();
+    Ok((list.resource_version, Value::Array(items)))
 }
 
 /// Deletes one object over gRPC.

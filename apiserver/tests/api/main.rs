@@ -4,12 +4,14 @@
 mod access;
 #[path = "../common/backends.rs"]
 mod backends;
+mod canary;
 #[path = "../common/etcd_server.rs"]
 mod etcd_server;
 mod fixture;
 mod limits;
 mod quota;
 mod restart;
+mod secrets;
 mod semantics;
 mod watch;
 
@@ -44,6 +46,13 @@ macro_rules! api_tests {
                 quota::concurrent_creates_never_overshoot_the_quota,
                 quota::usage_stays_exact_through_scaling_resizing_refusals_and_deletes,
                 quota::a_tenant_created_after_its_objects_shows_their_usage,
+                secrets::secret_values_are_masked_in_every_answer,
+                secrets::rest_masks_secret_values_too,
+                secrets::an_unchanged_secret_is_unchanged_and_a_diff_hides_values,
+                secrets::only_admin_keys_resolve_values,
+                secrets::rotating_the_key_reseals_every_value_and_keeps_it_readable,
+                secrets::a_value_copied_to_another_secret_does_not_open,
+                secrets::a_value_that_is_not_a_string_is_refused_without_being_repeated,
             );
             api_tests!(@server $private; watch::an_expired_resource_version_tells_the_client_to_relist,);
             api_tests!(@backend $shared; watch::a_thousand_watchers_share_one_store_watch,
@@ -84,4 +93,14 @@ async fn embedded_watch_resumes_across_a_server_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn etcd_watch_resumes_across_a_server_restart() {
     restart::etcd_watch_resumes_across_a_server_restart().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_canary_never_reaches_stored_bytes_or_logs() {
+    canary::a_canary_never_reaches_the_embedded_stores_bytes_or_the_logs().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn etcd_canary_never_reaches_stored_bytes_or_logs() {
+    canary::a_canary_never_reaches_etcds_bytes_or_the_logs().await;
 }

@@ -10,7 +10,10 @@ pub struct EtcdServer {
     child: Child,
     /// The client URL, e.g. `http://127.0.0.1:41234`.
     pub endpoint: String,
-    _data_dir: tempfile::TempDir,
+    /// Where etcd keeps its files (its write-ahead log and database), removed on drop. Only
+    /// the canary test reads it; the other binaries sharing this file just own it.
+    #[allow(dead_code)]
+    pub data_dir: tempfile::TempDir,
 }
 
 fn free_port() -> u16 {
@@ -54,7 +57,7 @@ impl EtcdServer {
         let server = EtcdServer {
             child,
             endpoint: client_url,
-            _data_dir: data_dir,
+            data_dir,
         };
         server.wait_ready().await;
         server

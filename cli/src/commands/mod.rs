@@ -14,6 +14,7 @@ pub mod logs;
 pub mod quota;
 pub mod restart;
 pub mod rollout;
+pub mod secret;
 pub mod server;
 pub mod tenant;
 mod watch;

@@ -2,7 +2,9 @@
 //! store in the data directory, or over etcd when `--etcd` is given; the controllers; and a node
 //! agent for the local Docker Engine, whose `NodeAgent` service shares the API's port, with its
 //! ingress proxy on a port of its own. On the first start it issues an admin key, prints it once
-//! and keeps it in `<data dir>/admin.key` (0600); its own components present that key.
+//! and keeps it in `<data dir>/admin.key` (0600); its own components present that key. Secret
+//! values are sealed with the keys in `MINICLOUD_SECRET_KEY`, or in `<data dir>/secret.key`
+//! (0600), made on the first start.
 
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use anyhow::{Context as _, Result};
 use clap::Args;
 use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::auth::Authenticator;
+use minicloud_apiserver::secrets::{KEY_ENV, KEY_FILE, KeySource, SecretKeys};
 use minicloud_apiserver::server::serve_with;
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
@@ -66,7 +69,12 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     init_logging();
     let stop = shutdown_signal()?;
     let store = open_store(&args).await?;
-    let api = Arc::new(ResourceApi::new(store, WatchCacheOptions::default()));
+    let secrets = Arc::new(secret_keys(&args.data_dir)?);
+    let api = Arc::new(ResourceApi::new(
+        store,
+        WatchCacheOptions::default(),
+        secrets,
+    ));
     let key = admin_key(&api, &args.data_dir).await?;
     let listener = TcpListener::bind(&args.listen)
         .await
@@ -152,6 +160,25 @@ async fn admin_key(api: &ResourceApi, data_dir: &Path) -> Result<String> {
         path.display()
     );
     Ok(key)
+}
+
+/// The keyring sealing Secret values: `MINICLOUD_SECRET_KEY` when set, else
+/// `<data_dir>/secret.key`, created (0600) with a new key on the first start.
+fn secret_keys(data_dir: &Path) -> Result<SecretKeys> {
+    let keys = match std::env::var(KEY_ENV) {
+        Ok(text) => SecretKeys::from_env(&text)?,
+        Err(std::env::VarError::NotPresent) => SecretKeys::from_file(&data_dir.join(KEY_FILE))?,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("{KEY_ENV} is not valid UTF-8; it holds base64 keys separated by commas")
+        }
+    };
+    match keys.source() {
+        KeySource::File(path) => {
+            tracing::info!(path = %path.display(), "Secret values are sealed with the key file")
+        }
+        _ => tracing::info!("Secret values are sealed with the keys in {KEY_ENV}"),
+    }
+    Ok(keys)
 }
 
 /// Logs to stderr; `RUST_LOG` picks what, `info` by default.

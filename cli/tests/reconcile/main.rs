@@ -1,7 +1,8 @@
 //! Reconciliation end to end against the real Docker Engine: a `mini server` child process (API,
-//! controllers and agent in one) turns applied Apps into running, isolated containers and keeps
-//! them that way. Each test works in a tenant of its own on a node of its own, and removes every
-//! Docker object of that tenant when it ends, so the tests run in parallel safely.
+//! controllers and agent in one) turns applied Apps into running, isolated containers, with
+//! Secret values as env vars, and keeps them that way. Each test works in a tenant of its own on
+//! a node of its own, and removes every Docker object of that tenant when it ends, so the tests
+//! run in parallel safely.
 
 // Shared with the e2e tests, which use parts these tests do not.
 #[allow(dead_code)]
@@ -15,6 +16,7 @@ mod events;
 mod logs;
 mod resilience;
 mod scenarios;
+mod secrets;
 mod world;
 
 use std::time::Duration;
@@ -58,6 +60,11 @@ pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
 /// instead) after [`CONVERGE_TIMEOUT`].
 pub fn eventually_explained<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
     world::poll(what, CONVERGE_TIMEOUT, check)
+}
+
+#[test]
+fn a_secret_reaches_the_container_only_as_an_env_var() {
+    secrets::a_secret_reaches_the_container_only_as_an_env_var();
 }
 
 #[test]

@@ -1,13 +1,14 @@
 //! The node sync: per Node, the desired state (its Instances, their networks and volumes) is
 //! compared with what its agent observes, the difference is applied as a plan, and what was
 //! observed after the plan is written back to the Instances. A deleting Instance's finalizer is removed once
-//! its container is gone.
+//! its container is gone. Containers started by a plan get their Secret env values from the API.
 
 mod agent;
 mod desired;
 pub mod fake;
 mod observe;
 mod plan;
+mod secret_env;
 mod streams;
 
 use std::collections::HashMap;
@@ -92,6 +93,7 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
     let mut ops = plan(&desired, &observed, SystemTime::now());
     let more_to_do = ops.len() > MAX_OPERATIONS_PER_APPLY;
     ops.truncate(MAX_OPERATIONS_PER_APPLY);
+    secret_env::fill(client, &desired, &mut ops, &mut problems).await?;
     let applied = !ops.is_empty();
     let failures = execute(agent.as_ref(), &node, ops, &mut problems).await?;
     let observed = match applied {

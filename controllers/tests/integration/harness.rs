@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use minicloud_apiserver::api::{RequestContext, ResourceApi};
+use minicloud_apiserver::secrets::{KEY_FILE, SecretKeys};
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_controllers::client::{ApiClient, TenantScope};
@@ -179,12 +180,16 @@ impl Cluster {
     }
 }
 
-/// Serves an API server over the embedded store in `dir` on `listener`, with a new admin key.
+/// Serves an API server over the embedded store in `dir` (and the Secret key file there) on
+/// `listener`, with a new admin key.
 async fn serve(dir: &std::path::Path, listener: tokio::net::TcpListener) -> (Server, String) {
     let store = EmbeddedStore::open(dir).expect("open the embedded store");
+    let secrets = SecretKeys::from_file(&dir.join(KEY_FILE)).expect("the Secret key file");
+    let secrets = Arc::new(secrets);
     let api = Arc::new(ResourceApi::new(
         Arc::new(store),
         WatchCacheOptions::default(),
+        secrets,
     ));
     let issued = api
         .issue_key(&RequestContext::admin(TENANT), Role::Admin, None, "tests")

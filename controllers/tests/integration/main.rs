@@ -1,12 +1,14 @@
 //! The controllers against a real in-process API server and fake node agents: apps run, scale,
 //! roll, heal and go away, updates roll within their bounds and roll back when they fail,
-//! orphans are collected, and a restart at any point converges.
+//! orphans are collected, a restart at any point converges, and containers get their Secret
+//! env values.
 
 mod apps;
 mod cleanup;
 mod harness;
 mod restart;
 mod rollout;
+mod secrets;
 
 use std::collections::BTreeSet;
 
