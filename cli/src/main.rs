@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    agent, apply, controllers, delete, describe, diff, events, get, key, login, logs, restart,
-    rollout, server, tenant,
+    agent, apply, audit, controllers, delete, describe, diff, events, get, key, login, logs,
+    restart, rollout, server, tenant,
 };
 
 /// minicloud: a self-hosted, multi-tenant container platform.
@@ -61,6 +61,8 @@ enum Command {
     Login(login::LoginArgs),
     /// Create, list or revoke API keys.
     Key(key::KeyArgs),
+    /// Show the audit log: who changed what, and every refused request.
+    Audit(audit::AuditArgs),
     /// Create a tenant with its quota, and its first tenant-admin key.
     Tenant(tenant::TenantArgs),
 }
@@ -101,6 +103,7 @@ async fn main() -> ExitCode {
         Command::Restart(args) => restart::run(args).await,
         Command::Login(args) => login::run(args).await,
         Command::Key(args) => key::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
         Command::Tenant(args) => tenant::run(args).await,
     };
     outcome.unwrap_or_else(|error| {

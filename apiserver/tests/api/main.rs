@@ -2,11 +2,13 @@
 //! against both store backends.
 
 mod access;
+mod audit;
 #[path = "../common/backends.rs"]
 mod backends;
 #[path = "../common/etcd_server.rs"]
 mod etcd_server;
 mod fixture;
+mod flood;
 mod limits;
 mod restart;
 mod semantics;
@@ -40,8 +42,11 @@ macro_rules! api_tests {
                 limits::rest_watch_streams_json_lines,
                 access::every_call_is_checked_for_every_kind_of_key,
                 access::a_tenant_key_sees_only_its_tenant_in_lists_and_watches,
+                audit::mutations_and_refusals_are_recorded_once_with_their_fields,
+                audit::tenant_admins_read_only_their_own_tenants_records,
             );
             api_tests!(@server $private; watch::an_expired_resource_version_tells_the_client_to_relist,);
+            api_tests!(@store $shared; audit::the_log_keeps_the_newest_records_within_its_limits,);
             api_tests!(@backend $shared; watch::a_thousand_watchers_share_one_store_watch,
                 watch::a_slow_watcher_is_cut_off_without_delaying_others,);
         }
@@ -52,6 +57,15 @@ macro_rules! api_tests {
             async fn $name() {
                 let server = crate::fixture::TestServer::start($make().await).await;
                 crate::$module::$name(server).await;
+            }
+        )+
+    };
+    (@store $make:path; $($module:ident :: $name:ident,)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let backend = $make().await;
+                crate::$module::$name(backend.store.clone()).await;
             }
         )+
     };
@@ -80,4 +94,19 @@ async fn embedded_watch_resumes_across_a_server_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn etcd_watch_resumes_across_a_server_restart() {
     restart::etcd_watch_resumes_across_a_server_restart().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_audit_records_survive_a_restart() {
+    audit::records_survive_a_restart_of_the_embedded_store().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooding_tenant_does_not_starve_another() {
+    flood::a_flooding_tenant_does_not_starve_another().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_bad_keys_is_cut_off_by_address() {
+    flood::a_flood_of_bad_keys_is_cut_off_by_address().await;
 }
