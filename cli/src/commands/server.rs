@@ -67,7 +67,7 @@ pub struct ServerArgs {
     /// failed authentications per client address; `off` limits nothing. Admin keys (the
     /// server's own components among them) are not limited.
     #[arg(long, default_value = "100/s", value_parser = parse_rate_limit)]
-    rate_limit: Option<(NonZeroU32, Duration)>,
+    rate_limit: RateFlag,
     /// How many requests a tenant key may send at once, above --rate-limit, after a quiet spell.
     #[arg(long, default_value_t = NonZeroU32::new(200).expect("non-zero"))]
     burst: NonZeroU32,
@@ -81,7 +81,7 @@ pub struct ServerArgs {
 
 impl ServerArgs {
     fn rate_limit(&self) -> Option<RateLimit> {
-        self.rate_limit.map(|(requests, per)| RateLimit {
+        self.rate_limit.0.map(|(requests, per)| RateLimit {
             requests,
             per,
             burst: self.burst,
@@ -97,11 +97,15 @@ impl ServerArgs {
     }
 }
 
-/// `--rate-limit`: `N/s`, `N/m`, `N/h`, or `off`.
-fn parse_rate_limit(text: &str) -> Result<Option<(NonZeroU32, Duration)>, String> {
+/// `--rate-limit`: requests per period, or none for `off`.
+#[derive(Clone, Copy, Debug)]
+struct RateFlag(Option<(NonZeroU32, Duration)>);
+
+/// Parses `--rate-limit`: `N/s`, `N/m`, `N/h`, or `off`.
+fn parse_rate_limit(text: &str) -> Result<RateFlag, String> {
     match text {
-        "off" => Ok(None),
-        text => parse_rate(text).map(Some),
+        "off" => Ok(RateFlag(None)),
+        text => parse_rate(text).map(|rate| RateFlag(Some(rate))),
     }
 }
 
