@@ -10,6 +10,7 @@ fn main() -> std::io::Result<()> {
             "minicloud/v1/logs.proto",
             "minicloud/v1/keys.proto",
             "minicloud/v1/secrets.proto",
+            "minicloud/v1/audit.proto",
         ],
         &["."],
     )

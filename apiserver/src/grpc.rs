@@ -13,7 +13,7 @@ use crate::api::{
     ApiError, ApplyOutcome, EventType, LabelSelector, ObjectEvent, ObjectRef, RequestContext,
     ResourceApi, TenantScope, parse_revision,
 };
-use crate::auth::Identity;
+use crate::auth::{Identity, RequestId};
 
 /// The tenant used when a request names none and its key belongs to no tenant.
 pub const DEFAULT_TENANT: &str = "default";
@@ -46,7 +46,11 @@ pub(crate) fn context<T>(request: &Request<T>, requested: &str) -> Result<Reques
         ("", None) => DEFAULT_TENANT.to_owned(),
         (requested, _) => requested.to_owned(),
     };
-    Ok(RequestContext::new(identity, &tenant))
+    let ctx = RequestContext::new(identity, &tenant);
+    Ok(match request.extensions().get::<RequestId>() {
+        Some(id) => ctx.with_request_id(&id.0),
+        None => ctx,
+    })
 }
 
 /// Parses a kind name as users write it (`app`, `apps`, `App`).
@@ -111,7 +115,7 @@ impl ResourceService for GrpcResources {
         let request = request.into_inner();
         let result = self
             .api
-            .apply(&ctx, request.json.as_bytes(), request.dry_run)
+            .apply_audited(&ctx, request.json.as_bytes(), request.dry_run)
             .await
             .map_err(|e| e.grpc_status())?;
         let outcome = match result.outcome {
@@ -131,7 +135,7 @@ impl ResourceService for GrpcResources {
         let target = object_ref(request.into_inner().r#ref, &ctx).map_err(|e| e.grpc_status())?;
         let object = self
             .api
-            .get(&ctx, &target)
+            .get_audited(&ctx, &target)
             .await
             .map_err(|e| e.grpc_status())?;
         Ok(Response::new(to_pb(&object)))
@@ -147,7 +151,7 @@ impl ResourceService for GrpcResources {
             let kind = parse_kind(&request.kind)?;
             let selector = LabelSelector::parse(&request.label_selector)?;
             self.api
-                .list(&ctx, kind, &scope(kind, &request.tenant, &ctx), &selector)
+                .list_audited(&ctx, kind, &scope(kind, &request.tenant, &ctx), &selector)
                 .await
         };
         let (items, revision) = listed.await.map_err(|e| e.grpc_status())?;
@@ -167,7 +171,7 @@ impl ResourceService for GrpcResources {
         let deleted = async {
             let target = object_ref(request.r#ref, &ctx)?;
             let precondition = optional_revision(&request.resource_version)?;
-            self.api.delete(&ctx, &target, precondition).await
+            self.api.delete_audited(&ctx, &target, precondition).await
         };
         let result = deleted.await.map_err(|e| e.grpc_status())?;
         Ok(Response::new(pb::DeleteResponse {
@@ -189,7 +193,7 @@ impl ResourceService for GrpcResources {
             let selector = LabelSelector::parse(&request.label_selector)?;
             let from = optional_revision(&request.resource_version)?;
             self.api
-                .watch(
+                .watch_audited(
                     &ctx,
                     kind,
                     scope(kind, &request.tenant, &ctx),
@@ -211,7 +215,7 @@ impl ResourceService for GrpcResources {
         let body = request.into_inner().json;
         let object = self
             .api
-            .update_status(&ctx, body.as_bytes())
+            .update_status_audited(&ctx, body.as_bytes())
             .await
             .map_err(|e| e.grpc_status())?;
         Ok(Response::new(to_pb(&object)))

@@ -44,7 +44,7 @@ impl Keys for GrpcKeys {
         let tenant = (!request.tenant.is_empty()).then_some(request.tenant.as_str());
         let issued = self
             .api
-            .issue_key(&ctx, role, tenant, &request.description)
+            .issue_key_audited(&ctx, role, tenant, &request.description)
             .await
             .map_err(|e| e.grpc_status())?;
         Ok(Response::new(pb::CreatedKey {

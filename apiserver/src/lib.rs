@@ -2,10 +2,12 @@
 //! fan-out are built on top of it.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod grpc;
 pub mod keys;
 pub mod logs;
+pub mod ratelimit;
 pub mod rest;
 pub mod secret_service;
 pub mod secrets;

@@ -25,7 +25,7 @@ use crate::api::{
     ApiError, EventType, LabelSelector, MAX_BODY_BYTES, ObjectEvent, ObjectRef, RequestContext,
     ResourceApi,
 };
-use crate::auth::Identity;
+use crate::auth::{Identity, RequestId};
 use crate::grpc::{DEFAULT_TENANT, optional_revision, parse_kind, scope};
 
 /// Query parameters every route understands.
@@ -46,7 +46,13 @@ struct Params {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.http_status(), Json(self.http_body())).into_response()
+        let mut response = (self.http_status(), Json(self.http_body())).into_response();
+        if let Some(seconds) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.into());
+        }
+        response
     }
 }
 
@@ -65,13 +71,13 @@ pub fn router(api: Arc<ResourceApi>) -> Router {
 
 /// The caller's context: in the tenant the query names, else its key's tenant, else
 /// [`DEFAULT_TENANT`].
-fn context(params: &Params, identity: Identity) -> RequestContext {
+fn context(params: &Params, identity: Identity, request_id: &RequestId) -> RequestContext {
     let tenant = match (params.tenant.as_str(), &identity.tenant) {
         ("" | "*", Some(own)) => own.clone(),
         ("" | "*", None) => DEFAULT_TENANT.to_owned(),
         (tenant, _) => tenant.to_owned(),
     };
-    RequestContext::new(identity, &tenant)
+    RequestContext::new(identity, &tenant).with_request_id(&request_id.0)
 }
 
 fn target(
@@ -105,33 +111,36 @@ async fn read_body(headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
 async fn get_one(
     State(api): State<Arc<ResourceApi>>,
     Extension(identity): Extension<Identity>,
+    Extension(request_id): Extension<RequestId>,
     Path((kind, name)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    let ctx = context(&params, identity);
+    let ctx = context(&params, identity, &request_id);
     Ok(Json(
-        api.get(&ctx, &target(&kind, &name, &params, &ctx)?).await?,
+        api.get_audited(&ctx, &target(&kind, &name, &params, &ctx)?)
+            .await?,
     ))
 }
 
 async fn list_or_watch(
     State(api): State<Arc<ResourceApi>>,
     Extension(identity): Extension<Identity>,
+    Extension(request_id): Extension<RequestId>,
     Path(kind): Path<String>,
     Query(params): Query<Params>,
 ) -> Result<Response, ApiError> {
-    let ctx = context(&params, identity);
+    let ctx = context(&params, identity, &request_id);
     let kind = parse_kind(&kind)?;
     let selector = LabelSelector::parse(&params.label_selector)?;
     let scope = scope(kind, &params.tenant, &ctx);
     if params.watch {
         let from = optional_revision(&params.resource_version)?;
-        let events = api.watch(&ctx, kind, scope, selector, from).await?;
+        let events = api.watch_audited(&ctx, kind, scope, selector, from).await?;
         let lines = events.map(|item| Ok::<_, std::convert::Infallible>(json_line(item)));
         let headers = [(header::CONTENT_TYPE, "application/x-ndjson")];
         return Ok((headers, Body::from_stream(lines)).into_response());
     }
-    let (items, revision) = api.list(&ctx, kind, &scope, &selector).await?;
+    let (items, revision) = api.list_audited(&ctx, kind, &scope, &selector).await?;
     Ok(Json(json!({"items": items, "resourceVersion": revision.to_string()})).into_response())
 }
 
@@ -155,15 +164,16 @@ fn json_line(item: Result<ObjectEvent, ApiError>) -> String {
 async fn apply(
     State(api): State<Arc<ResourceApi>>,
     Extension(identity): Extension<Identity>,
+    Extension(request_id): Extension<RequestId>,
     Path((kind, name)): Path<(String, String)>,
     Query(params): Query<Params>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ctx = context(&params, identity);
+    let ctx = context(&params, identity, &request_id);
     let body = read_body(&headers, body).await?;
     check_names(&kind, &name, &body)?;
-    let result = api.apply(&ctx, &body, params.dry_run).await?;
+    let result = api.apply_audited(&ctx, &body, params.dry_run).await?;
     let status = match result.outcome {
         crate::api::ApplyOutcome::Created if !params.dry_run => StatusCode::CREATED,
         _ => StatusCode::OK,
@@ -197,13 +207,14 @@ fn check_names(kind: &str, name: &str, body: &[u8]) -> Result<(), ApiError> {
 async fn delete(
     State(api): State<Arc<ResourceApi>>,
     Extension(identity): Extension<Identity>,
+    Extension(request_id): Extension<RequestId>,
     Path((kind, name)): Path<(String, String)>,
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
-    let ctx = context(&params, identity);
+    let ctx = context(&params, identity, &request_id);
     let target = target(&kind, &name, &params, &ctx)?;
     let result = api
-        .delete(&ctx, &target, optional_revision(&params.resource_version)?)
+        .delete_audited(&ctx, &target, optional_revision(&params.resource_version)?)
         .await?;
     Ok(Json(
         json!({"object": result.object, "finalizing": result.finalizing}),
@@ -213,13 +224,14 @@ async fn delete(
 async fn update_status(
     State(api): State<Arc<ResourceApi>>,
     Extension(identity): Extension<Identity>,
+    Extension(request_id): Extension<RequestId>,
     Path((kind, name)): Path<(String, String)>,
     Query(params): Query<Params>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
-    let ctx = context(&params, identity);
+    let ctx = context(&params, identity, &request_id);
     let body = read_body(&headers, body).await?;
     check_names(&kind, &name, &body)?;
-    Ok(Json(api.update_status(&ctx, &body).await?))
+    Ok(Json(api.update_status_audited(&ctx, &body).await?))
 }

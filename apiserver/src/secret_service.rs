@@ -1,5 +1,5 @@
 //! The gRPC face of Secret values: `minicloud.v1.Secrets` mapped onto
-//! [`ResourceApi::resolve_secret`] and [`ResourceApi::rotate_secret_key`]. There is no REST
+//! [`ResourceApi::resolve_secret_audited`] and [`ResourceApi::rotate_secret_key_audited`]. There is no REST
 //! route for either: plaintext values leave the server over this admin-only service alone.
 
 use std::sync::Arc;
@@ -37,7 +37,7 @@ impl Secrets for GrpcSecrets {
             .map_err(|e| e.grpc_status())?;
         let data = self
             .api
-            .resolve_secret(&ctx, &target)
+            .resolve_secret_audited(&ctx, &target)
             .await
             .map_err(|e| e.grpc_status())?;
         Ok(Response::new(pb::ResolvedSecret {
@@ -52,7 +52,7 @@ impl Secrets for GrpcSecrets {
         let ctx = context(&request, "")?;
         let rotation = self
             .api
-            .rotate_secret_key(&ctx)
+            .rotate_secret_key_audited(&ctx)
             .await
             .map_err(|e| e.grpc_status())?;
         Ok(Response::new(pb::RotateKeyResponse {

@@ -1,8 +1,10 @@
 //! The API server: gRPC and REST on one listener, with a clean shutdown that also ends every
-//! open watch stream.
+//! open watch stream and stores every audit record still queued.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::HeaderValue;
@@ -10,6 +12,7 @@ use axum::response::Response;
 use axum::serve::ListenerExt;
 use minicloud_proto::bearer::Bearer;
 use minicloud_proto::v1::app_logs_server::AppLogsServer;
+use minicloud_proto::v1::audit_server::AuditServer;
 use minicloud_proto::v1::keys_server::KeysServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
 use minicloud_proto::v1::secrets_server::SecretsServer;
@@ -17,18 +20,55 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::api::{MAX_BODY_BYTES, ResourceApi};
-use crate::auth::{self, Authenticator};
+use crate::audit::service::GrpcAudit;
+use crate::auth::{self, Authenticator, Gate};
 use crate::grpc::GrpcResources;
 use crate::keys::GrpcKeys;
 use crate::logs::AppLogsService;
+use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::rest;
 use crate::secret_service::GrpcSecrets;
 
-/// Every route of the API server: REST, and gRPC (the resource, key and secret services plus
-/// `more_grpc`, such as a node agent's) by content type on the same path space, all behind
-/// authentication. `agents` is the key the log service presents to node agents.
-pub fn router(api: Arc<ResourceApi>, more_grpc: Routes, agents: Bearer) -> Router {
-    let authenticator = Authenticator::new(api.store());
+/// How often the rate limiter forgets callers whose buckets are full again.
+const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
+
+/// What a server serves besides the resource API, and how it limits callers.
+pub struct ServerOptions {
+    /// More gRPC services on the same port (the all-in-one server mounts the node agent's).
+    pub more_grpc: Routes,
+    /// The key the log service presents to node agents.
+    pub agents: Bearer,
+    /// The limit of every tenant key and of every client failing authentication; `None`:
+    /// no limit.
+    pub rate_limit: Option<RateLimit>,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        ServerOptions {
+            more_grpc: Routes::default(),
+            agents: Bearer::default(),
+            rate_limit: Some(RateLimit::default()),
+        }
+    }
+}
+
+/// Every route of the API server: REST, and gRPC (the resource, key, secret and audit services plus
+/// `options.more_grpc`) by content type on the same path space, all behind authentication and
+/// the rate limits. Must run inside a tokio runtime (the limiter is pruned by a task of it).
+pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
+    let ServerOptions {
+        more_grpc,
+        agents,
+        rate_limit,
+    } = options;
+    let limiter = Arc::new(RateLimiter::new(rate_limit));
+    tokio::spawn(forget_idle_callers(Arc::downgrade(&limiter)));
+    let gate = Gate::new(
+        Authenticator::new(api.store()),
+        api.audit_log().clone(),
+        limiter,
+    );
     let service = ResourceServiceServer::new(GrpcResources::new(api.clone()))
         .max_decoding_message_size(MAX_BODY_BYTES);
     let grpc = more_grpc
@@ -36,6 +76,7 @@ pub fn router(api: Arc<ResourceApi>, more_grpc: Routes, agents: Bearer) -> Route
         .add_service(KeysServer::new(GrpcKeys::new(api.clone())))
         .add_service(SecretsServer::new(GrpcSecrets::new(api.clone())))
         .add_service(AppLogsServer::new(AppLogsService::new(api.clone(), agents)))
+        .add_service(AuditServer::new(GrpcAudit::new(api.clone())))
         .prepare()
         .into_axum_router()
         .layer(axum::middleware::map_response(
@@ -44,9 +85,21 @@ pub fn router(api: Arc<ResourceApi>, more_grpc: Routes, agents: Bearer) -> Route
     rest::router(api)
         .merge(grpc)
         .layer(axum::middleware::from_fn_with_state(
-            authenticator,
+            gate,
             auth::authenticate,
         ))
+}
+
+/// Prunes the limiter now and then, until the router holding it is gone.
+async fn forget_idle_callers(limiter: std::sync::Weak<RateLimiter>) {
+    let mut ticker = tokio::time::interval(FORGET_IDLE_EVERY);
+    loop {
+        ticker.tick().await;
+        match limiter.upgrade() {
+            Some(limiter) => limiter.forget_idle(),
+            None => return,
+        }
+    }
 }
 
 /// tonic refuses a message over the size limit from its length prefix, before reading it, but
@@ -78,30 +131,22 @@ async fn oversized_is_resource_exhausted(mut response: Response) -> Response {
     response
 }
 
-/// Serves `api` on `listener` until `shutdown` completes; open watches are ended so the
-/// shutdown does not wait on them.
+/// Serves `api` on `listener` with the default [`ServerOptions`] until `shutdown` completes;
+/// open watches are ended so the shutdown does not wait on them.
 pub async fn serve(
     listener: TcpListener,
     api: Arc<ResourceApi>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with(
-        listener,
-        api,
-        Routes::default(),
-        Bearer::default(),
-        shutdown,
-    )
-    .await
+    serve_with(listener, api, ServerOptions::default(), shutdown).await
 }
 
-/// Like [`serve`], with more gRPC services on the same port — the all-in-one server mounts the
-/// node agent's here — and the key the log service presents to node agents.
+/// Like [`serve`], with `options`. Once every request has been answered, the audit records
+/// still queued are stored before it returns.
 pub async fn serve_with(
     listener: TcpListener,
     api: Arc<ResourceApi>,
-    more_grpc: Routes,
-    agents: Bearer,
+    options: ServerOptions,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let stopping = api.shutdown_token();
@@ -115,7 +160,10 @@ pub async fn serve_with(
             tracing::warn!(%error, "cannot set TCP_NODELAY");
         }
     });
-    axum::serve(listener, router(api, more_grpc, agents))
+    let app = router(api.clone(), options).into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
-        .await
+        .await;
+    api.audit_log().flush().await;
+    served
 }

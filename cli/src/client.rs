@@ -218,6 +218,24 @@ impl Client {
             .into_inner())
     }
 
+    /// The newest audit records concerning `tenant` (empty: all the key may read) since
+    /// `since` (RFC 3339; empty: no bound), at most `limit` (0: the server's default).
+    pub async fn audit(
+        &self,
+        tenant: &str,
+        since: &str,
+        limit: u32,
+    ) -> Result<Vec<pb::AuditRecord>, RequestFailed> {
+        let request = pb::ListAuditRequest {
+            tenant: tenant.to_owned(),
+            since: since.to_owned(),
+            limit,
+        };
+        let mut audit = pb::audit_client::AuditClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_REPLY_BYTES);
+        Ok(audit.list(request).await?.into_inner().records)
+    }
+
     /// Who the server says this client's key is.
     pub async fn who_am_i(&self) -> Result<pb::Identity, RequestFailed> {
         let mut keys = pb::keys_client::KeysClient::new(self.channel.clone());

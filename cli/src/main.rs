@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    agent, apply, controllers, delete, describe, diff, events, get, key, login, logs, quota,
+    agent, apply, audit, controllers, delete, describe, diff, events, get, key, login, logs, quota,
     restart, rollout, secret, server, tenant,
 };
 
@@ -62,6 +62,8 @@ enum Command {
     Login(login::LoginArgs),
     /// Create, list or revoke API keys.
     Key(key::KeyArgs),
+    /// Show the audit log: who changed what, and every refused request.
+    Audit(audit::AuditArgs),
     /// Create a tenant with its quota, and its first tenant-admin key.
     Tenant(tenant::TenantArgs),
     /// Show what a tenant uses against its quota.
@@ -106,6 +108,7 @@ async fn main() -> ExitCode {
         Command::Restart(args) => restart::run(args).await,
         Command::Login(args) => login::run(args).await,
         Command::Key(args) => key::run(args).await,
+        Command::Audit(args) => audit::run(args).await,
         Command::Tenant(args) => tenant::run(args).await,
         Command::Quota(args) => quota::run(args).await,
         Command::Secret(args) => secret::run(args).await,

@@ -62,6 +62,14 @@ pub enum ApiError {
         /// The limit in bytes.
         limit: usize,
     },
+    /// The caller sent more requests than its rate limit allows.
+    #[error("{message}; retry after {retry_after} s")]
+    RateLimited {
+        /// Whose limit, and what it is.
+        message: String,
+        /// Whole seconds until a request will be accepted again.
+        retry_after: u64,
+    },
     /// The store could not serve the request.
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
@@ -85,6 +93,7 @@ impl ApiError {
             ApiError::Expired(_) => "Expired",
             ApiError::TooSlow(_) => "TooSlow",
             ApiError::TooLarge { .. } => "RequestTooLarge",
+            ApiError::RateLimited { .. } => "RateLimited",
             ApiError::Unavailable(_) => "Unavailable",
             ApiError::Internal(_) => "Internal",
         }
@@ -101,6 +110,7 @@ impl ApiError {
             ApiError::Conflict(_) | ApiError::OwnerGone(_) => StatusCode::CONFLICT,
             ApiError::Expired(_) | ApiError::TooSlow(_) => StatusCode::GONE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -117,7 +127,9 @@ impl ApiError {
             ApiError::Conflict(_) => tonic::Code::Aborted,
             ApiError::OwnerGone(_) => tonic::Code::FailedPrecondition,
             ApiError::Expired(_) | ApiError::TooSlow(_) => tonic::Code::OutOfRange,
-            ApiError::TooLarge { .. } => tonic::Code::ResourceExhausted,
+            ApiError::TooLarge { .. } | ApiError::RateLimited { .. } => {
+                tonic::Code::ResourceExhausted
+            }
             ApiError::Unavailable(_) => tonic::Code::Unavailable,
             ApiError::Internal(_) => tonic::Code::Internal,
         };
@@ -126,7 +138,20 @@ impl ApiError {
             REASON_METADATA,
             tonic::metadata::MetadataValue::from_static(self.reason()),
         );
+        if let Some(seconds) = self.retry_after() {
+            status
+                .metadata_mut()
+                .insert(RETRY_AFTER_METADATA, seconds.into());
+        }
         status
+    }
+
+    /// Whole seconds the caller should wait before trying again, when that is known.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
     }
 
     /// The JSON body of an HTTP error response.
@@ -149,6 +174,8 @@ impl ApiError {
 
 /// The gRPC metadata key carrying [`ApiError::reason`].
 pub const REASON_METADATA: &str = "minicloud-reason";
+/// The gRPC metadata key carrying [`ApiError::retry_after`] (HTTP uses `Retry-After`).
+pub const RETRY_AFTER_METADATA: &str = "retry-after";
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {

@@ -12,6 +12,7 @@ mod error;
 mod issue;
 pub(crate) mod objects;
 mod quota;
+mod record;
 mod secrets;
 mod selector;
 mod status;
@@ -25,13 +26,14 @@ use tokio_util::sync::CancellationToken;
 
 pub use apply::{ApplyOutcome, ApplyResult};
 pub use delete::DeleteResult;
-pub use error::{ApiError, REASON_METADATA, Result};
+pub use error::{ApiError, REASON_METADATA, RETRY_AFTER_METADATA, Result};
 pub use issue::IssuedKey;
 pub use objects::{ObjectRef, parse_revision};
 pub use secrets::Rotation;
 pub use selector::LabelSelector;
 pub use watch::{EventType, ObjectEvent, ObjectEventStream};
 
+use crate::audit::{AuditLog, AuditOptions};
 use crate::auth::Identity;
 use crate::secrets::{self as values, SecretKeys};
 use crate::store::{Revision, Store, keys};
@@ -47,21 +49,35 @@ pub struct RequestContext {
     pub identity: Identity,
     /// The tenant for tenant-scoped objects that name none.
     pub default_tenant: String,
+    /// The request's id, as returned in `x-request-id` and recorded in the audit log.
+    pub request_id: String,
 }
 
 impl RequestContext {
-    /// The context of `identity` working in `default_tenant`.
+    /// The context of `identity` working in `default_tenant`, with a fresh request id.
     pub fn new(identity: Identity, default_tenant: &str) -> Self {
         Self {
             identity,
             default_tenant: default_tenant.to_owned(),
+            request_id: new_request_id(),
         }
+    }
+
+    /// This context with the id the server gave the request.
+    pub fn with_request_id(mut self, request_id: &str) -> Self {
+        request_id.clone_into(&mut self.request_id);
+        self
     }
 
     /// The context of the server's own admin work (and of tests) in `default_tenant`.
     pub fn admin(default_tenant: &str) -> Self {
         Self::new(Identity::admin("system"), default_tenant)
     }
+}
+
+/// A new request id (a UUID).
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
 }
 
 /// Which tenants a list or watch covers.
@@ -78,26 +94,44 @@ pub struct ResourceApi {
     store: Arc<dyn Store>,
     cache: WatchCache<Arc<watch::Change>>,
     secrets: Arc<SecretKeys>,
+    audit: AuditLog,
     shutdown: CancellationToken,
     quota_locks: quota::TenantLocks,
 }
 
 impl ResourceApi {
     /// An API over `store`, with a watch cache of the given sizes, sealing Secret values with
-    /// the keyring of `secrets`.
+    /// the keyring of `secrets`, and the default audit retention. Starts the audit writer, so
+    /// it must run inside a tokio runtime.
     pub fn new(
         store: Arc<dyn Store>,
         options: WatchCacheOptions,
         secrets: Arc<SecretKeys>,
     ) -> Self {
+        Self::with_audit(store, options, secrets, AuditOptions::default())
+    }
+
+    /// Like [`ResourceApi::new`], keeping the audit log to `audit`.
+    pub fn with_audit(
+        store: Arc<dyn Store>,
+        options: WatchCacheOptions,
+        secrets: Arc<SecretKeys>,
+        audit: AuditOptions,
+    ) -> Self {
         let cache = WatchCache::new(store.clone(), Arc::new(watch::Change::decode), options);
         Self {
+            audit: AuditLog::start(store.clone(), audit),
             store,
             cache,
             secrets,
             shutdown: CancellationToken::new(),
             quota_locks: quota::TenantLocks::default(),
         }
+    }
+
+    /// The audit log this API records to.
+    pub fn audit_log(&self) -> &AuditLog {
+        &self.audit
     }
 
     /// The store this API serves (the authenticator reads keys from it).

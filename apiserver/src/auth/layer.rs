@@ -1,58 +1,207 @@
-//! The middleware in front of every route: it authenticates the caller before any handler (or
-//! store access) runs, refuses with 401 / UNAUTHENTICATED, and hands the [`Identity`] to the
-//! handlers in the request's extensions. The node agent's service, when it shares the port,
-//! is for admin keys only.
+//! The middleware in front of every route: it gives each request an id (returned in the
+//! `x-request-id` header, REST and gRPC alike), authenticates the caller before any handler (or
+//! store access) runs, refuses with 401 / UNAUTHENTICATED, applies the rate limits, and hands
+//! the [`Identity`] and [`RequestId`] to the handlers in the request's extensions. The node
+//! agent's service, when it shares the port, is for admin keys only.
+//!
+//! Refusals are recorded in the audit log, except those of the rate limits: a caller over its
+//! limit gets at most one `rate-limit` record a minute, so a flood cannot flood the log.
 
-use axum::extract::{Request, State};
-use axum::http::header;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::Authenticator;
-use crate::api::ApiError;
+use super::{Authenticator, Identity, Token};
+use crate::api::{ApiError, new_request_id};
+use crate::audit::{AuditLog, AuditRecord};
+use crate::ratelimit::{RateLimiter, retry_after_seconds};
 
 /// Paths served without a key.
 const OPEN_PATHS: [&str; 1] = ["/healthz"];
 /// The gRPC path prefix of the node agent's service.
 const NODE_AGENT: &str = "/minicloud.v1.NodeAgent/";
+/// The response header (and gRPC metadata) carrying the request id.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+/// How often one caller's rate limiting is recorded at most.
+const RATE_LIMIT_RECORD_EVERY: Duration = Duration::from_secs(60);
 
-/// Authenticates `request`, or answers it with the refusal.
-pub async fn authenticate(
-    State(authenticator): State<Authenticator>,
-    mut request: Request,
-    next: Next,
-) -> Response {
-    let path = request.uri().path();
-    if OPEN_PATHS.contains(&path) {
+/// The server's id of one request, in the request's extensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RequestId(pub String);
+
+/// What the middleware checks requests with.
+#[derive(Clone)]
+pub struct Gate {
+    authenticator: Authenticator,
+    audit: AuditLog,
+    limiter: Arc<RateLimiter>,
+    limited_recorded: Arc<Mutex<HashMap<String, Instant>>>,
+}
+
+impl Gate {
+    /// A gate checking keys with `authenticator`, recording to `audit`, limiting with `limiter`.
+    pub fn new(authenticator: Authenticator, audit: AuditLog, limiter: Arc<RateLimiter>) -> Gate {
+        Gate {
+            authenticator,
+            audit,
+            limiter,
+            limited_recorded: Arc::default(),
+        }
+    }
+
+    /// Whether the rate limiting of `caller` should be recorded now (once a minute at most).
+    fn first_limited_in_a_while(&self, caller: &str) -> bool {
+        let mut recorded = self
+            .limited_recorded
+            .lock()
+            .expect("rate-limit record lock");
+        let now = Instant::now();
+        recorded.retain(|_, at| now.duration_since(*at) < RATE_LIMIT_RECORD_EVERY);
+        if recorded.contains_key(caller) {
+            return false;
+        }
+        recorded.insert(caller.to_owned(), now);
+        true
+    }
+}
+
+/// What the audit log says about a request refused here.
+struct Refused<'a> {
+    request_id: &'a str,
+    path: String,
+    client: Option<SocketAddr>,
+}
+
+impl Refused<'_> {
+    fn record(&self, verb: &str, error: &ApiError, message: &str) -> AuditRecord {
+        let mut record = AuditRecord::new(verb, self.request_id, error.reason());
+        record.message = format!("{}: {message}", self.path);
+        record.client = self.client.map(|address| address.ip().to_string());
+        record
+    }
+}
+
+/// Gives the request an id, then admits it (see [`admit`]); the id goes back in the response.
+pub async fn authenticate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
+    if OPEN_PATHS.contains(&request.uri().path()) {
         return next.run(request).await;
     }
+    let request_id = new_request_id();
+    let mut response = admit(&gate, &request_id, request, next).await;
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+    }
+    response
+}
+
+/// Authenticates and rate-limits `request`, or answers it with the refusal.
+async fn admit(gate: &Gate, request_id: &str, mut request: Request, next: Next) -> Response {
+    let path = request.uri().path().to_owned();
     let grpc = request
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .is_some_and(|value| value.starts_with("application/grpc"));
-    let to_agent = path.starts_with(NODE_AGENT);
+    let refused = Refused {
+        request_id,
+        path: format!("{} {path}", request.method()),
+        client: request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|info| info.0),
+    };
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
-        .map(|value| value.strip_prefix("Bearer ").unwrap_or(value));
-    let identity = match authenticator.authenticate(presented).await {
-        Ok(identity) if to_agent && !identity.is_admin() => {
-            return refuse(
-                grpc,
-                ApiError::Forbidden(format!(
-                    "the node agent takes admin keys only; key {} is {}",
-                    identity.key,
-                    identity.role.as_str()
-                )),
-            );
-        }
+        .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).to_owned());
+    let identity = match gate.authenticator.authenticate(presented.as_deref()).await {
         Ok(identity) => identity,
-        Err(error) => return refuse(grpc, error),
+        Err(error) => {
+            return refuse_unauthenticated(gate, &refused, presented.as_deref(), grpc, error);
+        }
     };
+    if path.starts_with(NODE_AGENT) && !identity.is_admin() {
+        let error = ApiError::Forbidden(format!(
+            "the node agent takes admin keys only; key {} is {}",
+            identity.key,
+            identity.role.as_str()
+        ));
+        let mut record = refused.record("call-node-agent", &error, "admin keys only");
+        describe_caller(&mut record, &identity);
+        gate.audit.note(record);
+        return refuse(grpc, error);
+    }
+    if !identity.is_admin()
+        && let Err(wait) = gate.limiter.check_key(&identity.key)
+    {
+        let error = ApiError::RateLimited {
+            message: format!("key {} is over its rate limit", identity.key),
+            retry_after: retry_after_seconds(wait),
+        };
+        if gate.first_limited_in_a_while(&identity.key) {
+            let note = "over the rate limit; further refusals within a minute are not recorded";
+            let mut record = refused.record("rate-limit", &error, note);
+            describe_caller(&mut record, &identity);
+            gate.audit.note(record);
+        }
+        return refuse(grpc, error);
+    }
     request.extensions_mut().insert(identity);
+    request
+        .extensions_mut()
+        .insert(RequestId(request_id.to_owned()));
     next.run(request).await
+}
+
+/// Refuses a request whose key was missing or not valid: recorded, unless the client has
+/// failed so often that it is over the rate limit (then it gets 429 and no record).
+fn refuse_unauthenticated(
+    gate: &Gate,
+    refused: &Refused<'_>,
+    presented: Option<&str>,
+    grpc: bool,
+    error: ApiError,
+) -> Response {
+    if let Some(client) = refused.client
+        && let Err(wait) = gate.limiter.check_client(client.ip())
+    {
+        return refuse(
+            grpc,
+            ApiError::RateLimited {
+                message: format!("{} made too many requests with no valid key", client.ip()),
+                retry_after: retry_after_seconds(wait),
+            },
+        );
+    }
+    let token = presented.and_then(Token::parse);
+    let message = match (presented, &token) {
+        (None, _) => "no API key",
+        (Some(_), None) => "not an API key",
+        (Some(_), Some(_)) => "the key is not valid (unknown, revoked or mistyped)",
+    };
+    let mut record = refused.record("authenticate", &error, message);
+    if let Some(token) = token {
+        record.key = Some(token.display_prefix());
+        record.key_tenant.clone_from(&token.tenant);
+        record.tenant = token.tenant;
+    }
+    gate.audit.note(record);
+    refuse(grpc, error)
+}
+
+fn describe_caller(record: &mut AuditRecord, identity: &Identity) {
+    record.key = Some(identity.key.clone());
+    record.key_tenant.clone_from(&identity.tenant);
+    record.tenant.clone_from(&identity.tenant);
 }
 
 fn refuse(grpc: bool, error: ApiError) -> Response {

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use layer::authenticate;
+pub use layer::{Gate, REQUEST_ID_HEADER, RequestId, authenticate};
 use minicloud_manifests::{Kind, Role};
 use serde_json::Value;
 pub use token::Token;

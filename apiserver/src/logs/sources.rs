@@ -85,7 +85,7 @@ impl Follower {
 
     /// Whether the App exists.
     pub async fn app_exists(&self) -> Result<bool, ApiError> {
-        match self.api.get(&self.ctx, &self.app_ref()?).await {
+        match self.api.get_audited(&self.ctx, &self.app_ref()?).await {
             Ok(_) => Ok(true),
             Err(ApiError::NotFound { .. }) => Ok(false),
             Err(error) => Err(error),

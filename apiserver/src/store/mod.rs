@@ -48,6 +48,30 @@ pub struct Listing {
     pub revision: Revision,
 }
 
+/// A bounded read of the keys in `[start, end)`, in key order or its reverse.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRange {
+    /// The first key of the range (inclusive).
+    pub start: String,
+    /// The key after the range (exclusive).
+    pub end: String,
+    /// At most this many items; 0 means no limit.
+    pub limit: usize,
+    /// Largest keys first.
+    pub reverse: bool,
+}
+
+/// One bounded read of a [`KeyRange`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Page {
+    /// The first `limit` keys of the range, in the requested order.
+    pub items: Vec<KeyValue>,
+    /// How many keys the whole range holds, `limit` regardless.
+    pub total: u64,
+    /// The store revision of this consistent read.
+    pub revision: Revision,
+}
+
 /// What happened to a key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EventKind {
@@ -158,6 +182,9 @@ pub trait KvRead: Send + Sync {
     async fn get(&self, key: &str) -> Result<Option<KeyValue>>;
     /// Every key starting with `prefix`, in key order, read at one revision.
     async fn list(&self, prefix: &str) -> Result<Listing>;
+    /// At most `range.limit` keys of the range, in order, with the size of the whole range —
+    /// for key spaces too large to list whole (the audit log).
+    async fn range(&self, range: &KeyRange) -> Result<Page>;
 }
 
 /// Writes: single-key compare-and-swap operations and multi-key transactions.

@@ -10,8 +10,10 @@ use minicloud_apiserver::secrets::{Keyring, SecretKeys};
 use minicloud_apiserver::store::Store;
 use minicloud_manifests::Role;
 use minicloud_proto::bearer::{Bearer, authorized};
+use minicloud_proto::v1::audit_client::AuditClient;
 use minicloud_proto::v1::keys_client::KeysClient;
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
+use minicloud_proto::v1::secrets_client::SecretsClient;
 use minicloud_proto::v1::{self as pb};
 use serde_json::{Value, json};
 use tonic::Code;
@@ -28,8 +30,9 @@ const N: Code = Code::NotFound;
 const OK: Code = Code::Ok;
 
 /// What each gRPC call answers to each caller.
-const GRPC_MATRIX: [(&str, [Code; 5]); 8] = [
+const GRPC_MATRIX: [(&str, [Code; 5]); 12] = [
     ("get", [U, U, OK, N, OK]),
+    ("get tenant", [U, U, OK, N, OK]),
     ("list", [U, U, OK, D, OK]),
     ("watch", [U, U, OK, D, OK]),
     ("apply", [U, U, D, D, OK]),
@@ -37,6 +40,9 @@ const GRPC_MATRIX: [(&str, [Code; 5]); 8] = [
     ("create key", [U, U, D, D, OK]),
     ("who am i", [U, U, OK, OK, OK]),
     ("delete", [U, U, D, N, OK]),
+    ("resolve secret", [U, U, D, D, OK]),
+    ("rotate secret key", [U, U, D, D, OK]),
+    ("read audit log", [U, U, D, D, OK]),
 ];
 
 /// What each REST call answers to each caller (HTTP status).
@@ -182,6 +188,34 @@ async fn call(server: &TestServer, key: Option<&str>, what: &str, victim: &str) 
                 .await,
             )
         }
+        "get tenant" => {
+            let tenant = Some(pb::ObjectRef {
+                kind: "Tenant".into(),
+                tenant: String::new(),
+                name: "acme".into(),
+            });
+            code(client.get(pb::GetRequest { r#ref: tenant }).await)
+        }
+        "resolve secret" => {
+            let mut secrets = SecretsClient::new(channel(server, key).await);
+            let request = pb::ResolveSecretRequest {
+                tenant: "acme".into(),
+                name: "db".into(),
+            };
+            code(secrets.resolve(request).await)
+        }
+        "rotate secret key" => {
+            let mut secrets = SecretsClient::new(channel(server, key).await);
+            code(secrets.rotate_key(pb::RotateKeyRequest {}).await)
+        }
+        "read audit log" => {
+            let mut audit = AuditClient::new(channel(server, key).await);
+            let request = pb::ListAuditRequest {
+                tenant: "acme".into(),
+                ..Default::default()
+            };
+            code(audit.list(request).await)
+        }
         "who am i" => {
             let mut keys = KeysClient::new(channel(server, key).await);
             code(keys.who_am_i(pb::WhoAmIRequest {}).await)
@@ -220,6 +254,16 @@ async fn rest(server: &TestServer, key: Option<&str>, what: &str, victim: &str) 
 pub async fn every_call_is_checked_for_every_kind_of_key(server: TestServer) {
     let keys = keys(&server, server.store.clone()).await;
     let mut admin = client(&server, Some(&server.admin_key)).await;
+    let secret = json!({"apiVersion": "minicloud/v1", "kind": "Secret",
+        "metadata": {"name": "db", "tenant": "acme"}, "data": {"password": "pw"}});
+    admin
+        .apply(pb::ApplyRequest {
+            json: secret.to_string(),
+            dry_run: false,
+            default_tenant: "acme".into(),
+        })
+        .await
+        .unwrap();
     for name in ["web", "victim-grpc", "victim-rest"] {
         admin
             .apply(pb::ApplyRequest {
@@ -245,7 +289,7 @@ pub async fn every_call_is_checked_for_every_kind_of_key(server: TestServer) {
             cells += 1;
         }
     }
-    assert_eq!(cells, 60);
+    assert_eq!(cells, 80);
     let other = keys[3].as_deref();
     let (_, hidden) = call(&server, other, "get", "").await;
     let mut stranger = client(&server, other).await;

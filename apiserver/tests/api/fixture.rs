@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use minicloud_apiserver::api::{ApiError, RequestContext, ResourceApi};
 use minicloud_apiserver::secrets::{Keyring, SecretKeys};
+use minicloud_apiserver::server::ServerOptions;
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_manifests::Role;
@@ -53,6 +54,16 @@ impl TestServer {
         options: WatchCacheOptions,
         backend: Option<Backend>,
     ) -> TestServer {
+        Self::start_configured(store, options, ServerOptions::default(), backend).await
+    }
+
+    /// Serves `store` with the given cache sizes and server options.
+    pub async fn start_configured(
+        store: Arc<dyn Store>,
+        options: WatchCacheOptions,
+        server_options: ServerOptions,
+        backend: Option<Backend>,
+    ) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -72,7 +83,12 @@ impl TestServer {
         let shutdown = async move {
             let _ = stopped.await;
         };
-        let task = tokio::spawn(minicloud_apiserver::server::serve(listener, api, shutdown));
+        let task = tokio::spawn(minicloud_apiserver::server::serve_with(
+            listener,
+            api,
+            server_options,
+            shutdown,
+        ));
         TestServer {
             addr,
             store,

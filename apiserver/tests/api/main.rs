@@ -2,12 +2,14 @@
 //! against both store backends.
 
 mod access;
+mod audit;
 #[path = "../common/backends.rs"]
 mod backends;
 mod canary;
 #[path = "../common/etcd_server.rs"]
 mod etcd_server;
 mod fixture;
+mod flood;
 mod limits;
 mod quota;
 mod restart;
@@ -53,8 +55,11 @@ macro_rules! api_tests {
                 secrets::rotating_the_key_reseals_every_value_and_keeps_it_readable,
                 secrets::a_value_copied_to_another_secret_does_not_open,
                 secrets::a_value_that_is_not_a_string_is_refused_without_being_repeated,
+                audit::mutations_and_refusals_are_recorded_once_with_their_fields,
+                audit::tenant_admins_read_only_their_own_tenants_records,
             );
             api_tests!(@server $private; watch::an_expired_resource_version_tells_the_client_to_relist,);
+            api_tests!(@store $shared; audit::the_log_keeps_the_newest_records_within_its_limits,);
             api_tests!(@backend $shared; watch::a_thousand_watchers_share_one_store_watch,
                 watch::a_slow_watcher_is_cut_off_without_delaying_others,);
         }
@@ -65,6 +70,15 @@ macro_rules! api_tests {
             async fn $name() {
                 let server = crate::fixture::TestServer::start($make().await).await;
                 crate::$module::$name(server).await;
+            }
+        )+
+    };
+    (@store $make:path; $($module:ident :: $name:ident,)+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $name() {
+                let backend = $make().await;
+                crate::$module::$name(backend.store.clone()).await;
             }
         )+
     };
@@ -103,4 +117,19 @@ async fn embedded_canary_never_reaches_stored_bytes_or_logs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn etcd_canary_never_reaches_stored_bytes_or_logs() {
     canary::a_canary_never_reaches_etcds_bytes_or_the_logs().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn embedded_audit_records_survive_a_restart() {
+    audit::records_survive_a_restart_of_the_embedded_store().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flooding_tenant_does_not_starve_another() {
+    flood::a_flooding_tenant_does_not_starve_another().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_flood_of_bad_keys_is_cut_off_by_address() {
+    flood::a_flood_of_bad_keys_is_cut_off_by_address().await;
 }

@@ -270,6 +270,18 @@ pub async fn rotating_the_key_reseals_every_value_and_keeps_it_readable(server: 
         .into_inner();
     assert_eq!(again.reencrypted, 3);
     assert_eq!(again.retired_key_ids, [rotation.primary_key_id]);
+    let rotations: Vec<_> = crate::audit::records(&server)
+        .await
+        .into_iter()
+        .filter(|record| record.verb == "rotate-secret-key")
+        .collect();
+    assert_eq!(rotations.len(), 2, "each rotation is in the audit log");
+    assert!(
+        rotations
+            .iter()
+            .all(|record| record.result == "OK" && record.message.starts_with("3 Secrets")),
+        "{rotations:?}"
+    );
 }
 
 pub async fn a_value_copied_to_another_secret_does_not_open(server: TestServer) {

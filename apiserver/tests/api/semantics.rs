@@ -5,10 +5,15 @@ use serde_json::{Value, json};
 
 use crate::fixture::*;
 
-/// The newest write under this test's keys (the global revision of a shared etcd also moves with
-/// other tests' writes).
+/// The newest write of an object under this test's keys (the global revision of a shared etcd
+/// also moves with other tests' writes, and every request may add an audit record, which lives
+/// outside the objects' keys).
 async fn newest_write(server: &TestServer) -> i64 {
-    let listing = server.store.list("/").await.unwrap();
+    let listing = server
+        .store
+        .list(minicloud_apiserver::store::keys::ROOT)
+        .await
+        .unwrap();
     listing
         .items
         .iter()

@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use minicloud_apiserver::store::{
-    KeyValue, KvRead, KvWatch, KvWrite, Listing, Result, Revision, Store, Txn, TxnOutcome,
-    WatchStream,
+    KeyRange, KeyValue, KvRead, KvWatch, KvWrite, Listing, Page, Result, Revision, Store, Txn,
+    TxnOutcome, WatchStream,
 };
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_proto::v1::{self as pb, EventType};
@@ -149,6 +149,9 @@ impl KvRead for CountingStore {
     }
     async fn list(&self, prefix: &str) -> Result<Listing> {
         self.inner.list(prefix).await
+    }
+    async fn range(&self, range: &KeyRange) -> Result<Page> {
+        self.inner.range(range).await
     }
 }
 

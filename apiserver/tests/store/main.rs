@@ -24,6 +24,7 @@ macro_rules! conformance {
                 delete_honours_the_expected_revision,
                 recreating_a_deleted_key_starts_a_new_life,
                 list_returns_the_prefix_in_key_order_at_one_revision,
+                range_reads_a_bounded_page_either_way_and_counts_the_whole_range,
                 revisions_strictly_increase_across_operations,
                 txn_applies_every_op_at_one_revision,
                 txn_with_a_failed_compare_writes_nothing,

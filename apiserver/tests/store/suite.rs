@@ -2,7 +2,8 @@
 
 use futures::StreamExt;
 use minicloud_apiserver::store::{
-    Compare, EventKind, KeyValue, Revision, Store, StoreError, Txn, TxnOp, WatchEvent, WatchStream,
+    Compare, EventKind, KeyRange, KeyValue, Revision, Store, StoreError, Txn, TxnOp, WatchEvent,
+    WatchStream,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,6 +148,42 @@ pub async fn list_returns_the_prefix_in_key_order_at_one_revision(store: Arc<dyn
         .unwrap();
     assert!(listing.revision >= newest);
     assert!(store.list("/k/nothing/").await.unwrap().items.is_empty());
+}
+
+pub async fn range_reads_a_bounded_page_either_way_and_counts_the_whole_range(
+    store: Arc<dyn Store>,
+) {
+    for key in ["/r/a", "/r/b", "/r/c", "/r/d", "/r/e", "/s/a"] {
+        store.create(key, bytes(key)).await.unwrap();
+    }
+    let read = |start: &str, end: &str, limit, reverse| {
+        let store = store.clone();
+        let range = KeyRange {
+            start: start.into(),
+            end: end.into(),
+            limit,
+            reverse,
+        };
+        async move {
+            let page = store.range(&range).await.unwrap();
+            let keys: Vec<String> = page.items.iter().map(|kv| kv.key.clone()).collect();
+            (keys, page.total)
+        }
+    };
+    assert_eq!(
+        read("/r/", "/r0", 2, false).await,
+        (vec!["/r/a".into(), "/r/b".into()], 5)
+    );
+    assert_eq!(
+        read("/r/", "/r0", 2, true).await,
+        (vec!["/r/e".into(), "/r/d".into()], 5)
+    );
+    assert_eq!(
+        read("/r/b", "/r/d", 0, true).await,
+        (vec!["/r/c".into(), "/r/b".into()], 2)
+    );
+    assert_eq!(read("/r/x", "/r0", 10, false).await, (vec![], 0));
+    assert_eq!(read("/r/d", "/r/b", 10, false).await, (vec![], 0));
 }
 
 pub async fn revisions_strictly_increase_across_operations(store: Arc<dyn Store>) {

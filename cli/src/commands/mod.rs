@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod apply;
+pub mod audit;
 pub mod controllers;
 pub mod delete;
 pub mod describe;

@@ -7,16 +7,20 @@
 //! (0600), made on the first start.
 
 use std::io::{IsTerminal, Write};
+use std::num::NonZeroU32;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
 use minicloud_apiserver::api::{RequestContext, ResourceApi};
+use minicloud_apiserver::audit::AuditOptions;
 use minicloud_apiserver::auth::Authenticator;
+use minicloud_apiserver::ratelimit::{RateLimit, parse_rate};
 use minicloud_apiserver::secrets::{KEY_ENV, KEY_FILE, KeySource, SecretKeys};
-use minicloud_apiserver::server::serve_with;
+use minicloud_apiserver::server::{ServerOptions, serve_with};
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
@@ -62,6 +66,50 @@ pub struct ServerArgs {
     /// Do not run the controllers here (run `mini controllers` elsewhere).
     #[arg(long)]
     no_controllers: bool,
+    /// The request rate each tenant key may sustain (N/s, N/m or N/h) — also the rate of
+    /// failed authentications per client address; `off` limits nothing. Admin keys (the
+    /// server's own components among them) are not limited.
+    #[arg(long, default_value = "100/s", value_parser = parse_rate_limit)]
+    rate_limit: RateFlag,
+    /// How many requests a tenant key may send at once, above --rate-limit, after a quiet spell.
+    #[arg(long, default_value_t = NonZeroU32::new(200).expect("non-zero"))]
+    burst: NonZeroU32,
+    /// Keep at most this many audit records; the oldest go first.
+    #[arg(long, default_value_t = 100_000)]
+    audit_max_records: u64,
+    /// Drop audit records older than this (`90d`, `12h`); `0s` keeps them whatever their age.
+    #[arg(long, default_value = "90d")]
+    audit_max_age: humantime::Duration,
+}
+
+impl ServerArgs {
+    fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit.0.map(|(requests, per)| RateLimit {
+            requests,
+            per,
+            burst: self.burst,
+        })
+    }
+
+    fn audit_options(&self) -> AuditOptions {
+        let max_age: Duration = self.audit_max_age.into();
+        AuditOptions {
+            max_records: self.audit_max_records,
+            max_age: (!max_age.is_zero()).then_some(max_age),
+        }
+    }
+}
+
+/// `--rate-limit`: requests per period, or none for `off`.
+#[derive(Clone, Copy, Debug)]
+struct RateFlag(Option<(NonZeroU32, Duration)>);
+
+/// Parses `--rate-limit`: `N/s`, `N/m`, `N/h`, or `off`.
+fn parse_rate_limit(text: &str) -> Result<RateFlag, String> {
+    match text {
+        "off" => Ok(RateFlag(None)),
+        text => parse_rate(text).map(|rate| RateFlag(Some(rate))),
+    }
 }
 
 /// Runs the server until SIGINT or SIGTERM.
@@ -70,10 +118,11 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     let stop = shutdown_signal()?;
     let store = open_store(&args).await?;
     let secrets = Arc::new(secret_keys(&args.data_dir)?);
-    let api = Arc::new(ResourceApi::new(
+    let api = Arc::new(ResourceApi::with_audit(
         store,
         WatchCacheOptions::default(),
         secrets,
+        args.audit_options(),
     ));
     let key = admin_key(&api, &args.data_dir).await?;
     let listener = TcpListener::bind(&args.listen)
@@ -113,7 +162,12 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     std::io::stdout().flush()?;
     let stopping = shutdown.clone();
     let agents = Bearer::new(Some(&key))?;
-    let served = serve_with(listener, api, agent_routes, agents, async move {
+    let options = ServerOptions {
+        more_grpc: agent_routes,
+        agents,
+        rate_limit: args.rate_limit(),
+    };
+    let served = serve_with(listener, api, options, async move {
         stop.await;
         stopping.cancel();
     })

@@ -27,8 +27,8 @@ use self::commit::{Committer, Job};
 use self::plan::Request;
 use self::state::{Shared, read_state};
 use crate::store::{
-    KeyValue, KvRead, KvWatch, KvWrite, Listing, Result, Revision, StoreError, Txn, TxnOutcome,
-    WatchStream,
+    KeyRange, KeyValue, KvRead, KvWatch, KvWrite, Listing, Page, Result, Revision, StoreError, Txn,
+    TxnOutcome, WatchStream,
 };
 
 /// Tuning of an [`EmbeddedStore`].
@@ -152,6 +152,10 @@ impl KvRead for EmbeddedStore {
 
     async fn list(&self, prefix: &str) -> Result<Listing> {
         Ok(read_state(&self.state).list(prefix))
+    }
+
+    async fn range(&self, range: &KeyRange) -> Result<Page> {
+        Ok(read_state(&self.state).range(range))
     }
 }
 

@@ -6,7 +6,9 @@ use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use tokio::sync::broadcast;
 
-use crate::store::{EventKind, KeyValue, Listing, Result, Revision, StoreError, WatchEvent};
+use crate::store::{
+    EventKind, KeyRange, KeyValue, Listing, Page, Result, Revision, StoreError, WatchEvent,
+};
 
 /// How many committed batches a watcher may fall behind before it re-reads from history.
 const LIVE_BUFFER: usize = 1024;
@@ -105,6 +107,37 @@ impl State {
             .collect();
         Listing {
             items,
+            revision: self.revision,
+        }
+    }
+
+    /// The keys of `range` (see [`KvRead::range`](crate::store::KvRead::range)).
+    pub(super) fn range(&self, range: &KeyRange) -> Page {
+        if range.start >= range.end {
+            return Page {
+                items: Vec::new(),
+                total: 0,
+                revision: self.revision,
+            };
+        }
+        let keys = self.kv.range(range.start.clone()..range.end.clone());
+        let limit = if range.limit == 0 {
+            usize::MAX
+        } else {
+            range.limit
+        };
+        let items = if range.reverse {
+            keys.clone()
+                .rev()
+                .take(limit)
+                .map(|(_, kv)| kv.clone())
+                .collect()
+        } else {
+            keys.clone().take(limit).map(|(_, kv)| kv.clone()).collect()
+        };
+        Page {
+            items,
+            total: keys.count() as u64,
             revision: self.revision,
         }
     }

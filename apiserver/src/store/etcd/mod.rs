@@ -10,13 +10,14 @@ mod watch;
 use async_trait::async_trait;
 use etcd_client::{
     Client, CompactionOptions, Compare as EtcdCompare, CompareOp, ConnectOptions, GetOptions,
-    KeyValue as EtcdKeyValue, TxnOp as EtcdTxnOp, TxnOpResponse, TxnResponse,
+    KeyValue as EtcdKeyValue, SortOrder, SortTarget, TxnOp as EtcdTxnOp, TxnOpResponse,
+    TxnResponse,
 };
 use std::time::Duration;
 
 use super::{
-    Compare, KeyValue, KvRead, KvWatch, KvWrite, Listing, Result, Revision, StoreError, Txn, TxnOp,
-    TxnOutcome, WatchStream,
+    Compare, KeyRange, KeyValue, KvRead, KvWatch, KvWrite, Listing, Page, Result, Revision,
+    StoreError, Txn, TxnOp, TxnOutcome, WatchStream,
 };
 
 /// A [`Store`](super::Store) backed by an etcd cluster.
@@ -148,6 +149,45 @@ impl KvRead for EtcdStore {
             .collect::<Result<_>>()?;
         Ok(Listing {
             items,
+            revision: header_revision(response.header()),
+        })
+    }
+
+    async fn range(&self, range: &KeyRange) -> Result<Page> {
+        if range.start >= range.end {
+            let response = self
+                .client
+                .clone()
+                .get(self.full_key(&range.start), None)
+                .await?;
+            return Ok(Page {
+                items: Vec::new(),
+                total: 0,
+                revision: header_revision(response.header()),
+            });
+        }
+        let order = if range.reverse {
+            SortOrder::Descend
+        } else {
+            SortOrder::Ascend
+        };
+        let options = GetOptions::new()
+            .with_range(self.full_key(&range.end))
+            .with_limit(i64::try_from(range.limit).unwrap_or(i64::MAX))
+            .with_sort(SortTarget::Key, order);
+        let response = self
+            .client
+            .clone()
+            .get(self.full_key(&range.start), Some(options))
+            .await?;
+        let items = response
+            .kvs()
+            .iter()
+            .map(|kv| self.to_key_value(kv))
+            .collect::<Result<_>>()?;
+        Ok(Page {
+            items,
+            total: u64::try_from(response.count()).unwrap_or_default(),
             revision: header_revision(response.header()),
         })
     }

@@ -1,0 +1,171 @@
+//! Per-caller rate limits: a token bucket (governor's GCRA) for every tenant key, by key
+//! prefix, and one for every client address whose requests fail authentication — so neither a
+//! flooding tenant nor a flood of bad keys can starve other callers. Admin keys, among them
+//! the server's own controllers, agents and ingress, are not limited (like Kubernetes'
+//! exempt priority level for cluster admins).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::str::FromStr;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota};
+
+/// A sustained rate with a burst: `50/s` (also `/m`, `/h`) refilling a bucket of `burst`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Requests per `per`.
+    pub requests: NonZeroU32,
+    /// The period `requests` refill over.
+    pub per: Duration,
+    /// How many requests may come at once after a quiet spell.
+    pub burst: NonZeroU32,
+}
+
+impl RateLimit {
+    /// `requests` per second, with bursts of `burst`.
+    pub fn per_second(requests: u32, burst: u32) -> Option<RateLimit> {
+        Some(RateLimit {
+            requests: NonZeroU32::new(requests)?,
+            per: Duration::from_secs(1),
+            burst: NonZeroU32::new(burst)?,
+        })
+    }
+
+    fn quota(self) -> Quota {
+        let every = self.per / self.requests.get();
+        Quota::with_period(every.max(Duration::from_nanos(1)))
+            .expect("a positive period")
+            .allow_burst(self.burst)
+    }
+}
+
+impl Default for RateLimit {
+    /// 100 requests a second, bursts of 200, per tenant key.
+    fn default() -> Self {
+        RateLimit::per_second(100, 200).expect("non-zero")
+    }
+}
+
+impl fmt::Display for RateLimit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.per.as_secs() {
+            60 => "m",
+            3600 => "h",
+            _ => "s",
+        };
+        write!(f, "{}/{unit} (burst {})", self.requests, self.burst)
+    }
+}
+
+/// Parses the rate part, `50/s`, `600/m` or `10000/h`, as `(requests, period)`.
+pub fn parse_rate(text: &str) -> Result<(NonZeroU32, Duration), String> {
+    let invalid = || format!("rate {text:?} is not N/s, N/m or N/h with N > 0 (e.g. 50/s)");
+    let (count, unit) = text.split_once('/').ok_or_else(invalid)?;
+    let per = match unit {
+        "s" | "sec" | "second" => Duration::from_secs(1),
+        "m" | "min" | "minute" => Duration::from_secs(60),
+        "h" | "hour" => Duration::from_secs(3600),
+        _ => return Err(invalid()),
+    };
+    let requests = u32::from_str(count.trim())
+        .ok()
+        .and_then(NonZeroU32::new)
+        .ok_or_else(invalid)?;
+    Ok((requests, per))
+}
+
+/// The limiters of one API server.
+pub struct RateLimiter {
+    keys: Option<DefaultKeyedRateLimiter<String>>,
+    clients: Option<DefaultKeyedRateLimiter<IpAddr>>,
+    clock: DefaultClock,
+}
+
+impl RateLimiter {
+    /// Limits every tenant key, and every client address's failed authentications, to
+    /// `limit`; `None` limits nothing.
+    pub fn new(limit: Option<RateLimit>) -> RateLimiter {
+        RateLimiter {
+            keys: limit.map(|limit| governor::RateLimiter::keyed(limit.quota())),
+            clients: limit.map(|limit| governor::RateLimiter::keyed(limit.quota())),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// Takes a token for the key `prefix`; `Err` holds how long until the next one.
+    pub fn check_key(&self, prefix: &str) -> Result<(), Duration> {
+        let Some(keys) = &self.keys else {
+            return Ok(());
+        };
+        keys.check_key(&prefix.to_owned())
+            .map_err(|later| later.wait_time_from(self.clock.now()))
+    }
+
+    /// Takes a token for a failed authentication from `client`.
+    pub fn check_client(&self, client: IpAddr) -> Result<(), Duration> {
+        let Some(clients) = &self.clients else {
+            return Ok(());
+        };
+        clients
+            .check_key(&client)
+            .map_err(|later| later.wait_time_from(self.clock.now()))
+    }
+
+    /// Forgets the callers whose buckets are full again (run now and then, so the limiter
+    /// holds only recent callers).
+    pub fn forget_idle(&self) {
+        for limiter in self.keys.iter() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        for limiter in self.clients.iter() {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+    }
+}
+
+/// Whole seconds to wait, rounded up (a `Retry-After` header's value; at least 1).
+pub fn retry_after_seconds(wait: Duration) -> u64 {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    seconds.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_parse_per_second_minute_and_hour() {
+        let (requests, per) = parse_rate("50/s").unwrap();
+        assert_eq!((requests.get(), per), (50, Duration::from_secs(1)));
+        assert_eq!(parse_rate("600/m").unwrap().1, Duration::from_secs(60));
+        for bad in ["50", "0/s", "x/s", "5/d"] {
+            assert!(parse_rate(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_key_over_its_burst_waits_and_other_keys_do_not() {
+        let limiter = RateLimiter::new(RateLimit::per_second(1, 3));
+        for _ in 0..3 {
+            assert!(limiter.check_key("mc_acme_1").is_ok());
+        }
+        let wait = limiter.check_key("mc_acme_1").unwrap_err();
+        assert!(
+            wait > Duration::ZERO && wait <= Duration::from_secs(1),
+            "{wait:?}"
+        );
+        assert!(limiter.check_key("mc_beta_2").is_ok());
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        assert_eq!(retry_after_seconds(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_seconds(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after_seconds(Duration::from_secs(3)), 3);
+    }
+}
