@@ -113,7 +113,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[rank - 1]
 }
 
-pub async fn a_flooding_tenant_does_not_starve_another() {
+/// A server on the embedded store whose keys (and bad-key addresses) may send [`LIMIT`]
+/// requests a second.
+async fn limited_server() -> TestServer {
     let backend = crate::backends::embedded().await;
     let options = ServerOptions {
         rate_limit: RateLimit::per_second(LIMIT, LIMIT),
@@ -126,6 +128,11 @@ pub async fn a_flooding_tenant_does_not_starve_another() {
         Some(backend),
     )
     .await;
+    server
+}
+
+pub async fn a_flooding_tenant_does_not_starve_another() {
+    let server = limited_server().await;
     let a = tenant_key(&server, "flood-a").await;
     let b = tenant_key(&server, "flood-b").await;
 
@@ -208,18 +215,7 @@ pub async fn a_flooding_tenant_does_not_starve_another() {
 }
 
 pub async fn a_flood_of_bad_keys_is_cut_off_by_address() {
-    let backend = crate::backends::embedded().await;
-    let options = ServerOptions {
-        rate_limit: RateLimit::per_second(LIMIT, LIMIT),
-        ..ServerOptions::default()
-    };
-    let server = TestServer::start_configured(
-        backend.store.clone(),
-        WatchCacheOptions::default(),
-        options,
-        Some(backend),
-    )
-    .await;
+    let server = limited_server().await;
     let http = reqwest::Client::new();
     let started = Instant::now();
     let mut statuses = Vec::new();

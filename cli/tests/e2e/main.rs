@@ -265,6 +265,18 @@ fn nanos() -> u128 {
 
 /// An admin creates a tenant and gets its key; that key works in its tenant only, `mini login`
 /// saves it (0600), `mini key list` names it, and once revoked it is refused at once.
+/// The example App without its `tenant:` line, so it lands in the tenant of the key applying it.
+fn hello_in_the_keys_tenant(dir: &std::path::Path) -> String {
+    let manifest = std::fs::read_to_string(example("hello.yaml")).unwrap();
+    let manifest: String = manifest
+        .lines()
+        .filter(|line| !line.trim_start().starts_with("tenant:"))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    let file = write_file(dir, "hello.yaml", &manifest);
+    file
+}
+
 #[test]
 fn tenant_keys_are_issued_listed_saved_and_revoked() {
     let data = tempfile::tempdir().unwrap();
@@ -296,13 +308,7 @@ fn tenant_keys_are_issued_listed_saved_and_revoked() {
         command.env("MINI_KEY", &tenant_key);
         run(command)
     };
-    let manifest = std::fs::read_to_string(example("hello.yaml")).unwrap();
-    let manifest: String = manifest
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("tenant:"))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    let file = write_file(data.path(), "hello.yaml", &manifest);
+    let file = hello_in_the_keys_tenant(data.path());
     as_tenant(&["apply", "-f", &file]).ok();
     let apps = server.run(&["get", "apps", "-t", "acme"]).ok();
     assert!(apps.contains("hello"), "{apps}");
@@ -417,13 +423,7 @@ fn the_audit_log_shows_who_did_what() {
         command.env("MINI_KEY", &acme_key);
         run(command)
     };
-    let manifest = std::fs::read_to_string(example("hello.yaml")).unwrap();
-    let manifest: String = manifest
-        .lines()
-        .filter(|line| !line.trim_start().starts_with("tenant:"))
-        .map(|line| format!("{line}\n"))
-        .collect();
-    let file = write_file(data.path(), "hello.yaml", &manifest);
+    let file = hello_in_the_keys_tenant(data.path());
     as_acme(&["apply", "-f", &file]).ok();
     assert!(!as_acme(&["get", "apps", "-t", "beta"]).status.success());
 
