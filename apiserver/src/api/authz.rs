@@ -98,6 +98,12 @@ impl RequestContext {
                 target.kind.as_str(),
                 identity.key
             ))),
+            Kind::Release | Kind::Instance => Err(ApiError::Forbidden(format!(
+                "{}s are made by minicloud's controllers from Apps (where quotas and the \
+                 security policy apply); change the App instead (`mini apply`, `mini restart`, \
+                 `mini rollout undo`)",
+                target.kind.as_str()
+            ))),
             _ if target.tenant.as_deref() == Some(own) => Ok(()),
             _ => Err(ApiError::Forbidden(format!(
                 "key {} works in tenant {own:?} only; it cannot write {}",
@@ -173,6 +179,21 @@ mod tests {
             admin.check_write(&tenant),
             Err(ApiError::Forbidden(_))
         ));
+    }
+
+    #[test]
+    fn only_the_controllers_write_releases_and_instances() {
+        let tenant_admin = key(Role::TenantAdmin, "acme");
+        for kind in [Kind::Release, Kind::Instance] {
+            let target = ObjectRef::new(kind, Some("acme"), "web-1", "acme").unwrap();
+            assert!(tenant_admin.check_read(&target).is_ok());
+            let refused = tenant_admin.check_write(&target).unwrap_err();
+            assert!(
+                refused.to_string().contains("change the App instead"),
+                "{refused}"
+            );
+            assert!(RequestContext::admin("acme").check_write(&target).is_ok());
+        }
     }
 
     #[test]

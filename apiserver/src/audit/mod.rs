@@ -1,7 +1,8 @@
 //! The audit log: every mutation, and every authentication or authorization failure, as one
 //! [`AuditRecord`] stored durably under [`PREFIX`] — outside the object key space, so no watch
-//! and no tenant cascade ever sees it — at `<PREFIX><unix nanos, 20 digits>-<uuid>`, which
-//! orders the records by time.
+//! and no tenant cascade ever sees it — at `<PREFIX><unix nanos, 20 digits>-<sequence>-<uuid>`,
+//! which orders the records by time (then, within one timestamp, by the order one server keyed
+//! them in).
 //!
 //! Recording never carries a request body: a record names the caller (key prefix, tenant),
 //! the verb, the object's kind and name, the result and a short, body-free reason.
@@ -10,8 +11,10 @@
 //! process (see [`writer`]) stores the records in batches and trims the log to its retention.
 //! What happens under pressure:
 //! - a successful mutation's record is *committed*: the request waits (in the same batch as
-//!   every other waiting request) until its record is stored, so an acknowledged change always
-//!   has its record; a full queue slows such requests down instead of losing records;
+//!   every other waiting request) until its record is stored — the writer retries a batch the
+//!   store refuses until it is stored — so an acknowledged change always has its record; a full
+//!   queue slows such requests down instead of losing records. A server that dies between a
+//!   change and its record's batch never acknowledges that change, but its record is lost;
 //! - denials and failed requests are *noted*: never waited for; when the queue is full they are
 //!   counted and the writer stores one `audit-overflow` record saying how many were dropped;
 //! - [`AuditLog::flush`] (the server calls it at shutdown) returns once everything queued
@@ -191,9 +194,18 @@ impl AuditLog {
     }
 }
 
-/// The key of a record made at `time`: sorts by time, unique by its uuid.
+/// Records keyed by this process so far: orders records keyed in the same nanosecond.
+static KEYED: AtomicU64 = AtomicU64::new(0);
+
+/// The key of a record made at `time`: sorts by time, then by the order this process keyed
+/// them in; unique across servers sharing a store by its uuid.
 fn record_key(time: SystemTime) -> String {
-    format!("{}-{}", time_key(time), uuid::Uuid::new_v4().simple())
+    let sequence = KEYED.fetch_add(1, Ordering::Relaxed);
+    format!(
+        "{}-{sequence:016}-{}",
+        time_key(time),
+        uuid::Uuid::new_v4().simple()
+    )
 }
 
 /// The first key of the records made at or after `time`.

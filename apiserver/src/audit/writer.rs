@@ -16,8 +16,12 @@ use crate::store::{KeyRange, Result, Store, Txn, TxnOp};
 const BATCH: usize = 100;
 /// How often the retention is enforced when few records arrive.
 const TRIM_EVERY: Duration = Duration::from_secs(60);
-/// Attempts at storing one batch before its records are given up (and the loss logged).
-const ATTEMPTS: u32 = 5;
+/// The pause after a batch the store refused, growing by this much per failed attempt up to
+/// [`MAX_RETRY_PAUSE`]. A batch is retried until it is stored: the requests waiting on its
+/// records are answered only then.
+const RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// The longest pause between attempts at one batch.
+const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
 /// Runs until every [`super::AuditLog`] handle is gone and the queue is drained.
 pub(super) async fn run(
@@ -87,26 +91,16 @@ async fn store_batch(store: &dyn Store, batch: Vec<Message>, dropped: &AtomicU64
             TxnOp::Put(record_key(time), value)
         })
         .collect();
-    let mut stored = false;
-    for attempt in 1..=ATTEMPTS {
-        match store.txn(Txn::default().then(ops.clone())).await {
-            Ok(_) => {
-                stored = true;
-                break;
-            }
-            Err(error) if attempt < ATTEMPTS => {
-                tracing::warn!(%error, attempt, "cannot store audit records; retrying");
-                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
-            }
-            Err(error) => {
-                tracing::error!(%error, records = count, "audit records lost: the store refused them");
-            }
-        }
+    let mut attempt: u32 = 0;
+    while let Err(error) = store.txn(Txn::default().then(ops.clone())).await {
+        attempt += 1;
+        tracing::warn!(%error, attempt, records = count, "cannot store audit records; retrying");
+        tokio::time::sleep(RETRY_PAUSE.saturating_mul(attempt).min(MAX_RETRY_PAUSE)).await;
     }
     for waiter in waiters {
         let _ = waiter.send(());
     }
-    if stored { count } else { 0 }
+    count
 }
 
 async fn trim_logged(store: &dyn Store, options: AuditOptions) {

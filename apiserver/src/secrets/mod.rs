@@ -15,7 +15,6 @@ use std::sync::Arc;
 
 use tokio::sync::{OwnedRwLockReadGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-pub use cipher::{OpenError, PREFIX, key_id};
 pub use keyring::{KEY_LEN, Key, Keyring, KeyringError};
 pub use object::{
     Resealed, Unreadable, check_values_are_strings, key_ids, mask, mask_diff, open_all, reseal,

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use minicloud_manifests::Kind;
 use serde_json::{Map, Value};
 
 use super::MASK;
@@ -24,8 +25,8 @@ pub struct Unreadable {
 }
 
 /// Whether `object` is a Secret.
-pub fn is_secret(object: &Value) -> bool {
-    object.get("kind").and_then(Value::as_str) == Some("Secret")
+fn is_secret(object: &Value) -> bool {
+    object.get("kind").and_then(Value::as_str) == Some(Kind::Secret.as_str())
 }
 
 fn data(object: &Value) -> Option<&Map<String, Value>> {
@@ -44,6 +45,16 @@ fn data_mut(object: &mut Value) -> Option<&mut Map<String, Value>> {
 /// Refuses a Secret manifest (JSON as received) with a value that is not a string, naming the
 /// key but not the value — the manifest parser's own message would repeat it.
 pub fn check_values_are_strings(manifest: &Value) -> Result<(), String> {
+    let not_a_map = manifest
+        .get("data")
+        .is_some_and(|data| !data.is_object() && !data.is_null());
+    if is_secret(manifest) && not_a_map {
+        return Err(
+            "data: a Secret's data must be a map of keys to string values (what was sent is not \
+             shown)"
+                .to_owned(),
+        );
+    }
     let wrong = data(manifest)
         .into_iter()
         .flatten()

@@ -30,12 +30,13 @@ const N: Code = Code::NotFound;
 const OK: Code = Code::Ok;
 
 /// What each gRPC call answers to each caller.
-const GRPC_MATRIX: [(&str, [Code; 5]); 12] = [
+const GRPC_MATRIX: [(&str, [Code; 5]); 13] = [
     ("get", [U, U, OK, N, OK]),
     ("get tenant", [U, U, OK, N, OK]),
     ("list", [U, U, OK, D, OK]),
     ("watch", [U, U, OK, D, OK]),
     ("apply", [U, U, D, D, OK]),
+    ("apply instance", [U, U, D, D, OK]),
     ("update status", [U, U, D, D, OK]),
     ("create key", [U, U, D, D, OK]),
     ("who am i", [U, U, OK, OK, OK]),
@@ -165,6 +166,21 @@ async fn call(server: &TestServer, key: Option<&str>, what: &str, victim: &str) 
                 })
                 .await,
         ),
+        "apply instance" => {
+            let instance = json!({"apiVersion": "minicloud/v1", "kind": "Instance",
+                "metadata": {"name": "web-x", "tenant": "acme"},
+                "spec": {"app": "web", "release": "web-1", "container": {"image": "hello:1",
+                    "resources": {"cpu": "250m", "memory": "128Mi", "pids": 64}}}});
+            code(
+                client
+                    .apply(pb::ApplyRequest {
+                        json: instance.to_string(),
+                        dry_run: false,
+                        default_tenant: "acme".into(),
+                    })
+                    .await,
+            )
+        }
         "update status" => {
             let mut object = app("web", "hello:1", 1);
             object["metadata"]["tenant"] = json!("acme");
@@ -289,7 +305,7 @@ pub async fn every_call_is_checked_for_every_kind_of_key(server: TestServer) {
             cells += 1;
         }
     }
-    assert_eq!(cells, 80);
+    assert_eq!(cells, 85);
     let other = keys[3].as_deref();
     let (_, hidden) = call(&server, other, "get", "").await;
     let mut stranger = client(&server, other).await;

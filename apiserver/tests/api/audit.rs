@@ -280,6 +280,11 @@ pub async fn tenant_admins_read_only_their_own_tenants_records(server: TestServe
         .into_inner()
         .records;
     assert!(own.iter().any(|r| r.verb == "apply" && r.name == "web"));
+    assert!(
+        own.iter()
+            .any(|r| r.verb == "apply" && r.kind == "Tenant" && r.name == "acme"),
+        "the admin's creation of Tenant acme (its quota) concerns acme: {own:#?}"
+    );
     for record in &own {
         let of_acme = record.tenant == "acme" || record.key.starts_with("mc_acme_");
         assert!(of_acme, "acme's admin reads {record:?}");

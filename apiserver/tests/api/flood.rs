@@ -121,14 +121,13 @@ async fn limited_server() -> TestServer {
         rate_limit: RateLimit::per_second(LIMIT, LIMIT),
         ..ServerOptions::default()
     };
-    let server = TestServer::start_configured(
+    TestServer::start_configured(
         backend.store.clone(),
         WatchCacheOptions::default(),
         options,
         Some(backend),
     )
-    .await;
-    server
+    .await
 }
 
 pub async fn a_flooding_tenant_does_not_starve_another() {

@@ -351,4 +351,16 @@ pub async fn a_value_that_is_not_a_string_is_refused_without_being_repeated(serv
         "{}",
         refused.message()
     );
+    for data in [json!("hunter2"), json!(["hunter2"])] {
+        let refused = apply(&mut client, &secret("db", data)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument);
+        assert!(
+            refused
+                .message()
+                .starts_with("data: a Secret's data must be a map")
+                && !refused.message().contains("hunter2"),
+            "{}",
+            refused.message()
+        );
+    }
 }

@@ -273,8 +273,7 @@ fn hello_in_the_keys_tenant(dir: &std::path::Path) -> String {
         .filter(|line| !line.trim_start().starts_with("tenant:"))
         .map(|line| format!("{line}\n"))
         .collect();
-    let file = write_file(dir, "hello.yaml", &manifest);
-    file
+    write_file(dir, "hello.yaml", &manifest)
 }
 
 #[test]
