@@ -12,6 +12,8 @@ pub const DEFAULT_CPU: Cpu = Cpu::from_millis(250);
 pub const DEFAULT_MEMORY: Bytes = Bytes::mebibytes(128);
 /// Process limit of a container whose App sets none.
 pub const DEFAULT_PIDS: u32 = 256;
+/// Instances a rolling update may add above `replicas` when an App sets no `maxSurge`.
+pub const DEFAULT_MAX_SURGE: u32 = 1;
 
 /// Fills in defaults. The ingress host is left to the server, which knows the domain.
 pub fn apply_defaults(resource: &mut Resource) {
@@ -31,7 +33,7 @@ pub fn app_spec(spec: &mut AppSpec) {
         health_check(check);
     }
     let update = spec.update.get_or_insert_with(UpdateStrategy::default);
-    update.max_surge.get_or_insert(1);
+    update.max_surge.get_or_insert(DEFAULT_MAX_SURGE);
     update.max_unavailable.get_or_insert(0);
     update.progress_deadline_seconds.get_or_insert(120);
 }

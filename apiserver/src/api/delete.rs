@@ -38,10 +38,8 @@ impl ResourceApi {
     ) -> Result<DeleteResult> {
         ctx.check_delete(target)?;
         let _accounting = match quota::tenant_of(target) {
-            Some(tenant) if quota::accounted(target.kind) => {
-                Some(self.quota_locks.lock(tenant).await)
-            }
-            _ => None,
+            Some(tenant) => Some(self.quota_locks.lock(tenant).await),
+            None => None,
         };
         for _ in 0..objects::MAX_ATTEMPTS {
             let kv = self

@@ -9,14 +9,14 @@
 //! When the Tenant exists, its `status.usage` is written in that same transaction, so it always
 //! equals the record. A tenant using nothing has no record.
 //!
-//! An App costs `replicas` containers and `replicas` times its CPU and memory limits; a Volume
-//! costs its size in storage. Instances a rolling update adds above `replicas` (`maxSurge`) are
-//! transient and not counted.
+//! An App costs what it may run at its peak — `replicas + update.maxSurge` containers (none at
+//! zero replicas), each with its CPU and memory limits — so a rolling update never takes a
+//! tenant past its quota either; a Volume costs its size in storage.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use minicloud_manifests::defaults::{DEFAULT_CPU, DEFAULT_MEMORY};
+use minicloud_manifests::defaults::{DEFAULT_CPU, DEFAULT_MAX_SURGE, DEFAULT_MEMORY};
 use minicloud_manifests::{Bytes, Cpu, Kind, Quota, Scope, Usage};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -52,12 +52,20 @@ impl Cost {
                     .pointer("/spec/replicas")
                     .and_then(Value::as_u64)
                     .unwrap_or(1);
+                let surge = object
+                    .pointer("/spec/update/maxSurge")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(u64::from(DEFAULT_MAX_SURGE));
+                let containers = match replicas {
+                    0 => 0,
+                    _ => replicas.saturating_add(surge),
+                };
                 let cpu = field(object, "/spec/resources/cpu")?.unwrap_or(DEFAULT_CPU);
                 let memory = field(object, "/spec/resources/memory")?.unwrap_or(DEFAULT_MEMORY);
                 Ok(Cost {
-                    containers: replicas,
-                    cpu_millis: replicas.saturating_mul(cpu.millis()),
-                    memory: replicas.saturating_mul(memory.get()),
+                    containers,
+                    cpu_millis: containers.saturating_mul(cpu.millis()),
+                    memory: containers.saturating_mul(memory.get()),
                     storage: 0,
                 })
             }
@@ -238,9 +246,15 @@ impl Ledger {
         if exceeded.is_empty() {
             return Ok(());
         }
+        let counted = match target.kind {
+            Kind::App => {
+                " (an App counts replicas + update.maxSurge containers, each with its limits)"
+            }
+            _ => "",
+        };
         Err(ApiError::QuotaExceeded(format!(
-            "{} would exceed the quota of tenant {:?} ({}); scale down or delete something in \
-             the tenant, or ask an admin to raise its quota",
+            "{} would exceed the quota of tenant {:?} ({}){counted}; scale down or delete \
+             something in the tenant, or ask an admin to raise its quota",
             target.describe(),
             self.tenant,
             exceeded.join("; ")
@@ -327,8 +341,12 @@ fn set_usage(tenant: &mut Value, usage: &Usage) -> Result<()> {
     Ok(())
 }
 
-/// One lock per tenant, held by this server's writes that change the tenant's usage, so
-/// concurrent creates queue here instead of failing each other's transactions. The store
+/// Locks kept before those nobody holds or waits for are dropped (tenants come and go).
+const MAX_IDLE_LOCKS: usize = 1024;
+
+/// One lock per tenant, held by this server's applies of Apps, Volumes and Tenants and by its
+/// deletes in the tenant (the writes that can move its usage), so concurrent creates queue
+/// here instead of failing each other's transactions. The store
 /// transaction, not this lock, is what keeps the accounting exact (several API servers may
 /// share one etcd).
 #[derive(Default)]
@@ -337,13 +355,13 @@ pub(super) struct TenantLocks(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>
 impl TenantLocks {
     /// Waits for `tenant`'s lock.
     pub(super) async fn lock(&self, tenant: &str) -> tokio::sync::OwnedMutexGuard<()> {
-        let lock = self
-            .0
-            .lock()
-            .expect("tenant lock table is never poisoned")
-            .entry(tenant.to_owned())
-            .or_default()
-            .clone();
+        let lock = {
+            let mut locks = self.0.lock().expect("tenant lock table is never poisoned");
+            if locks.len() >= MAX_IDLE_LOCKS {
+                locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            }
+            locks.entry(tenant.to_owned()).or_default().clone()
+        };
         lock.lock_owned().await
     }
 }
@@ -355,12 +373,28 @@ mod tests {
 
     #[test]
     fn an_app_costs_its_replicas_times_its_limits() {
-        let app = json!({"kind": "App", "spec": {"replicas": 3, "resources": {"cpu": "500m", "memory": "256Mi"}}});
+        let app = json!({"kind": "App", "spec": {"replicas": 3, "update": {"maxSurge": 0},
+            "resources": {"cpu": "500m", "memory": "256Mi"}}});
         let cost = Cost::of(&app).unwrap();
         assert_eq!(cost.containers, 3);
         assert_eq!(cost.cpu_millis, 1500);
         assert_eq!(cost.memory, 3 * 256 * 1024 * 1024);
         assert_eq!(cost.storage, 0);
+    }
+
+    #[test]
+    fn an_app_reserves_its_rolling_update_surge_while_it_runs() {
+        let app = |replicas: u64, update: Value| {
+            Cost::of(
+                &json!({"kind": "App", "spec": {"replicas": replicas, "update": update,
+                "resources": {"cpu": "250m"}}}),
+            )
+            .unwrap()
+        };
+        assert_eq!(app(2, json!({"maxSurge": 2})).containers, 4);
+        assert_eq!(app(2, json!({"maxSurge": 2})).cpu_millis, 1000);
+        assert_eq!(app(2, json!({})).containers, 3, "the default surge is 1");
+        assert_eq!(app(0, json!({"maxSurge": 2})), Cost::ZERO);
     }
 
     #[test]
@@ -382,7 +416,8 @@ mod tests {
     }
 
     fn app(replicas: u64) -> Cost {
-        Cost::of(&json!({"kind": "App", "spec": {"replicas": replicas}})).unwrap()
+        Cost::of(&json!({"kind": "App", "spec": {"replicas": replicas, "update": {"maxSurge": 0}}}))
+            .unwrap()
     }
 
     #[test]

@@ -69,14 +69,26 @@ impl ResourceApi {
 fn keep_usage(current: &Value, object: &mut Value) {
     let usage = current.pointer("/status/usage").cloned();
     let fields = object.as_object_mut().expect("objects are JSON objects");
-    let status = fields
-        .entry("status")
-        .or_insert_with(|| Value::Object(Default::default()));
-    let Some(status) = status.as_object_mut() else {
-        return;
-    };
+    if let Some(status) = fields.get_mut("status").and_then(Value::as_object_mut) {
+        status.remove("usage");
+    }
     match usage {
-        Some(usage) => status.insert("usage".into(), usage),
-        None => status.remove("usage"),
-    };
+        Some(usage) => {
+            let status = fields
+                .entry("status")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if let Some(status) = status.as_object_mut() {
+                status.insert("usage".into(), usage);
+            }
+        }
+        None => {
+            if fields
+                .get("status")
+                .and_then(Value::as_object)
+                .is_some_and(|status| status.is_empty())
+            {
+                fields.remove("status");
+            }
+        }
+    }
 }

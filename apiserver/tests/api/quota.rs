@@ -23,7 +23,8 @@ fn app(name: &str, replicas: u32) -> Value {
     json!({"apiVersion": "minicloud/v1", "kind": "App",
         "metadata": {"name": name, "tenant": "acme"},
         "spec": {"image": "hello:1", "replicas": replicas,
-            "resources": {"cpu": "250m", "memory": "128Mi"}}})
+            "resources": {"cpu": "250m", "memory": "128Mi"},
+            "update": {"maxSurge": 0, "maxUnavailable": 1}}})
 }
 
 fn volume(name: &str, size: &str) -> Value {
@@ -231,4 +232,29 @@ pub async fn a_tenant_created_after_its_objects_shows_their_usage(server: TestSe
         apply(&mut client, &app("api", 1)).await,
         "containers: used 3, requested 1, limit 3",
     );
+}
+
+pub async fn an_app_reserves_room_for_its_rolling_update(server: TestServer) {
+    let mut client = server.client().await;
+    apply(&mut client, &tenant(json!({"containers": 4})))
+        .await
+        .unwrap();
+    let mut surging = app("web", 2);
+    surging["spec"]["update"] = json!({});
+    apply(&mut client, &surging).await.unwrap();
+    assert_eq!(
+        usage(&server, &mut client).await,
+        json!({"containers": 3, "cpu": "750m", "memory": "384Mi", "storage": "0"}),
+        "2 replicas and the default surge of 1"
+    );
+    let mut another = app("api", 1);
+    another["spec"]["update"] = json!({});
+    expect_refused(
+        apply(&mut client, &another).await,
+        "containers: used 3, requested 2, limit 4) (an App counts replicas + update.maxSurge",
+    );
+    apply(&mut client, &app("api", 1))
+        .await
+        .expect("without a surge it fits");
+    assert_eq!(usage(&server, &mut client).await["containers"], 4);
 }

@@ -2,12 +2,12 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
+use anyhow::{Result, bail};
 use clap::Args;
 use minicloud_manifests::Kind;
 use serde_json::{Value, json};
 
-use crate::client::{Client, ConnectArgs};
+use crate::client::{Client, ConnectArgs, RequestFailed};
 use crate::output::{self, table};
 
 /// Flags of `mini quota`.
@@ -27,15 +27,14 @@ const RESOURCES: [&str; 4] = ["containers", "cpu", "memory", "storage"];
 pub async fn run(args: QuotaArgs) -> Result<ExitCode> {
     let mut client = Client::connect(&args.connect).await?;
     let tenant = client.tenant().to_owned();
-    let object = client
-        .get(client.object_ref(Kind::Tenant, &tenant))
-        .await
-        .with_context(|| {
-            format!(
-                "tenant {tenant:?} has no quota to show; an admin creates it with \
-                 `mini tenant create {tenant}`"
-            )
-        })?;
+    let object = match client.get(client.object_ref(Kind::Tenant, &tenant)).await {
+        Ok(object) => object,
+        Err(error) if is_not_found(&error) => bail!(
+            "tenant {tenant:?} has no Tenant object, so no quota to show; an admin creates it \
+             with `mini tenant create {tenant}` (or name another tenant with -t)"
+        ),
+        Err(error) => return Err(error),
+    };
     let quota = object.pointer("/spec/quota").cloned().unwrap_or(json!({}));
     let usage = object
         .pointer("/status/usage")
@@ -48,6 +47,12 @@ pub async fn run(args: QuotaArgs) -> Result<ExitCode> {
     }
     output::print(&render(&tenant, &quota, &usage))?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn is_not_found(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<RequestFailed>()
+        .is_some_and(|failed| failed.reason() == Some("NotFound"))
 }
 
 /// The table: one row per resource, `unlimited` where the quota sets no bound.

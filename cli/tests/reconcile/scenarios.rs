@@ -185,7 +185,7 @@ pub fn deleting_the_tenant_leaves_nothing_behind() {
     );
     let quota = world.server.run(&["quota", "-t", &world.tenant]);
     assert!(
-        quota.stderr.contains("has no quota"),
+        quota.stderr.contains("has no Tenant object"),
         "the Tenant and its usage are gone: {}",
         quota.stderr
     );
