@@ -13,7 +13,7 @@
 //! zero replicas), each with its CPU and memory limits — so a rolling update never takes a
 //! tenant past its quota either; a Volume costs its size in storage.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use minicloud_manifests::defaults::{DEFAULT_CPU, DEFAULT_MAX_SURGE, DEFAULT_MEMORY};
@@ -186,6 +186,73 @@ impl ResourceApi {
             owner,
             quota,
         })
+    }
+}
+
+impl ResourceApi {
+    /// Recounts every tenant's usage from its Apps and Volumes and corrects each record (and
+    /// Tenant `status.usage`) that differs — for objects stored before quotas were counted, or a
+    /// record edited by hand. The server runs it at start; it is safe alongside other writes.
+    /// Returns the tenants whose usage was corrected.
+    pub async fn recount_usage(&self) -> Result<Vec<String>> {
+        let mut tenants = BTreeSet::new();
+        for kind in [Kind::App, Kind::Volume] {
+            for kv in self
+                .store
+                .list(&keys::kind_prefix(kind.plural(), None))
+                .await?
+                .items
+            {
+                let object = objects::decode(&kv, kv.mod_revision)?;
+                tenants.extend(
+                    objects::metadata_field(&object, "tenant")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                );
+            }
+        }
+        for kv in self.store.list(keys::USAGE_PREFIX).await?.items {
+            tenants.extend(kv.key.strip_prefix(keys::USAGE_PREFIX).map(str::to_owned));
+        }
+        let mut corrected = Vec::new();
+        for tenant in tenants {
+            if self.recount_tenant(&tenant).await? {
+                corrected.push(tenant);
+            }
+        }
+        Ok(corrected)
+    }
+
+    /// Recounts one tenant; whether its record was corrected.
+    async fn recount_tenant(&self, tenant: &str) -> Result<bool> {
+        let _accounting = self.quota_locks.lock(tenant).await;
+        for _ in 0..objects::MAX_ATTEMPTS {
+            let ledger = self.ledger(tenant).await?;
+            let mut counted = Cost::ZERO;
+            for kind in [Kind::App, Kind::Volume] {
+                let prefix = keys::kind_prefix(kind.plural(), Some(tenant));
+                for kv in self.store.list(&prefix).await?.items {
+                    counted = counted.plus(Cost::of(&objects::decode(&kv, kv.mod_revision)?)?);
+                }
+            }
+            if counted == ledger.used {
+                return Ok(false);
+            }
+            let mut txn = Txn::default();
+            ledger.record(&mut txn, ledger.used, counted)?;
+            if self.store.txn(txn).await?.succeeded {
+                tracing::info!(
+                    tenant,
+                    recorded = ?ledger.used,
+                    counted = ?counted,
+                    "usage record corrected"
+                );
+                return Ok(true);
+            }
+        }
+        Err(ApiError::Conflict(format!(
+            "the usage of tenant {tenant:?} kept changing while it was being recounted; try again"
+        )))
     }
 }
 

@@ -16,8 +16,11 @@ pub fn object_key(kind_plural: &str, tenant: Option<&str>, name: &str) -> String
 /// The key of a tenant's usage record (what its objects take from its quota). It lies outside
 /// [`ROOT`], as it is not an object.
 pub fn usage_key(tenant: &str) -> String {
-    format!("/minicloud-usage/{tenant}")
+    format!("{USAGE_PREFIX}{tenant}")
 }
+
+/// The prefix of every tenant's usage record.
+pub const USAGE_PREFIX: &str = "/minicloud-usage/";
 
 /// The prefix under which all objects of a kind live, optionally narrowed to one tenant.
 pub fn kind_prefix(kind_plural: &str, tenant: Option<&str>) -> String {

@@ -49,6 +49,7 @@ macro_rules! api_tests {
                 quota::usage_stays_exact_through_scaling_resizing_refusals_and_deletes,
                 quota::a_tenant_created_after_its_objects_shows_their_usage,
                 quota::an_app_reserves_room_for_its_rolling_update,
+                quota::usage_is_recounted_for_objects_stored_before_quotas,
                 secrets::secret_values_are_masked_in_every_answer,
                 secrets::rest_masks_secret_values_too,
                 secrets::an_unchanged_secret_is_unchanged_and_a_diff_hides_values,

@@ -2,6 +2,10 @@
 //! limit; concurrent creates never overshoot; and the usage record, mirrored in the Tenant's
 //! `status.usage`, stays exact through scale-ups, scale-downs, resizes, refusals and deletes.
 
+use std::sync::Arc;
+
+use minicloud_apiserver::api::ResourceApi;
+use minicloud_apiserver::secrets::{Keyring, SecretKeys};
 use minicloud_apiserver::store::keys;
 use minicloud_proto::v1::{self as pb};
 use serde_json::{Value, json};
@@ -257,4 +261,48 @@ pub async fn an_app_reserves_room_for_its_rolling_update(server: TestServer) {
         .await
         .expect("without a surge it fits");
     assert_eq!(usage(&server, &mut client).await["containers"], 4);
+}
+
+pub async fn usage_is_recounted_for_objects_stored_before_quotas(server: TestServer) {
+    let mut client = server.client().await;
+    let mut old = app("old", 2);
+    old["metadata"]["uid"] = json!("uid-old");
+    let stored = serde_json::to_vec(&old).unwrap();
+    server
+        .store
+        .create(&keys::object_key("apps", Some("acme"), "old"), stored)
+        .await
+        .unwrap();
+    let ghost =
+        serde_json::to_vec(&json!({"containers": 5, "cpu": "0", "memory": "0", "storage": "0"}));
+    server
+        .store
+        .create(&keys::usage_key("ghost"), ghost.unwrap())
+        .await
+        .unwrap();
+    apply(&mut client, &tenant(json!({"containers": 3})))
+        .await
+        .unwrap();
+    assert_eq!(usage(&server, &mut client).await["containers"], 0);
+
+    let secrets = Arc::new(SecretKeys::in_memory(Keyring::generate()));
+    let api = ResourceApi::new(server.store.clone(), Default::default(), secrets);
+    let corrected = api.recount_usage().await.unwrap();
+    assert_eq!(corrected, ["acme", "ghost"]);
+    assert_eq!(
+        usage(&server, &mut client).await,
+        json!({"containers": 2, "cpu": "500m", "memory": "256Mi", "storage": "0"})
+    );
+    assert_eq!(
+        server.store.get(&keys::usage_key("ghost")).await.unwrap(),
+        None
+    );
+    assert!(
+        api.recount_usage().await.unwrap().is_empty(),
+        "a recount of right records changes nothing"
+    );
+    expect_refused(
+        apply(&mut client, &app("new", 2)).await,
+        "containers: used 2, requested 2, limit 3",
+    );
 }

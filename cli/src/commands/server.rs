@@ -125,6 +125,13 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         args.audit_options(),
     ));
     let key = admin_key(&api, &args.data_dir).await?;
+    let corrected = api
+        .recount_usage()
+        .await
+        .context("cannot recount the tenants' quota usage")?;
+    if !corrected.is_empty() {
+        tracing::info!(tenants = ?corrected, "quota usage recounted");
+    }
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
