@@ -1,6 +1,8 @@
 //! Per-caller rate limits: a token bucket (governor's GCRA) for every tenant key, by key
-//! prefix, and one for every client address whose requests fail authentication — so neither a
-//! flooding tenant nor a flood of bad keys can starve other callers. Admin keys, among them
+//! prefix; one for every tenant, shared by all its keys, holding [`TENANT_FACTOR`] times as
+//! much (so issuing more keys does not buy more requests); and one for every client address
+//! whose requests fail authentication — so neither a flooding tenant nor a flood of bad keys
+//! can starve other callers. Admin keys, among them
 //! the server's own controllers, agents and ingress, are not limited (like Kubernetes'
 //! exempt priority level for cluster admins).
 
@@ -40,6 +42,18 @@ impl RateLimit {
             .expect("a positive period")
             .allow_burst(self.burst)
     }
+
+    /// The quota of a tenant's shared bucket: [`TENANT_FACTOR`] times this one.
+    fn tenant_quota(self) -> Quota {
+        let times =
+            |n: NonZeroU32| n.saturating_mul(NonZeroU32::new(TENANT_FACTOR).expect("non-zero"));
+        RateLimit {
+            requests: times(self.requests),
+            burst: times(self.burst),
+            ..self
+        }
+        .quota()
+    }
 }
 
 impl Default for RateLimit {
@@ -77,9 +91,22 @@ pub fn parse_rate(text: &str) -> Result<(NonZeroU32, Duration), String> {
     Ok((requests, per))
 }
 
+/// How many times a key's rate and burst all keys of one tenant together may use.
+pub const TENANT_FACTOR: u32 = 4;
+
+/// Which bucket a request found empty, and how long until it holds a token again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Over {
+    /// The key's own bucket.
+    Key(Duration),
+    /// The bucket all keys of the tenant share.
+    Tenant(Duration),
+}
+
 /// The limiters of one API server.
 pub struct RateLimiter {
     keys: Option<DefaultKeyedRateLimiter<String>>,
+    tenants: Option<DefaultKeyedRateLimiter<String>>,
     clients: Option<DefaultKeyedRateLimiter<IpAddr>>,
     clock: DefaultClock,
 }
@@ -90,18 +117,26 @@ impl RateLimiter {
     pub fn new(limit: Option<RateLimit>) -> RateLimiter {
         RateLimiter {
             keys: limit.map(|limit| governor::RateLimiter::keyed(limit.quota())),
+            tenants: limit.map(|limit| governor::RateLimiter::keyed(limit.tenant_quota())),
             clients: limit.map(|limit| governor::RateLimiter::keyed(limit.quota())),
             clock: DefaultClock::default(),
         }
     }
 
-    /// Takes a token for the key `prefix`; `Err` holds how long until the next one.
-    pub fn check_key(&self, prefix: &str) -> Result<(), Duration> {
+    /// Takes a token for the key `prefix` and one for its `tenant`'s shared bucket; `Err`
+    /// says which was empty and how long until it holds one again.
+    pub fn check_key(&self, prefix: &str, tenant: Option<&str>) -> Result<(), Over> {
+        let wait = |later: governor::NotUntil<_>| later.wait_time_from(self.clock.now());
+        if let (Some(tenants), Some(tenant)) = (&self.tenants, tenant) {
+            tenants
+                .check_key(&tenant.to_owned())
+                .map_err(|later| Over::Tenant(wait(later)))?;
+        }
         let Some(keys) = &self.keys else {
             return Ok(());
         };
         keys.check_key(&prefix.to_owned())
-            .map_err(|later| later.wait_time_from(self.clock.now()))
+            .map_err(|later| Over::Key(wait(later)))
     }
 
     /// Takes a token for a failed authentication from `client`.
@@ -117,7 +152,7 @@ impl RateLimiter {
     /// Forgets the callers whose buckets are full again (run now and then, so the limiter
     /// holds only recent callers).
     pub fn forget_idle(&self) {
-        for limiter in self.keys.iter() {
+        for limiter in self.keys.iter().chain(self.tenants.iter()) {
             limiter.retain_recent();
             limiter.shrink_to_fit();
         }
@@ -152,14 +187,41 @@ mod tests {
     fn a_key_over_its_burst_waits_and_other_keys_do_not() {
         let limiter = RateLimiter::new(RateLimit::per_second(1, 3));
         for _ in 0..3 {
-            assert!(limiter.check_key("mc_acme_1").is_ok());
+            assert!(limiter.check_key("mc_acme_1", Some("acme")).is_ok());
         }
-        let wait = limiter.check_key("mc_acme_1").unwrap_err();
+        let Err(Over::Key(wait)) = limiter.check_key("mc_acme_1", Some("acme")) else {
+            panic!("the key's own bucket is empty");
+        };
         assert!(
             wait > Duration::ZERO && wait <= Duration::from_secs(1),
             "{wait:?}"
         );
-        assert!(limiter.check_key("mc_beta_2").is_ok());
+        assert!(limiter.check_key("mc_beta_2", Some("beta")).is_ok());
+    }
+
+    #[test]
+    fn more_keys_do_not_buy_a_tenant_more_requests() {
+        let limiter = RateLimiter::new(RateLimit::per_second(1, 3));
+        let mut granted = 0;
+        for key in 0..10 {
+            for _ in 0..3 {
+                granted += usize::from(
+                    limiter
+                        .check_key(&format!("mc_acme_{key}"), Some("acme"))
+                        .is_ok(),
+                );
+            }
+        }
+        assert_eq!(
+            granted as u32,
+            3 * TENANT_FACTOR,
+            "the tenant's shared burst"
+        );
+        assert!(matches!(
+            limiter.check_key("mc_acme_new", Some("acme")),
+            Err(Over::Tenant(_))
+        ));
+        assert!(limiter.check_key("mc_beta_1", Some("beta")).is_ok());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use super::{Authenticator, Identity, Token};
 use crate::api::{ApiError, new_request_id};
 use crate::audit::{AuditLog, AuditRecord};
-use crate::ratelimit::{RateLimiter, retry_after_seconds};
+use crate::ratelimit::{Over, RateLimiter, retry_after_seconds};
 
 /// Paths served without a key.
 const OPEN_PATHS: [&str; 1] = ["/healthz"];
@@ -141,10 +141,22 @@ async fn admit(gate: &Gate, request_id: &str, mut request: Request, next: Next) 
         return refuse(grpc, error);
     }
     if !identity.is_admin()
-        && let Err(wait) = gate.limiter.check_key(&identity.key)
+        && let Err(over) = gate
+            .limiter
+            .check_key(&identity.key, identity.tenant.as_deref())
     {
+        let (message, wait) = match over {
+            Over::Key(wait) => (format!("key {} is over its rate limit", identity.key), wait),
+            Over::Tenant(wait) => (
+                format!(
+                    "the keys of tenant {:?} together are over the tenant's rate limit",
+                    identity.tenant.as_deref().unwrap_or_default()
+                ),
+                wait,
+            ),
+        };
         let error = ApiError::RateLimited {
-            message: format!("key {} is over its rate limit", identity.key),
+            message,
             retry_after: retry_after_seconds(wait),
         };
         if gate.first_limited_in_a_while(&identity.key) {
