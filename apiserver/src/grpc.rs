@@ -169,8 +169,9 @@ impl ResourceService for GrpcResources {
         let ctx = context(&request, "")?;
         let request = request.into_inner();
         let deleted = async {
-            let target = object_ref(request.r#ref, &ctx)?;
-            let precondition = optional_revision(&request.resource_version)?;
+            let checked = object_ref(request.r#ref, &ctx)
+                .and_then(|target| Ok((target, optional_revision(&request.resource_version)?)));
+            let (target, precondition) = self.api.refused_before(&ctx, "delete", checked)?;
             self.api.delete_audited(&ctx, &target, precondition).await
         };
         let result = deleted.await.map_err(|e| e.grpc_status())?;

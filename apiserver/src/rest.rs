@@ -171,8 +171,8 @@ async fn apply(
     body: Body,
 ) -> Result<Response, ApiError> {
     let ctx = context(&params, identity, &request_id);
-    let body = read_body(&headers, body).await?;
-    check_names(&kind, &name, &body)?;
+    let checked = checked_body(&kind, &name, &headers, body).await;
+    let body = api.refused_before(&ctx, "apply", checked)?;
     let result = api.apply_audited(&ctx, &body, params.dry_run).await?;
     let status = match result.outcome {
         crate::api::ApplyOutcome::Created if !params.dry_run => StatusCode::CREATED,
@@ -181,6 +181,18 @@ async fn apply(
     let reply =
         json!({"outcome": result.outcome.as_str(), "object": result.object, "diff": result.diff});
     Ok((status, Json(reply)).into_response())
+}
+
+/// A PUT's body, read within the size limit and naming the object its URL names.
+async fn checked_body(
+    kind: &str,
+    name: &str,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Bytes, ApiError> {
+    let body = read_body(headers, body).await?;
+    check_names(kind, name, &body)?;
+    Ok(body)
 }
 
 /// A PUT must send the object its URL names.
@@ -212,10 +224,10 @@ async fn delete(
     Query(params): Query<Params>,
 ) -> Result<Json<Value>, ApiError> {
     let ctx = context(&params, identity, &request_id);
-    let target = target(&kind, &name, &params, &ctx)?;
-    let result = api
-        .delete_audited(&ctx, &target, optional_revision(&params.resource_version)?)
-        .await?;
+    let checked = target(&kind, &name, &params, &ctx)
+        .and_then(|target| Ok((target, optional_revision(&params.resource_version)?)));
+    let (target, precondition) = api.refused_before(&ctx, "delete", checked)?;
+    let result = api.delete_audited(&ctx, &target, precondition).await?;
     Ok(Json(
         json!({"object": result.object, "finalizing": result.finalizing}),
     ))
@@ -231,7 +243,7 @@ async fn update_status(
     body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let ctx = context(&params, identity, &request_id);
-    let body = read_body(&headers, body).await?;
-    check_names(&kind, &name, &body)?;
+    let checked = checked_body(&kind, &name, &headers, body).await;
+    let body = api.refused_before(&ctx, "update-status", checked)?;
     Ok(Json(api.update_status_audited(&ctx, &body).await?))
 }

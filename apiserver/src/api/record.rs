@@ -165,6 +165,22 @@ impl ResourceApi {
         }
     }
 
+    /// Passes `checked` — a wire layer's reading of a mutation request (body, names, version)
+    /// before it reaches the API — through, recording the refusal when the request was refused
+    /// there.
+    pub fn refused_before<T>(
+        &self,
+        ctx: &RequestContext,
+        verb: &str,
+        checked: Result<T>,
+    ) -> Result<T> {
+        if let Err(error) = &checked {
+            self.audit
+                .note(Self::record_of(ctx, verb, Subject::default(), Err(error)));
+        }
+        checked
+    }
+
     /// [`ResourceApi::apply`], recorded.
     pub async fn apply_audited(
         &self,

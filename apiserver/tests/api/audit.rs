@@ -154,6 +154,19 @@ pub async fn mutations_and_refusals_are_recorded_once_with_their_fields(server: 
         .unwrap()
         .to_owned();
 
+    let mismatched = server
+        .http()
+        .put(format!("{}/api/v1/apps/web?tenant=acme", server.url()))
+        .json(&app("other", "hello:1", 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(mismatched.status(), 400);
+    let mismatched = mismatched.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+
     let canary = format!("canary-{}", uuid::Uuid::new_v4().simple());
     let secret_object = json!({"apiVersion": "minicloud/v1", "kind": "Secret",
         "metadata": {"name": "db"}, "data": {"password": canary}});
@@ -252,6 +265,13 @@ pub async fn mutations_and_refusals_are_recorded_once_with_their_fields(server: 
         ("authenticate", "", "Unauthenticated")
     );
     assert_eq!(record.message, "GET /api/v1/apps: no API key");
+
+    let record = the_record(&all, &mismatched);
+    assert_eq!(
+        (record.verb.as_str(), record.result.as_str()),
+        ("apply", "BadRequest"),
+        "a mutation refused before it reaches the API is recorded too"
+    );
 
     let text = format!("{all:?}");
     for secret in [canary.as_str(), secret, wrong.as_str()] {
