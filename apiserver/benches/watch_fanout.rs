@@ -17,12 +17,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, WatchOptions};
-use minicloud_apiserver::api::ResourceApi;
+use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::secrets::{Keyring, SecretKeys};
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
+use minicloud_manifests::Role;
+use minicloud_proto::bearer::{Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb};
 use tokio::sync::mpsc;
@@ -101,12 +103,31 @@ async fn minicloud(store: Arc<dyn Store>) -> Timings {
         WatchCacheOptions::default(),
         secrets,
     ));
+    let key = api
+        .issue_key(
+            &RequestContext::admin("default"),
+            Role::Admin,
+            None,
+            "benchmark",
+        )
+        .await
+        .unwrap()
+        .token
+        .to_string();
     let server = tokio::spawn(minicloud_apiserver::server::serve(
         listener,
         api,
         std::future::pending(),
     ));
-    let mut writer = ResourceServiceClient::connect(url.clone()).await.unwrap();
+    let connect = async || {
+        let channel = tonic::transport::Channel::from_shared(url.clone())
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        ResourceServiceClient::new(authorized(channel, Bearer::new(Some(&key)).unwrap()))
+    };
+    let mut writer = connect().await;
     let first = pb::ApplyRequest {
         json: manifest(0),
         dry_run: false,
@@ -120,7 +141,7 @@ async fn minicloud(store: Arc<dyn Store>) -> Timings {
         .to_owned();
     let (report, arrivals) = mpsc::unbounded_channel();
     for _ in 0..CONNECTIONS {
-        let client = ResourceServiceClient::connect(url.clone()).await.unwrap();
+        let client = connect().await;
         for _ in 0..WATCHERS / CONNECTIONS {
             let request = pb::WatchRequest {
                 kind: "apps".into(),
