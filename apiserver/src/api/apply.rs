@@ -86,8 +86,8 @@ impl ResourceApi {
         for _ in 0..objects::MAX_ATTEMPTS {
             let current = self.store.get(&desired.target.key()).await?;
             let attempt = match current {
-                None => self.create(&desired, dry_run).await,
-                Some(kv) => self.update(&desired, &kv, dry_run).await,
+                None => self.create(ctx, &desired, dry_run).await,
+                Some(kv) => self.update(ctx, &desired, &kv, dry_run).await,
             };
             match attempt {
                 Err(ApiError::Conflict(_)) if desired.precondition.is_none() => continue,
@@ -100,7 +100,12 @@ impl ResourceApi {
         )))
     }
 
-    async fn create(&self, desired: &Desired, dry_run: bool) -> Result<ApplyResult> {
+    async fn create(
+        &self,
+        ctx: &RequestContext,
+        desired: &Desired,
+        dry_run: bool,
+    ) -> Result<ApplyResult> {
         if desired.precondition.is_some() {
             return Err(ApiError::Conflict(format!(
                 "{} no longer exists (it was deleted); remove metadata.resourceVersion to create it again",
@@ -142,6 +147,12 @@ impl ResourceApi {
             }
             ledger.record(&mut txn, Cost::ZERO, cost)?;
         }
+        Self::record_in(
+            &mut txn,
+            ctx,
+            &desired.target,
+            ApplyOutcome::Created.as_str(),
+        );
         let outcome = self.store.txn(txn).await?;
         if !outcome.succeeded {
             return Err(ApiError::Conflict(format!(
@@ -149,6 +160,7 @@ impl ResourceApi {
                 desired.target.describe()
             )));
         }
+        ctx.txn_stored();
         set_version(&mut object, outcome.revision);
         Ok(ApplyResult {
             outcome: ApplyOutcome::Created,
@@ -234,7 +246,13 @@ impl ResourceApi {
         Ok(compares)
     }
 
-    async fn update(&self, desired: &Desired, kv: &KeyValue, dry_run: bool) -> Result<ApplyResult> {
+    async fn update(
+        &self,
+        ctx: &RequestContext,
+        desired: &Desired,
+        kv: &KeyValue,
+        dry_run: bool,
+    ) -> Result<ApplyResult> {
         let stored = objects::decode(kv, kv.mod_revision)?;
         let current = desired.sealing.reveal(&stored);
         objects::check_precondition(kv, desired.precondition)?;
@@ -261,7 +279,8 @@ impl ResourceApi {
             });
         }
         if objects::is_deleting(&object) && objects::finalizers(&object).is_empty() {
-            self.remove_with_dependents(kv, &current).await?;
+            let audit = (ctx, &desired.target, ApplyOutcome::Configured.as_str());
+            self.remove_with_dependents(kv, &current, audit).await?;
             return Ok(ApplyResult {
                 outcome: ApplyOutcome::Configured,
                 object,
@@ -270,6 +289,7 @@ impl ResourceApi {
         }
         let revision = self
             .write_update(
+                ctx,
                 &desired.target,
                 kv,
                 (&current, &object),
@@ -286,26 +306,26 @@ impl ResourceApi {
 }
 
 impl ResourceApi {
-    /// Replaces `kv` with `stored` (the encoding of the update from `current` to `object`);
-    /// when that changes what the object costs, the tenant's usage moves in the same
-    /// transaction, admitted against its quota.
+    /// Replaces `kv` with `stored` (the encoding of the update from `current` to `object`),
+    /// with the audit record of `ctx`; when that changes what the object costs, the tenant's
+    /// usage moves in the same transaction, admitted against its quota.
     async fn write_update(
         &self,
+        ctx: &RequestContext,
         target: &ObjectRef,
         kv: &KeyValue,
         (current, object): (&Value, &Value),
         stored: Vec<u8>,
     ) -> Result<Revision> {
         let (before, after) = (Cost::of(current)?, Cost::of(object)?);
-        let tenant = quota::tenant_of(target).filter(|_| before != after);
-        let Some(tenant) = tenant else {
-            return Ok(self.store.update(&kv.key, stored, kv.mod_revision).await?);
-        };
-        let ledger = self.ledger(tenant).await?;
-        ledger.admit(target, before, after)?;
         let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
             .then([TxnOp::Put(kv.key.clone(), stored)]);
-        ledger.record(&mut txn, before, after)?;
+        if let Some(tenant) = quota::tenant_of(target).filter(|_| before != after) {
+            let ledger = self.ledger(tenant).await?;
+            ledger.admit(target, before, after)?;
+            ledger.record(&mut txn, before, after)?;
+        }
+        Self::record_in(&mut txn, ctx, target, ApplyOutcome::Configured.as_str());
         let outcome = self.store.txn(txn).await?;
         if !outcome.succeeded {
             return Err(ApiError::Conflict(format!(
@@ -313,6 +333,7 @@ impl ResourceApi {
                 target.describe()
             )));
         }
+        ctx.txn_stored();
         Ok(outcome.revision)
     }
 }

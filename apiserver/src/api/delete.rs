@@ -12,6 +12,9 @@ use super::quota::{self, Cost};
 use super::{ApiError, RequestContext, ResourceApi, Result};
 use crate::store::{Compare, KeyValue, Revision, Txn, TxnOp, keys};
 
+/// How the audit log words a delete that leaves the object to its finalizers.
+pub(super) const MARKED: &str = "marked for deletion (finalizers)";
+
 /// What a delete did.
 #[derive(Clone, Debug)]
 pub struct DeleteResult {
@@ -50,14 +53,14 @@ impl ResourceApi {
             objects::check_precondition(&kv, precondition)?;
             let current = objects::decode(&kv, kv.mod_revision)?;
             let attempt = if objects::finalizers(&current).is_empty() {
-                self.remove_with_dependents(&kv, &current)
+                self.remove_with_dependents(&kv, &current, (ctx, target, "deleted"))
                     .await
                     .map(|()| DeleteResult {
                         object: current,
                         finalizing: false,
                     })
             } else {
-                self.mark_deleting(&kv, current)
+                self.mark_deleting(ctx, target, &kv, current)
                     .await
                     .map(|object| DeleteResult {
                         object,
@@ -75,16 +78,30 @@ impl ResourceApi {
         )))
     }
 
-    async fn mark_deleting(&self, kv: &KeyValue, mut object: Value) -> Result<Value> {
+    async fn mark_deleting(
+        &self,
+        ctx: &RequestContext,
+        target: &ObjectRef,
+        kv: &KeyValue,
+        mut object: Value,
+    ) -> Result<Value> {
         if objects::is_deleting(&object) {
             return Ok(object);
         }
         objects::metadata_mut(&mut object)
             .insert("deletionTimestamp".into(), Value::String(objects::now()));
-        let revision = self
-            .store
-            .update(&kv.key, objects::encode(&object), kv.mod_revision)
-            .await?;
+        let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
+            .then([TxnOp::Put(kv.key.clone(), objects::encode(&object))]);
+        Self::record_in(&mut txn, ctx, target, MARKED);
+        let outcome = self.store.txn(txn).await?;
+        if !outcome.succeeded {
+            return Err(ApiError::Conflict(format!(
+                "{} changed while it was being marked for deletion",
+                target.describe()
+            )));
+        }
+        ctx.txn_stored();
+        let revision = outcome.revision;
         objects::metadata_mut(&mut object).insert(
             "resourceVersion".into(),
             Value::String(revision.to_string()),
@@ -95,8 +112,14 @@ impl ResourceApi {
     /// Removes the object and, transitively, its dependents: each dependent without finalizers
     /// is deleted (and its own dependents after it); one with finalizers is marked deleting.
     /// What the removed objects took from their tenants' quotas is given back in the same
-    /// transaction.
-    pub(super) async fn remove_with_dependents(&self, kv: &KeyValue, object: &Value) -> Result<()> {
+    /// transaction, which also holds the audit record of `audit`: the request, the object it
+    /// named and the outcome to record.
+    pub(super) async fn remove_with_dependents(
+        &self,
+        kv: &KeyValue,
+        object: &Value,
+        (ctx, target, outcome): (&RequestContext, &ObjectRef, &str),
+    ) -> Result<()> {
         let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
             .then([TxnOp::Delete(kv.key.clone())]);
         let mut released = Released::default();
@@ -140,7 +163,9 @@ impl ResourceApi {
                 .await?
                 .record(&mut txn, cost, Cost::ZERO)?;
         }
+        Self::record_in(&mut txn, ctx, target, outcome);
         if self.store.txn(txn).await?.succeeded {
+            ctx.txn_stored();
             Ok(())
         } else {
             Err(ApiError::Conflict(format!(

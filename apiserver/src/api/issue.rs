@@ -86,13 +86,17 @@ impl ResourceApi {
             "prefix": token.display_prefix(),
             "createdAt": created,
         });
-        let txn = Txn::when(compares).then([TxnOp::Put(target.key(), objects::encode(&object))]);
+        let mut txn =
+            Txn::when(compares).then([TxnOp::Put(target.key(), objects::encode(&object))]);
+        let issued = format!("{} key {}", role.as_str(), token.display_prefix());
+        Self::record_in(&mut txn, ctx, &target, &issued);
         let outcome = self.store.txn(txn).await?;
         if !outcome.succeeded {
             return Err(ApiError::Conflict(
                 "the tenant was deleted while the key was being issued".into(),
             ));
         }
+        ctx.txn_stored();
         objects::metadata_mut(&mut object).insert(
             "resourceVersion".into(),
             Value::String(outcome.revision.to_string()),

@@ -51,6 +51,8 @@ pub struct RequestContext {
     pub default_tenant: String,
     /// The request's id, as returned in `x-request-id` and recorded in the audit log.
     pub request_id: String,
+    /// Set by an audited mutation: its record goes into the change's own transaction.
+    pub(crate) audit: Option<Arc<record::InTxn>>,
 }
 
 impl RequestContext {
@@ -60,6 +62,7 @@ impl RequestContext {
             identity,
             default_tenant: default_tenant.to_owned(),
             request_id: new_request_id(),
+            audit: None,
         }
     }
 

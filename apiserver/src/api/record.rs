@@ -2,9 +2,13 @@
 //! each runs the plain operation and records its outcome in the audit log — every mutation,
 //! successful or not, and every refused read (a Forbidden, or the NotFound that hides another
 //! tenant's object, recorded as denied so an admin can tell it from a missing object).
-//! A successful change is recorded before the caller hears of it (see [`crate::audit`]).
+//! A successful change is recorded in the change's own store transaction, so the change and its
+//! record are stored together or not at all; a change made without one (a Secret key rotation)
+//! is recorded before the caller hears of it (see [`crate::audit`]).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use minicloud_manifests::{Kind, Role};
 use serde_json::Value;
@@ -16,7 +20,41 @@ use super::{
     RequestContext, ResourceApi, Result, TenantScope,
 };
 use crate::audit::AuditRecord;
-use crate::store::Revision;
+use crate::store::{Revision, Txn};
+
+/// How an audited mutation records itself inside its own transaction: the verb, and whether a
+/// transaction carrying the record has been stored.
+#[derive(Debug)]
+pub(crate) struct InTxn {
+    verb: &'static str,
+    stored: AtomicBool,
+}
+
+impl RequestContext {
+    /// This context, for a mutation recorded as `verb` in its own transaction.
+    fn recording(&self, verb: &'static str) -> RequestContext {
+        let mut ctx = self.clone();
+        ctx.audit = Some(Arc::new(InTxn {
+            verb,
+            stored: AtomicBool::new(false),
+        }));
+        ctx
+    }
+
+    /// Whether this mutation's record was stored with its change.
+    fn recorded_in_txn(&self) -> bool {
+        self.audit
+            .as_ref()
+            .is_some_and(|audit| audit.stored.load(Ordering::Acquire))
+    }
+
+    /// After the transaction [`ResourceApi::record_in`] added to was stored.
+    pub(super) fn txn_stored(&self) {
+        if let Some(audit) = &self.audit {
+            audit.stored.store(true, Ordering::Release);
+        }
+    }
+}
 
 /// The longest failure message a record keeps.
 const MAX_MESSAGE: usize = 240;
@@ -143,9 +181,28 @@ impl ResourceApi {
         record
     }
 
-    /// Records a mutation's outcome: waits for the record when something was written.
-    async fn record_mutation(&self, record: AuditRecord, written: bool) {
-        if written {
+    /// Adds the record of the change `ctx` is making to `target` (`message`: its outcome) to the
+    /// change's transaction; nothing when `ctx` is not an audited mutation. Call
+    /// [`RequestContext::txn_stored`] once the transaction is stored.
+    pub(super) fn record_in(
+        txn: &mut Txn,
+        ctx: &RequestContext,
+        target: &ObjectRef,
+        message: &str,
+    ) {
+        if let Some(audit) = &ctx.audit {
+            let subject = Subject::of_ref(target);
+            let record = Self::record_of(ctx, audit.verb, subject, Ok(message.to_owned()));
+            txn.ops.push(crate::audit::stored_with(&record));
+        }
+    }
+
+    /// Records a mutation's outcome: nothing more when its record was stored with the change;
+    /// otherwise, when something was written, waits until the record is stored.
+    async fn record_mutation(&self, ctx: &RequestContext, record: AuditRecord, written: bool) {
+        if written && ctx.recorded_in_txn() {
+            self.audit.stored_elsewhere();
+        } else if written {
             self.audit.commit(record).await;
         } else {
             self.audit.note(record);
@@ -188,6 +245,7 @@ impl ResourceApi {
         body: &[u8],
         dry_run: bool,
     ) -> Result<ApplyResult> {
+        let ctx = &ctx.recording("apply");
         let result = self.apply(ctx, body, dry_run).await;
         let (subject, outcome, written) = match &result {
             Ok(applied) => (
@@ -199,7 +257,7 @@ impl ResourceApi {
         };
         let mut record = Self::record_of(ctx, "apply", subject, outcome);
         record.dry_run = dry_run;
-        self.record_mutation(record, written).await;
+        self.record_mutation(ctx, record, written).await;
         result
     }
 
@@ -210,18 +268,19 @@ impl ResourceApi {
         target: &ObjectRef,
         precondition: Option<Revision>,
     ) -> Result<DeleteResult> {
-        let result = self.delete(ctx, target, precondition).await;
-        let outcome = match &result {
-            Ok(deleted) if deleted.finalizing => Ok("marked for deletion (finalizers)".to_owned()),
-            Ok(_) => Ok("deleted".to_owned()),
-            Err(error) => Err(error),
-        };
         let verb = match target.kind {
             Kind::ApiKey => "revoke-key",
             _ => "delete",
         };
+        let ctx = &ctx.recording(verb);
+        let result = self.delete(ctx, target, precondition).await;
+        let outcome = match &result {
+            Ok(deleted) if deleted.finalizing => Ok(super::delete::MARKED.to_owned()),
+            Ok(_) => Ok("deleted".to_owned()),
+            Err(error) => Err(error),
+        };
         let record = Self::record_of(ctx, verb, Subject::of_ref(target), outcome);
-        self.record_mutation(record, result.is_ok()).await;
+        self.record_mutation(ctx, record, result.is_ok()).await;
         result
     }
 
@@ -234,7 +293,7 @@ impl ResourceApi {
         if let Err(error) = &result {
             let subject = Subject::of_body(body, ctx);
             let record = Self::record_of(ctx, "update-status", subject, Err(error));
-            self.record_mutation(record, false).await;
+            self.record_mutation(ctx, record, false).await;
         }
         result
     }
@@ -247,6 +306,7 @@ impl ResourceApi {
         tenant: Option<&str>,
         description: &str,
     ) -> Result<IssuedKey> {
+        let ctx = &ctx.recording("create-key");
         let result = self.issue_key(ctx, role, tenant, description).await;
         let (subject, outcome) = match &result {
             Ok(issued) => (
@@ -267,7 +327,7 @@ impl ResourceApi {
             }
         };
         let record = Self::record_of(ctx, "create-key", subject, outcome);
-        self.record_mutation(record, result.is_ok()).await;
+        self.record_mutation(ctx, record, result.is_ok()).await;
         result
     }
 
@@ -286,7 +346,7 @@ impl ResourceApi {
             ..Subject::default()
         };
         let record = Self::record_of(ctx, "rotate-secret-key", subject, outcome);
-        self.record_mutation(record, result.is_ok()).await;
+        self.record_mutation(ctx, record, result.is_ok()).await;
         result
     }
 

@@ -7,14 +7,15 @@
 //! Recording never carries a request body: a record names the caller (key prefix, tenant),
 //! the verb, the object's kind and name, the result and a short, body-free reason.
 //!
-//! [`AuditLog`] is the handle the request path records through; one background writer per
-//! process (see [`writer`]) stores the records in batches and trims the log to its retention.
-//! What happens under pressure:
-//! - a successful mutation's record is *committed*: the request waits (in the same batch as
-//!   every other waiting request) until its record is stored — the writer retries a batch the
-//!   store refuses until it is stored — so an acknowledged change always has its record; a full
-//!   queue slows such requests down instead of losing records. A server that dies between a
-//!   change and its record's batch never acknowledges that change, but its record is lost;
+//! A successful change writes its record in its own store transaction ([`stored_with`]): the
+//! change and its record are stored together or not at all. Everything else goes through
+//! [`AuditLog`], the handle the request path records through; one background writer per process
+//! (see [`writer`]) stores those records in batches and trims the log to its retention. What
+//! happens under pressure:
+//! - a change made without a transaction of its own (a Secret key rotation) is *committed*: the
+//!   request waits (in the same batch as every other waiting request) until its record is
+//!   stored — the writer retries a batch the store refuses until it is stored — so it is
+//!   acknowledged only with its record;
 //! - denials and failed requests are *noted*: never waited for; when the queue is full they are
 //!   counted and the writer stores one `audit-overflow` record saying how many were dropped;
 //! - [`AuditLog::flush`] (the server calls it at shutdown) returns once everything queued
@@ -33,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use query::AuditQuery;
 
-use crate::store::Store;
+use crate::store::{Store, TxnOp};
 
 /// The root of the audit log's keys; no object key starts with it.
 pub const PREFIX: &str = "/minicloud-audit/";
@@ -125,6 +126,9 @@ enum Message {
     Record(Box<AuditRecord>, Option<oneshot::Sender<()>>),
     /// Tell once everything sent before is stored.
     Flush(oneshot::Sender<()>),
+    /// A record was stored in the transaction of the change it records (counted towards the
+    /// next trim).
+    Stored,
 }
 
 /// The handle requests record through; cheap to clone.
@@ -169,6 +173,12 @@ impl AuditLog {
         let _ = done.await;
     }
 
+    /// Notes that a record was stored in its change's own transaction (see [`stored_with`]),
+    /// so the writer counts it towards the next trim.
+    pub fn stored_elsewhere(&self) {
+        let _ = self.sender.try_send(Message::Stored);
+    }
+
     /// Records a refusal or failure without waiting; when the queue is full it is counted.
     pub fn note(&self, record: AuditRecord) {
         if self
@@ -192,6 +202,14 @@ impl AuditLog {
     pub async fn list(&self, query: &AuditQuery) -> crate::store::Result<Vec<AuditRecord>> {
         query::read(self.store.as_ref(), query).await
     }
+}
+
+/// The write that stores `record` inside the transaction of the change it records: the change
+/// and its record are then stored together or not at all.
+pub fn stored_with(record: &AuditRecord) -> TxnOp {
+    let time = humantime::parse_rfc3339(&record.time).unwrap_or_else(|_| SystemTime::now());
+    let value = serde_json::to_vec(record).expect("audit records serialize");
+    TxnOp::Put(record_key(time), value)
 }
 
 /// Records keyed by this process so far: orders records keyed in the same nanosecond.

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AuditOptions, AuditRecord, END, Message, PREFIX, record_key, time_key};
+use super::{AuditOptions, AuditRecord, END, Message, PREFIX, stored_with, time_key};
 use crate::store::{KeyRange, Result, Store, Txn, TxnOp};
 
 /// Records (and deletions) per store transaction; etcd allows 128 operations in one.
@@ -56,9 +56,11 @@ pub(super) async fn run(
 }
 
 /// Stores the records of `batch` (and an overflow record when some were dropped), then tells
-/// every waiter; returns how many records were stored.
+/// every waiter; returns how many records were stored, here or (as the batch reports) in the
+/// transactions of the changes they record.
 async fn store_batch(store: &dyn Store, batch: Vec<Message>, dropped: &AtomicU64) -> u64 {
     let mut records = Vec::with_capacity(batch.len() + 1);
+    let mut stored_elsewhere = 0;
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     for message in batch {
         match message {
@@ -67,6 +69,7 @@ async fn store_batch(store: &dyn Store, batch: Vec<Message>, dropped: &AtomicU64
                 waiters.extend(waiter);
             }
             Message::Flush(waiter) => waiters.push(waiter),
+            Message::Stored => stored_elsewhere += 1,
         }
     }
     let lost = dropped.swap(0, Ordering::Relaxed);
@@ -81,16 +84,9 @@ async fn store_batch(store: &dyn Store, batch: Vec<Message>, dropped: &AtomicU64
         for waiter in waiters {
             let _ = waiter.send(());
         }
-        return 0;
+        return stored_elsewhere;
     }
-    let ops: Vec<TxnOp> = records
-        .iter()
-        .map(|record| {
-            let time = humantime::parse_rfc3339(&record.time).unwrap_or_else(|_| SystemTime::now());
-            let value = serde_json::to_vec(record).expect("audit records serialize");
-            TxnOp::Put(record_key(time), value)
-        })
-        .collect();
+    let ops: Vec<TxnOp> = records.iter().map(stored_with).collect();
     let mut attempt: u32 = 0;
     while let Err(error) = store.txn(Txn::default().then(ops.clone())).await {
         attempt += 1;
@@ -100,7 +96,7 @@ async fn store_batch(store: &dyn Store, batch: Vec<Message>, dropped: &AtomicU64
     for waiter in waiters {
         let _ = waiter.send(());
     }
-    count
+    count + stored_elsewhere
 }
 
 async fn trim_logged(store: &dyn Store, options: AuditOptions) {

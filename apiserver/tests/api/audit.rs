@@ -448,3 +448,79 @@ async fn reopen(path: &std::path::Path) -> Arc<dyn Store> {
         }
     }
 }
+
+/// The revision at which the record of `request_id` was stored.
+async fn record_revision(server: &TestServer, request_id: &str) -> i64 {
+    let listing = server
+        .store
+        .list(minicloud_apiserver::audit::PREFIX)
+        .await
+        .unwrap();
+    let found: Vec<_> = listing
+        .items
+        .iter()
+        .filter(|kv| {
+            serde_json::from_slice::<AuditRecord>(&kv.value)
+                .unwrap()
+                .request_id
+                == request_id
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "one record of {request_id}");
+    found[0].mod_revision
+}
+
+pub async fn a_change_and_its_record_are_stored_in_one_transaction(server: TestServer) {
+    let mut admin = ResourceServiceClient::new(channel(&server, Some(&server.admin_key)).await);
+    let mut with_finalizer = app("web", "hello:1", 1);
+    with_finalizer["metadata"]["finalizers"] = json!(["example.dev/wait"]);
+    let applied = apply_as(&mut admin, &with_finalizer, "acme").await.unwrap();
+    let id = request_id(applied.metadata());
+    let object: Value = serde_json::from_str(&applied.into_inner().object.unwrap().json).unwrap();
+    let version: i64 = object["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(record_revision(&server, &id).await, version, "apply");
+
+    let target = || pb::ObjectRef {
+        kind: "App".into(),
+        tenant: "acme".into(),
+        name: "web".into(),
+    };
+    let deleting = pb::DeleteRequest {
+        r#ref: Some(target()),
+        resource_version: String::new(),
+    };
+    let marked = admin.delete(deleting.clone()).await.unwrap();
+    let id = request_id(marked.metadata());
+    let object: Value = serde_json::from_str(&marked.into_inner().object.unwrap().json).unwrap();
+    let version: i64 = object["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(
+        record_revision(&server, &id).await,
+        version,
+        "marked for deletion"
+    );
+
+    let mut released = object.clone();
+    released["metadata"]["finalizers"] = json!([]);
+    released["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("resourceVersion");
+    let finished = apply_as(&mut admin, &released, "acme").await.unwrap();
+    let id = request_id(finished.metadata());
+    let gone = server.store.get("/minicloud/apps/acme/web").await.unwrap();
+    assert_eq!(gone, None, "the last finalizer's removal deleted it");
+    let latest = server.store.list("/minicloud/").await.unwrap().revision;
+    assert_eq!(
+        record_revision(&server, &id).await,
+        latest,
+        "the removal and its record are the latest write, together"
+    );
+}

@@ -59,6 +59,7 @@ macro_rules! api_tests {
                 secrets::a_value_that_is_not_a_string_is_refused_without_being_repeated,
                 audit::mutations_and_refusals_are_recorded_once_with_their_fields,
                 audit::tenant_admins_read_only_their_own_tenants_records,
+                audit::a_change_and_its_record_are_stored_in_one_transaction,
             );
             api_tests!(@server $private; watch::an_expired_resource_version_tells_the_client_to_relist,);
             api_tests!(@store $shared; audit::the_log_keeps_the_newest_records_within_its_limits,);
