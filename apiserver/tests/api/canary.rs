@@ -1,9 +1,10 @@
 //! The canary test: a unique value written into a Secret — applied, re-applied, diffed, read,
 //! listed, watched, resolved and re-encrypted by a key rotation — must appear nowhere in the
 //! store's raw bytes (every file of the embedded store's directory; every key and value under
-//! etcd and every file of etcd's data directory) nor in anything the server logged. As a control,
-//! a marker written in plaintext (an App's label) is found in those same bytes, and the canary is
-//! found in what the admin-only resolve call returns.
+//! etcd and every file of etcd's data directory), nor in the audit log as read back, nor in
+//! anything the server logged. As controls, a marker written in plaintext (an App's label) is
+//! found in those same bytes, the audit log holds the Secret's changes, and the canary is found
+//! in what the admin-only resolve call returns.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -112,6 +113,19 @@ async fn exercise(server: &TestServer, canary: &str, marker: &str) {
     let mut marked = app("web", "hello:1", 1);
     marked["metadata"]["labels"]["marker"] = json!(marker);
     apply(&mut client, &marked).await.unwrap();
+    let audit = crate::audit::records(server).await;
+    let of_secret = audit
+        .iter()
+        .filter(|record| record.kind == "Secret" && record.name == "db")
+        .count();
+    assert!(
+        of_secret >= 3,
+        "the control: the audit log holds the Secret's changes ({of_secret} records)"
+    );
+    assert!(
+        !format!("{audit:?}").contains(canary),
+        "the canary is in the audit log"
+    );
 }
 
 /// Asserts the canary is nowhere in `raw` nor in the logs, and the marker is in `raw`.
