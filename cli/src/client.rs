@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use minicloud_apiserver::api::ApiError;
+use minicloud_apiserver::api::{ApiError, RETRY_AFTER_METADATA};
 use minicloud_manifests::{Kind, Scope};
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
@@ -20,6 +20,8 @@ use crate::config;
 pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7070";
 /// The tenant used when neither flags nor config file name one.
 pub const DEFAULT_TENANT: &str = "default";
+/// How many times one apply waits out the server's rate limit before giving up.
+const RATE_LIMIT_WAITS: u32 = 5;
 /// Lists can be far larger than one object; this bounds what a reply may hold.
 const MAX_REPLY_BYTES: usize = 256 * 1024 * 1024;
 
@@ -74,6 +76,21 @@ impl RequestFailed {
     /// The server's reason (`NotFound`, `Expired`, …), when it sent one.
     pub fn reason(&self) -> Option<&str> {
         ApiError::reason_of(&self.status)
+    }
+
+    /// For a request refused by the server's rate limit, how long it asks to wait.
+    fn retry_after(&self) -> Option<Duration> {
+        if self.reason() != Some("RateLimited") {
+            return None;
+        }
+        let seconds = self
+            .status
+            .metadata()
+            .get(RETRY_AFTER_METADATA)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(1);
+        Some(Duration::from_secs(seconds))
     }
 }
 
@@ -138,7 +155,8 @@ impl Client {
         }
     }
 
-    /// Applies one manifest (its JSON).
+    /// Applies one manifest (its JSON). A refusal by the server's rate limit (a large
+    /// `mini apply -f` with a tenant key) is waited out as the server asks, a few times.
     pub async fn apply(
         &mut self,
         object: &Value,
@@ -149,7 +167,24 @@ impl Client {
             dry_run,
             default_tenant: self.tenant.clone(),
         };
-        Ok(self.grpc.apply(request).await?.into_inner())
+        let mut waits = 0;
+        loop {
+            match self
+                .grpc
+                .apply(request.clone())
+                .await
+                .map_err(RequestFailed::from)
+            {
+                Ok(response) => return Ok(response.into_inner()),
+                Err(failed) => match failed.retry_after() {
+                    Some(wait) if waits < RATE_LIMIT_WAITS => {
+                        waits += 1;
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => return Err(failed),
+                },
+            }
+        }
     }
 
     /// Reads one object.

@@ -477,3 +477,31 @@ fn the_audit_log_shows_who_did_what() {
     assert!(!bad.status.success());
     assert!(bad.stderr.contains("--since"), "{}", bad.stderr);
 }
+
+#[test]
+fn a_large_apply_with_a_tenant_key_waits_out_the_rate_limit() {
+    let data = tempfile::tempdir().unwrap();
+    let server = start_api(&[
+        "--data-dir",
+        &data.path().display().to_string(),
+        "--rate-limit",
+        "10/s",
+        "--burst",
+        "5",
+    ]);
+    let created = server.run(&["tenant", "create", "acme"]).ok();
+    let key = created.lines().nth(1).expect("the key line").to_owned();
+    let many: String = (0..30)
+        .map(|i| {
+            format!(
+                "---\napiVersion: minicloud/v1\nkind: Secret\nmetadata: {{name: s{i}}}\n\
+                 data: {{v: x}}\n"
+            )
+        })
+        .collect();
+    let file = write_file(data.path(), "many.yaml", &many);
+    let mut apply = server.command(&["apply", "-f", &file]);
+    apply.env("MINI_KEY", &key);
+    let applied = run(apply).ok();
+    assert_eq!(applied.matches("created").count(), 30, "{applied}");
+}
