@@ -5,9 +5,10 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures::StreamExt;
 use minicloud_apiserver::audit::{AuditLog, AuditOptions, AuditQuery, AuditRecord};
-use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
+use minicloud_apiserver::store::{EventKind, Store};
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::audit_client::AuditClient;
@@ -517,10 +518,20 @@ pub async fn a_change_and_its_record_are_stored_in_one_transaction(server: TestS
     let id = request_id(finished.metadata());
     let gone = server.store.get("/minicloud/apps/acme/web").await.unwrap();
     assert_eq!(gone, None, "the last finalizer's removal deleted it");
-    let latest = server.store.list("/minicloud/").await.unwrap().revision;
+    let recorded_at = record_revision(&server, &id).await;
+    let mut history = server
+        .store
+        .watch("/minicloud/apps/acme/web", recorded_at)
+        .await
+        .unwrap();
+    let removal = tokio::time::timeout(Duration::from_secs(10), history.next())
+        .await
+        .expect("the removal is at the record's revision or later")
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        record_revision(&server, &id).await,
-        latest,
-        "the removal and its record are the latest write, together"
+        (removal.kind, removal.revision()),
+        (EventKind::Delete, recorded_at),
+        "the removal and its record were stored together"
     );
 }
