@@ -10,8 +10,7 @@
 //! event, over every (watcher, write) pair. Run with `scripts/bench.sh` (it provides etcd) or
 //! `cargo bench -p minicloud-apiserver --bench watch_fanout` with `MINICLOUD_TEST_ETCD` set.
 
-#[path = "../tests/common/etcd_server.rs"]
-mod etcd_server;
+mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,12 +19,8 @@ use etcd_client::{Client, WatchOptions};
 use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::secrets::{Keyring, SecretKeys};
 use minicloud_apiserver::store::Store;
-use minicloud_apiserver::store::embedded::EmbeddedStore;
-use minicloud_apiserver::store::etcd::EtcdStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_manifests::Role;
-use minicloud_proto::bearer::{Bearer, authorized};
-use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb};
 use tokio::sync::mpsc;
 
@@ -119,14 +114,7 @@ async fn minicloud(store: Arc<dyn Store>) -> Timings {
         api,
         std::future::pending(),
     ));
-    let connect = async || {
-        let channel = tonic::transport::Channel::from_shared(url.clone())
-            .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        ResourceServiceClient::new(authorized(channel, Bearer::new(Some(&key)).unwrap()))
-    };
+    let connect = async || common::client(&url, &key).await;
     let mut writer = connect().await;
     let first = pb::ApplyRequest {
         json: manifest(0),
@@ -226,26 +214,20 @@ fn row(name: &str, timings: &Timings) -> String {
 
 #[tokio::main]
 async fn main() {
-    let private;
-    let endpoint = match std::env::var("MINICLOUD_TEST_ETCD") {
-        Ok(endpoint) => endpoint,
-        Err(_) => {
-            private = etcd_server::EtcdServer::start().await;
-            private.endpoint.clone()
-        }
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let embedded: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    let namespace = format!("/bench-{}", std::process::id());
-    let etcd: Arc<dyn Store> = Arc::new(
-        EtcdStore::connect(std::slice::from_ref(&endpoint), &namespace)
-            .await
-            .unwrap(),
-    );
+    let stores = common::stores("fanout").await;
     let results = [
-        ("minicloud API, embedded store", minicloud(embedded).await),
-        ("minicloud API, etcd store", minicloud(etcd).await),
-        ("etcd watches directly (peer)", etcd_direct(&endpoint).await),
+        (
+            "minicloud API, embedded store",
+            minicloud(stores.embedded.clone()).await,
+        ),
+        (
+            "minicloud API, etcd store",
+            minicloud(stores.etcd.clone()).await,
+        ),
+        (
+            "etcd watches directly (peer)",
+            etcd_direct(&stores.endpoint).await,
+        ),
     ];
     println!(
         "Watch fan-out: {WATCHERS} watchers over {CONNECTIONS} connections, {WRITES} writes {} ms apart\n",

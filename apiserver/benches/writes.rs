@@ -9,8 +9,7 @@
 //! one another, as they must to count exactly). Run with `scripts/bench.sh` (it provides etcd)
 //! or `cargo bench -p minicloud-apiserver --bench writes` with `MINICLOUD_TEST_ETCD` set.
 
-#[path = "../tests/common/etcd_server.rs"]
-mod etcd_server;
+mod common;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,12 +19,8 @@ use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::secrets::{Keyring, SecretKeys};
 use minicloud_apiserver::server::ServerOptions;
 use minicloud_apiserver::store::Store;
-use minicloud_apiserver::store::embedded::EmbeddedStore;
-use minicloud_apiserver::store::etcd::EtcdStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_manifests::Role;
-use minicloud_proto::bearer::{Authorized, Bearer, authorized};
-use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb};
 use serde_json::json;
 
@@ -123,14 +118,7 @@ async fn minicloud(store: Arc<dyn Store>) -> Measured {
         std::future::pending(),
     ));
     let measured = measure(
-        async || -> ResourceServiceClient<Authorized> {
-            let channel = tonic::transport::Channel::from_shared(url.clone())
-                .unwrap()
-                .connect()
-                .await
-                .unwrap();
-            ResourceServiceClient::new(authorized(channel, Bearer::new(Some(&key)).unwrap()))
-        },
+        async || common::client(&url, &key).await,
         |mut client, name| {
             Box::pin(async move {
                 let request = pb::ApplyRequest {
@@ -188,28 +176,19 @@ fn row(name: &str, measured: &mut Measured) -> String {
 
 #[tokio::main]
 async fn main() {
-    let private;
-    let endpoint = match std::env::var("MINICLOUD_TEST_ETCD") {
-        Ok(endpoint) => endpoint,
-        Err(_) => {
-            private = etcd_server::EtcdServer::start().await;
-            private.endpoint.clone()
-        }
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let embedded: Arc<dyn Store> = Arc::new(EmbeddedStore::open(dir.path()).unwrap());
-    let namespace = format!("/bench-writes-{}", std::process::id());
-    let etcd: Arc<dyn Store> = Arc::new(
-        EtcdStore::connect(std::slice::from_ref(&endpoint), &namespace)
-            .await
-            .unwrap(),
-    );
+    let stores = common::stores("writes").await;
     let mut results = [
-        ("minicloud API, embedded store", minicloud(embedded).await),
-        ("minicloud API, etcd store", minicloud(etcd).await),
+        (
+            "minicloud API, embedded store",
+            minicloud(stores.embedded.clone()).await,
+        ),
+        (
+            "minicloud API, etcd store",
+            minicloud(stores.etcd.clone()).await,
+        ),
         (
             "etcd create-if-absent txn (peer)",
-            etcd_direct(endpoint.clone()).await,
+            etcd_direct(stores.endpoint.clone()).await,
         ),
     ];
     println!(
