@@ -123,20 +123,21 @@ impl RateLimiter {
         }
     }
 
-    /// Takes a token for the key `prefix` and one for its `tenant`'s shared bucket; `Err`
-    /// says which was empty and how long until it holds one again.
+    /// Takes a token for the key `prefix` and then, only when it got one, one for its
+    /// `tenant`'s shared bucket (so a key refused by its own limit does not drain its
+    /// tenant's); `Err` says which was empty and how long until it holds one again.
     pub fn check_key(&self, prefix: &str, tenant: Option<&str>) -> Result<(), Over> {
         let wait = |later: governor::NotUntil<_>| later.wait_time_from(self.clock.now());
+        if let Some(keys) = &self.keys {
+            keys.check_key(&prefix.to_owned())
+                .map_err(|later| Over::Key(wait(later)))?;
+        }
         if let (Some(tenants), Some(tenant)) = (&self.tenants, tenant) {
             tenants
                 .check_key(&tenant.to_owned())
                 .map_err(|later| Over::Tenant(wait(later)))?;
         }
-        let Some(keys) = &self.keys else {
-            return Ok(());
-        };
-        keys.check_key(&prefix.to_owned())
-            .map_err(|later| Over::Key(wait(later)))
+        Ok(())
     }
 
     /// Takes a token for a failed authentication from `client`.
@@ -222,6 +223,22 @@ mod tests {
             Err(Over::Tenant(_))
         ));
         assert!(limiter.check_key("mc_beta_1", Some("beta")).is_ok());
+    }
+
+    #[test]
+    fn a_key_over_its_own_limit_leaves_its_tenants_bucket_alone() {
+        let limiter = RateLimiter::new(RateLimit::per_second(1, 3));
+        for _ in 0..100 {
+            let _ = limiter.check_key("mc_acme_flood", Some("acme"));
+        }
+        for other in 0..3 {
+            assert!(
+                limiter
+                    .check_key(&format!("mc_acme_{other}"), Some("acme"))
+                    .is_ok(),
+                "the flooding key took only its own 3 tokens of the tenant's 12"
+            );
+        }
     }
 
     #[test]

@@ -29,6 +29,9 @@ use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::rest;
 use crate::secret_service::GrpcSecrets;
 
+/// How long a shutting-down server waits for its queued audit records to be stored.
+const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(10);
+
 /// How often the rate limiter forgets callers whose buckets are full again.
 const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 
@@ -164,6 +167,14 @@ pub async fn serve_with(
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(signal)
         .await;
-    api.audit_log().flush().await;
+    if tokio::time::timeout(FLUSH_AT_SHUTDOWN, api.audit_log().flush())
+        .await
+        .is_err()
+    {
+        tracing::error!(
+            "the store did not take the queued audit records (refusals and failures) within {} s of shutdown; they are lost",
+            FLUSH_AT_SHUTDOWN.as_secs()
+        );
+    }
     served
 }

@@ -9,8 +9,9 @@
 //! When the Tenant exists, its `status.usage` is written in that same transaction, so it always
 //! equals the record. A tenant using nothing has no record.
 //!
-//! An App costs what it may run at its peak — `replicas + update.maxSurge` containers (none at
-//! zero replicas), each with its CPU and memory limits — so a rolling update never takes a
+//! An App costs what it may run at its peak — `replicas + update.maxSurge` containers (a
+//! rollout never adds more new instances than `replicas`, so the surge counts up to that), each
+//! with its CPU and memory limits — so a rolling update never takes a
 //! tenant past its quota either; a Volume costs its size in storage.
 
 use std::collections::{BTreeSet, HashMap};
@@ -56,10 +57,7 @@ impl Cost {
                     .pointer("/spec/update/maxSurge")
                     .and_then(Value::as_u64)
                     .unwrap_or(u64::from(DEFAULT_MAX_SURGE));
-                let containers = match replicas {
-                    0 => 0,
-                    _ => replicas.saturating_add(surge),
-                };
+                let containers = replicas.saturating_add(surge.min(replicas));
                 let cpu = field(object, "/spec/resources/cpu")?.unwrap_or(DEFAULT_CPU);
                 let memory = field(object, "/spec/resources/memory")?.unwrap_or(DEFAULT_MEMORY);
                 Ok(Cost {
@@ -152,6 +150,8 @@ pub(super) struct Ledger {
     record: Option<KeyValue>,
     used: Cost,
     owner: Option<KeyValue>,
+    /// The Tenant's `status.usage`, when there is a Tenant.
+    mirrored: Option<Cost>,
     quota: Quota,
 }
 
@@ -172,28 +172,32 @@ impl ResourceApi {
             .store
             .get(&keys::object_key(Kind::Tenant.plural(), None, tenant))
             .await?;
-        let quota = match &owner {
+        let (quota, mirrored) = match &owner {
             Some(kv) => {
                 let object = objects::decode(kv, kv.mod_revision)?;
-                field(&object, "/spec/quota")?.unwrap_or_default()
+                let usage: Option<Usage> = field(&object, "/status/usage")?;
+                let quota = field(&object, "/spec/quota")?.unwrap_or_default();
+                (quota, usage.as_ref().map(Cost::from_usage))
             }
-            None => Quota::default(),
+            None => (Quota::default(), None),
         };
         Ok(Ledger {
             tenant: tenant.to_owned(),
             record,
             used,
             owner,
+            mirrored,
             quota,
         })
     }
 }
 
 impl ResourceApi {
-    /// Recounts every tenant's usage from its Apps and Volumes and corrects each record (and
-    /// Tenant `status.usage`) that differs — for objects stored before quotas were counted, or a
-    /// record edited by hand. The server runs it at start; it is safe alongside other writes.
-    /// Returns the tenants whose usage was corrected.
+    /// Recounts every tenant's usage from its Apps and Volumes and corrects each record and
+    /// Tenant `status.usage` that differs — for objects stored before quotas were counted, or a
+    /// record edited by hand. The server runs it at start; it is safe alongside other writes. A
+    /// tenant that cannot be recounted is logged and left as recorded. Returns the tenants whose
+    /// usage was corrected.
     pub async fn recount_usage(&self) -> Result<Vec<String>> {
         let mut tenants = BTreeSet::new();
         for kind in [Kind::App, Kind::Volume] {
@@ -214,10 +218,18 @@ impl ResourceApi {
         for kv in self.store.list(keys::USAGE_PREFIX).await?.items {
             tenants.extend(kv.key.strip_prefix(keys::USAGE_PREFIX).map(str::to_owned));
         }
+        let tenant_objects = keys::kind_prefix(Kind::Tenant.plural(), None);
+        for kv in self.store.list(&tenant_objects).await?.items {
+            tenants.extend(kv.key.strip_prefix(&tenant_objects).map(str::to_owned));
+        }
         let mut corrected = Vec::new();
         for tenant in tenants {
-            if self.recount_tenant(&tenant).await? {
-                corrected.push(tenant);
+            match self.recount_tenant(&tenant).await {
+                Ok(true) => corrected.push(tenant),
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(tenant, %error, "cannot recount the tenant's usage; kept as recorded");
+                }
             }
         }
         Ok(corrected)
@@ -235,11 +247,12 @@ impl ResourceApi {
                     counted = counted.plus(Cost::of(&objects::decode(&kv, kv.mod_revision)?)?);
                 }
             }
-            if counted == ledger.used {
+            let mirror_right = ledger.owner.is_none() || ledger.mirrored == Some(counted);
+            if counted == ledger.used && mirror_right {
                 return Ok(false);
             }
             let mut txn = Txn::default();
-            ledger.record(&mut txn, ledger.used, counted)?;
+            ledger.write(&mut txn, counted)?;
             if self.store.txn(txn).await?.succeeded {
                 tracing::info!(
                     tenant,
@@ -334,8 +347,13 @@ impl Ledger {
         if before == after {
             return Ok(());
         }
+        self.write(txn, self.used.minus(before).plus(after))
+    }
+
+    /// Adds to `txn` the guards and the writes that set the tenant's usage to `total`, in the
+    /// record and in the Tenant's `status.usage`.
+    fn write(&self, txn: &mut Txn, total: Cost) -> Result<()> {
         self.guard(txn);
-        let total = self.used.minus(before).plus(after);
         let usage = total.to_usage();
         let usage_key = keys::usage_key(&self.tenant);
         if total == Cost::ZERO {
@@ -461,6 +479,11 @@ mod tests {
         assert_eq!(app(2, json!({"maxSurge": 2})).containers, 4);
         assert_eq!(app(2, json!({"maxSurge": 2})).cpu_millis, 1000);
         assert_eq!(app(2, json!({})).containers, 3, "the default surge is 1");
+        assert_eq!(
+            app(1, json!({"maxSurge": 5})).containers,
+            2,
+            "no more than replicas"
+        );
         assert_eq!(app(0, json!({"maxSurge": 2})), Cost::ZERO);
     }
 
@@ -478,6 +501,7 @@ mod tests {
             record: None,
             used,
             owner: None,
+            mirrored: None,
             quota,
         }
     }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::objects::{self, ObjectRef};
 use super::secrets::Rotation;
 use super::{
-    ApiError, ApplyOutcome, ApplyResult, DeleteResult, IssuedKey, LabelSelector, ObjectEventStream,
+    ApiError, ApplyResult, DeleteResult, IssuedKey, LabelSelector, ObjectEventStream,
     RequestContext, ResourceApi, Result, TenantScope,
 };
 use crate::audit::AuditRecord;
@@ -55,6 +55,16 @@ impl RequestContext {
         }
     }
 }
+
+/// The kinds whose status minicloud's components report as they reconcile.
+const REPORTED_KINDS: [Kind; 6] = [
+    Kind::App,
+    Kind::Release,
+    Kind::Instance,
+    Kind::Volume,
+    Kind::Snapshot,
+    Kind::Node,
+];
 
 /// The longest failure message a record keeps.
 const MAX_MESSAGE: usize = 240;
@@ -197,13 +207,12 @@ impl ResourceApi {
         }
     }
 
-    /// Records a mutation's outcome: nothing more when its record was stored with the change;
-    /// otherwise, when something was written, waits until the record is stored.
-    async fn record_mutation(&self, ctx: &RequestContext, record: AuditRecord, written: bool) {
-        if written && ctx.recorded_in_txn() {
+    /// Records a mutation's outcome: a change stored with its record is only counted; anything
+    /// else — a refusal, a failure, a request that changed nothing (a dry run, an unchanged
+    /// apply, a repeated delete) — is noted.
+    fn record_mutation(&self, ctx: &RequestContext, record: AuditRecord) {
+        if ctx.recorded_in_txn() {
             self.audit.stored_elsewhere();
-        } else if written {
-            self.audit.commit(record).await;
         } else {
             self.audit.note(record);
         }
@@ -247,17 +256,16 @@ impl ResourceApi {
     ) -> Result<ApplyResult> {
         let ctx = &ctx.recording("apply");
         let result = self.apply(ctx, body, dry_run).await;
-        let (subject, outcome, written) = match &result {
+        let (subject, outcome) = match &result {
             Ok(applied) => (
                 Subject::of_json(&applied.object),
                 Ok(applied.outcome.as_str().to_owned()),
-                !dry_run && applied.outcome != ApplyOutcome::Unchanged,
             ),
-            Err(error) => (Subject::of_body(body, ctx), Err(error), false),
+            Err(error) => (Subject::of_body(body, ctx), Err(error)),
         };
         let mut record = Self::record_of(ctx, "apply", subject, outcome);
         record.dry_run = dry_run;
-        self.record_mutation(ctx, record, written).await;
+        self.record_mutation(ctx, record);
         result
     }
 
@@ -280,20 +288,33 @@ impl ResourceApi {
             Err(error) => Err(error),
         };
         let record = Self::record_of(ctx, verb, Subject::of_ref(target), outcome);
-        self.record_mutation(ctx, record, result.is_ok()).await;
+        self.record_mutation(ctx, record);
         result
     }
 
-    /// [`ResourceApi::update_status`], recorded when refused or failed. Status is what
-    /// minicloud's own components (admin keys: controllers, node agents) observe and report,
-    /// many times a minute; it changes nothing anyone asked for, and recording every report
-    /// would push the users' changes out of the log.
+    /// [`ResourceApi::update_status`], recorded — but for the successful reports on the kinds
+    /// minicloud reconciles ([`REPORTED_KINDS`]): its own components (admin keys: controllers,
+    /// node agents) write those many times a minute, they change nothing anyone asked for, and
+    /// recording each would push the users' changes out of the log. A status write to any
+    /// other kind (an ApiKey's, say) is committed like any change.
     pub async fn update_status_audited(&self, ctx: &RequestContext, body: &[u8]) -> Result<Value> {
         let result = self.update_status(ctx, body).await;
-        if let Err(error) = &result {
-            let subject = Subject::of_body(body, ctx);
-            let record = Self::record_of(ctx, "update-status", subject, Err(error));
-            self.record_mutation(ctx, record, false).await;
+        let subject = Subject::of_body(body, ctx);
+        let reported = subject
+            .kind
+            .as_deref()
+            .and_then(|kind| kind.parse::<Kind>().ok())
+            .is_some_and(|kind| REPORTED_KINDS.contains(&kind));
+        match &result {
+            Err(error) => {
+                self.audit
+                    .note(Self::record_of(ctx, "update-status", subject, Err(error)))
+            }
+            Ok(_) if reported => {}
+            Ok(_) => {
+                let record = Self::record_of(ctx, "update-status", subject, Ok(String::new()));
+                self.audit.commit(record).await;
+            }
         }
         result
     }
@@ -327,7 +348,7 @@ impl ResourceApi {
             }
         };
         let record = Self::record_of(ctx, "create-key", subject, outcome);
-        self.record_mutation(ctx, record, result.is_ok()).await;
+        self.record_mutation(ctx, record);
         result
     }
 
@@ -346,7 +367,10 @@ impl ResourceApi {
             ..Subject::default()
         };
         let record = Self::record_of(ctx, "rotate-secret-key", subject, outcome);
-        self.record_mutation(ctx, record, result.is_ok()).await;
+        match &result {
+            Ok(_) => self.audit.commit(record).await,
+            Err(_) => self.audit.note(record),
+        }
         result
     }
 

@@ -126,9 +126,6 @@ enum Message {
     Record(Box<AuditRecord>, Option<oneshot::Sender<()>>),
     /// Tell once everything sent before is stored.
     Flush(oneshot::Sender<()>),
-    /// A record was stored in the transaction of the change it records (counted towards the
-    /// next trim).
-    Stored,
 }
 
 /// The handle requests record through; cheap to clone.
@@ -136,6 +133,7 @@ enum Message {
 pub struct AuditLog {
     sender: mpsc::Sender<Message>,
     dropped: Arc<AtomicU64>,
+    stored_elsewhere: Arc<AtomicU64>,
     store: Arc<dyn Store>,
 }
 
@@ -145,15 +143,16 @@ impl AuditLog {
     pub fn start(store: Arc<dyn Store>, options: AuditOptions) -> AuditLog {
         let (sender, receiver) = mpsc::channel(QUEUE);
         let dropped = Arc::new(AtomicU64::new(0));
-        tokio::spawn(writer::run(
-            store.clone(),
-            receiver,
-            dropped.clone(),
-            options,
-        ));
+        let stored_elsewhere = Arc::new(AtomicU64::new(0));
+        let counts = writer::Counts {
+            dropped: dropped.clone(),
+            stored_elsewhere: stored_elsewhere.clone(),
+        };
+        tokio::spawn(writer::run(store.clone(), receiver, counts, options));
         AuditLog {
             sender,
             dropped,
+            stored_elsewhere,
             store,
         }
     }
@@ -176,7 +175,7 @@ impl AuditLog {
     /// Notes that a record was stored in its change's own transaction (see [`stored_with`]),
     /// so the writer counts it towards the next trim.
     pub fn stored_elsewhere(&self) {
-        let _ = self.sender.try_send(Message::Stored);
+        self.stored_elsewhere.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Records a refusal or failure without waiting; when the queue is full it is counted.

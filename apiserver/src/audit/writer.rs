@@ -23,11 +23,19 @@ const RETRY_PAUSE: Duration = Duration::from_millis(200);
 /// The longest pause between attempts at one batch.
 const MAX_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
+/// What the request path counts for the writer, beside the queue.
+pub(super) struct Counts {
+    /// Noted records dropped because the queue was full.
+    pub(super) dropped: Arc<AtomicU64>,
+    /// Records stored in the transactions of the changes they record.
+    pub(super) stored_elsewhere: Arc<AtomicU64>,
+}
+
 /// Runs until every [`super::AuditLog`] handle is gone and the queue is drained.
 pub(super) async fn run(
     store: Arc<dyn Store>,
     mut receiver: mpsc::Receiver<Message>,
-    dropped: Arc<AtomicU64>,
+    counts: Counts,
     options: AuditOptions,
 ) {
     let mut ticker = tokio::time::interval(TRIM_EVERY);
@@ -44,23 +52,26 @@ pub(super) async fn run(
                         Err(_) => break,
                     }
                 }
-                since_trim += store_batch(store.as_ref(), batch, &dropped).await;
+                since_trim += store_batch(store.as_ref(), batch, &counts.dropped).await
+                    + counts.stored_elsewhere.swap(0, Ordering::Relaxed);
                 if since_trim >= trim_after {
                     since_trim = 0;
                     trim_logged(store.as_ref(), options).await;
                 }
             }
-            _ = ticker.tick() => trim_logged(store.as_ref(), options).await,
+            _ = ticker.tick() => {
+                since_trim = 0;
+                counts.stored_elsewhere.store(0, Ordering::Relaxed);
+                trim_logged(store.as_ref(), options).await;
+            }
         }
     }
 }
 
 /// Stores the records of `batch` (and an overflow record when some were dropped), then tells
-/// every waiter; returns how many records were stored, here or (as the batch reports) in the
-/// transactions of the changes they record.
+/// every waiter; returns how many records were stored.
 async fn store_batch(store: &dyn Store, batch: Vec<Message>, dropped: &AtomicU64) -> u64 {
     let mut records = Vec::with_capacity(batch.len() + 1);
-    let mut stored_elsewhere = 0;
     let mut waiters: Vec<oneshot::Sender<()>> = Vec::new();
     for message in batch {
         match message {
@@ -69,7 +80,6 @@ async fn store_batch(store: &dyn Store, batch: Vec<Message>, dropped: &AtomicU64
                 waiters.extend(waiter);
             }
             Message::Flush(waiter) => waiters.push(waiter),
-            Message::Stored => stored_elsewhere += 1,
         }
     }
     let lost = dropped.swap(0, Ordering::Relaxed);
@@ -84,7 +94,7 @@ async fn store_batch(store: &dyn Store, batch: Vec<Message>, dropped: &AtomicU64
         for waiter in waiters {
             let _ = waiter.send(());
         }
-        return stored_elsewhere;
+        return 0;
     }
     let ops: Vec<TxnOp> = records.iter().map(stored_with).collect();
     let mut attempt: u32 = 0;
@@ -96,7 +106,7 @@ async fn store_batch(store: &dyn Store, batch: Vec<Message>, dropped: &AtomicU64
     for waiter in waiters {
         let _ = waiter.send(());
     }
-    count + stored_elsewhere
+    count
 }
 
 async fn trim_logged(store: &dyn Store, options: AuditOptions) {

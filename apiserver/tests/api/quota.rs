@@ -301,6 +301,22 @@ pub async fn usage_is_recounted_for_objects_stored_before_quotas(server: TestSer
         api.recount_usage().await.unwrap().is_empty(),
         "a recount of right records changes nothing"
     );
+    let tenant_key = keys::object_key("tenants", None, "acme");
+    let stored = server.store.get(&tenant_key).await.unwrap().unwrap();
+    let mut tampered: serde_json::Value = serde_json::from_slice(&stored.value).unwrap();
+    tampered["status"]["usage"]["containers"] = json!(9);
+    let bytes = serde_json::to_vec(&tampered).unwrap();
+    server
+        .store
+        .update(&tenant_key, bytes, stored.mod_revision)
+        .await
+        .unwrap();
+    assert_eq!(api.recount_usage().await.unwrap(), ["acme"]);
+    assert_eq!(
+        usage(&server, &mut client).await["containers"],
+        2,
+        "the Tenant's status.usage is corrected too"
+    );
     expect_refused(
         apply(&mut client, &app("new", 2)).await,
         "containers: used 2, requested 2, limit 3",

@@ -125,12 +125,10 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         args.audit_options(),
     ));
     let key = admin_key(&api, &args.data_dir).await?;
-    let corrected = api
-        .recount_usage()
-        .await
-        .context("cannot recount the tenants' quota usage")?;
-    if !corrected.is_empty() {
-        tracing::info!(tenants = ?corrected, "quota usage recounted");
+    match api.recount_usage().await {
+        Ok(corrected) if corrected.is_empty() => {}
+        Ok(corrected) => tracing::info!(tenants = ?corrected, "quota usage recounted"),
+        Err(error) => tracing::warn!(%error, "cannot recount the tenants' quota usage"),
     }
     let listener = TcpListener::bind(&args.listen)
         .await
