@@ -16,10 +16,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, WatchOptions};
-use minicloud_apiserver::api::{RequestContext, ResourceApi};
-use minicloud_apiserver::secrets::{Keyring, SecretKeys};
+use minicloud_apiserver::api::RequestContext;
+use minicloud_apiserver::server::ServerOptions;
 use minicloud_apiserver::store::Store;
-use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_manifests::Role;
 use minicloud_proto::v1::{self as pb};
 use tokio::sync::mpsc;
@@ -90,14 +89,7 @@ async fn drive(
 }
 
 async fn minicloud(store: Arc<dyn Store>) -> Timings {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let secrets = Arc::new(SecretKeys::in_memory(Keyring::generate()));
-    let api = Arc::new(ResourceApi::new(
-        store,
-        WatchCacheOptions::default(),
-        secrets,
-    ));
+    let api = common::api(store);
     let key = api
         .issue_key(
             &RequestContext::admin("default"),
@@ -109,11 +101,7 @@ async fn minicloud(store: Arc<dyn Store>) -> Timings {
         .unwrap()
         .token
         .to_string();
-    let server = tokio::spawn(minicloud_apiserver::server::serve(
-        listener,
-        api,
-        std::future::pending(),
-    ));
+    let (url, server) = common::serve(api, ServerOptions::default()).await;
     let connect = async || common::client(&url, &key).await;
     let mut writer = connect().await;
     let first = pb::ApplyRequest {

@@ -15,11 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use etcd_client::{Client, Compare, CompareOp, Txn, TxnOp};
-use minicloud_apiserver::api::{RequestContext, ResourceApi};
-use minicloud_apiserver::secrets::{Keyring, SecretKeys};
+use minicloud_apiserver::api::RequestContext;
 use minicloud_apiserver::server::ServerOptions;
 use minicloud_apiserver::store::Store;
-use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_manifests::Role;
 use minicloud_proto::v1::{self as pb};
 use serde_json::json;
@@ -87,14 +85,7 @@ where
 }
 
 async fn minicloud(store: Arc<dyn Store>) -> Measured {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let secrets = Arc::new(SecretKeys::in_memory(Keyring::generate()));
-    let api = Arc::new(ResourceApi::new(
-        store,
-        WatchCacheOptions::default(),
-        secrets,
-    ));
+    let api = common::api(store);
     let admin = RequestContext::admin("bench");
     let tenant = json!({"apiVersion": "minicloud/v1", "kind": "Tenant",
         "metadata": {"name": "bench"}, "spec": {"quota": {"containers": 1_000_000}}});
@@ -111,12 +102,7 @@ async fn minicloud(store: Arc<dyn Store>) -> Measured {
         rate_limit: None,
         ..ServerOptions::default()
     };
-    let server = tokio::spawn(minicloud_apiserver::server::serve_with(
-        listener,
-        api,
-        options,
-        std::future::pending(),
-    ));
+    let (url, server) = common::serve(api, options).await;
     let measured = measure(
         async || common::client(&url, &key).await,
         |mut client, name| {

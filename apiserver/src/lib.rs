@@ -1,5 +1,6 @@
-//! The minicloud API server: the storage layer today; the resource API, admission and watch
-//! fan-out are built on top of it.
+//! The minicloud API server: the `Store` (etcd or embedded), the resource API over it (admission,
+//! quotas, Secrets, the audit log), watch fan-out, and the gRPC and REST faces behind
+//! authentication and rate limits.
 
 pub mod api;
 pub mod audit;
@@ -7,6 +8,7 @@ pub mod auth;
 pub mod grpc;
 pub mod keys;
 pub mod logs;
+pub mod private_file;
 pub mod ratelimit;
 pub mod rest;
 pub mod secret_service;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::Next;
@@ -15,6 +15,8 @@ use minicloud_proto::v1::WhoAmIRequest;
 use minicloud_proto::v1::keys_client::KeysClient;
 use tonic::transport::Channel;
 use tonic::{Code, Status};
+
+use crate::node::lazy_api_channel;
 
 /// How long a key's verdict is reused before the API server is asked again.
 const VERDICT_TTL: Duration = Duration::from_secs(5);
@@ -38,12 +40,8 @@ enum Verdict {
 impl AdminKeys {
     /// Checks keys against the API server at `api_url`.
     pub fn new(api_url: &str) -> Result<AdminKeys> {
-        let api = tonic::transport::Endpoint::from_shared(api_url.to_owned())
-            .with_context(|| format!("{api_url} is not a valid server URL"))?
-            .connect_timeout(Duration::from_secs(5))
-            .connect_lazy();
         Ok(AdminKeys {
-            api,
+            api: lazy_api_channel(api_url)?,
             verdicts: Arc::default(),
         })
     }

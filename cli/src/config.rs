@@ -17,6 +17,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
+use minicloud_apiserver::private_file::write_private;
 use serde::Deserialize;
 
 /// Where to connect and in which tenant, as far as the config file says.
@@ -106,26 +107,10 @@ pub fn save(context: &Context) -> Result<PathBuf> {
             target.insert(field.to_owned(), serde_json::Value::String(value.clone()));
         }
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    }
     let json = serde_json::to_string_pretty(&file)? + "\n";
-    write_private(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    write_private(&path, json.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
-}
-
-/// Writes `text` to `path` with mode 0600, replacing what was there.
-pub fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-    file.write_all(text.as_bytes())
 }
 
 fn parse(text: &str) -> Result<Context> {

@@ -192,12 +192,17 @@ fn node_name_from_hostname(hostname: &str) -> String {
 
 /// A channel to the API server at `url` that connects on first use and presents `key`.
 fn lazy_channel(url: &str, key: &str) -> Result<Authorized> {
-    let channel = tonic::transport::Endpoint::from_shared(url.to_owned())
+    Ok(authorized(lazy_api_channel(url)?, Bearer::new(Some(key))?))
+}
+
+/// A channel to the API server at `url` that connects on first use, presenting no key of its
+/// own.
+pub fn lazy_api_channel(url: &str) -> Result<tonic::transport::Channel> {
+    Ok(tonic::transport::Endpoint::from_shared(url.to_owned())
         .with_context(|| format!("{url} is not a valid server URL"))?
         .connect_timeout(Duration::from_secs(5))
         .tcp_nodelay(true)
-        .connect_lazy();
-    Ok(authorized(channel, Bearer::new(Some(key))?))
+        .connect_lazy())
 }
 
 #[cfg(test)]

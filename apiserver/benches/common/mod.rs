@@ -1,12 +1,15 @@
 //! What every API server benchmark sets up: the two stores it runs on (a fresh embedded store,
 //! and a fresh namespace of the etcd `MINICLOUD_TEST_ETCD` names, else of an etcd started for the
-//! run), and clients that present a key.
+//! run), an API server on a loopback port, and clients that present a key.
 
 #[path = "../../tests/common/etcd_server.rs"]
 mod etcd_server;
 
 use std::sync::Arc;
 
+use minicloud_apiserver::api::ResourceApi;
+use minicloud_apiserver::secrets::{Keyring, SecretKeys};
+use minicloud_apiserver::server::ServerOptions;
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
@@ -49,6 +52,28 @@ pub async fn stores(name: &str) -> Stores {
         _dir: dir,
         _private: private,
     }
+}
+
+/// The resource API over `store`, sealing Secrets with a key of its own.
+pub fn api(store: Arc<dyn Store>) -> Arc<ResourceApi> {
+    let secrets = Arc::new(SecretKeys::in_memory(Keyring::generate()));
+    Arc::new(ResourceApi::new(store, Default::default(), secrets))
+}
+
+/// Serves `api` on a free loopback port until the returned task is aborted; the server's URL.
+pub async fn serve(
+    api: Arc<ResourceApi>,
+    options: ServerOptions,
+) -> (String, tokio::task::JoinHandle<std::io::Result<()>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(minicloud_apiserver::server::serve_with(
+        listener,
+        api,
+        options,
+        std::future::pending(),
+    ));
+    (url, server)
 }
 
 /// A resource client of the server at `url` presenting `key`.

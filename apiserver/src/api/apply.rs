@@ -267,11 +267,7 @@ impl ResourceApi {
         let diff = diff(Some(&current), &object);
         if dry_run {
             let (before, after) = (Cost::of(&current)?, Cost::of(&object)?);
-            if let Some(tenant) = quota::tenant_of(&desired.target).filter(|_| before != after) {
-                self.ledger(tenant)
-                    .await?
-                    .admit(&desired.target, before, after)?;
-            }
+            self.admit_change(&desired.target, before, after).await?;
             return Ok(ApplyResult {
                 outcome: ApplyOutcome::Configured,
                 object,
@@ -303,9 +299,7 @@ impl ResourceApi {
             diff,
         })
     }
-}
 
-impl ResourceApi {
     /// Replaces `kv` with `stored` (the encoding of the update from `current` to `object`),
     /// with the audit record of `ctx`; when that changes what the object costs, the tenant's
     /// usage moves in the same transaction, admitted against its quota.
@@ -320,9 +314,7 @@ impl ResourceApi {
         let (before, after) = (Cost::of(current)?, Cost::of(object)?);
         let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
             .then([TxnOp::Put(kv.key.clone(), stored)]);
-        if let Some(tenant) = quota::tenant_of(target).filter(|_| before != after) {
-            let ledger = self.ledger(tenant).await?;
-            ledger.admit(target, before, after)?;
+        if let Some(ledger) = self.admit_change(target, before, after).await? {
             ledger.record(&mut txn, before, after)?;
         }
         Self::record_in(&mut txn, ctx, target, ApplyOutcome::Configured.as_str());

@@ -88,8 +88,7 @@ impl ResourceApi {
         });
         let mut txn =
             Txn::when(compares).then([TxnOp::Put(target.key(), objects::encode(&object))]);
-        let issued = format!("{} key {}", role.as_str(), token.display_prefix());
-        Self::record_in(&mut txn, ctx, &target, &issued);
+        Self::record_in(&mut txn, ctx, &target, &issued_message(role, &token));
         let outcome = self.store.txn(txn).await?;
         if !outcome.succeeded {
             return Err(ApiError::Conflict(
@@ -103,4 +102,9 @@ impl ResourceApi {
         );
         Ok(IssuedKey { token, object })
     }
+}
+
+/// How the audit log words an issue: the role and the key's public prefix, never the key.
+pub(super) fn issued_message(role: Role, token: &Token) -> String {
+    format!("{} key {}", role.as_str(), token.display_prefix())
 }

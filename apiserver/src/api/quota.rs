@@ -190,9 +190,23 @@ impl ResourceApi {
             quota,
         })
     }
-}
 
-impl ResourceApi {
+    /// Admits changing `target`'s cost from `before` to `after` against its tenant's quota;
+    /// the ledger to record the change with, when it moves the tenant's usage.
+    pub(super) async fn admit_change(
+        &self,
+        target: &ObjectRef,
+        before: Cost,
+        after: Cost,
+    ) -> Result<Option<Ledger>> {
+        let Some(tenant) = tenant_of(target).filter(|_| before != after) else {
+            return Ok(None);
+        };
+        let ledger = self.ledger(tenant).await?;
+        ledger.admit(target, before, after)?;
+        Ok(Some(ledger))
+    }
+
     /// Recounts every tenant's usage from its Apps and Volumes and corrects each record and
     /// Tenant `status.usage` that differs — for objects stored before quotas were counted, or a
     /// record edited by hand. The server runs it at start; it is safe alongside other writes. A
@@ -200,27 +214,18 @@ impl ResourceApi {
     /// usage was corrected.
     pub async fn recount_usage(&self) -> Result<Vec<String>> {
         let mut tenants = BTreeSet::new();
-        for kind in [Kind::App, Kind::Volume] {
-            for kv in self
-                .store
-                .list(&keys::kind_prefix(kind.plural(), None))
-                .await?
-                .items
-            {
-                let object = objects::decode(&kv, kv.mod_revision)?;
-                tenants.extend(
-                    objects::metadata_field(&object, "tenant")
-                        .and_then(Value::as_str)
-                        .map(str::to_owned),
-                );
+        let prefixes = [
+            keys::kind_prefix(Kind::App.plural(), None),
+            keys::kind_prefix(Kind::Volume.plural(), None),
+            keys::kind_prefix(Kind::Tenant.plural(), None),
+            keys::USAGE_PREFIX.to_owned(),
+        ];
+        for prefix in prefixes {
+            for kv in self.store.list(&prefix).await?.items {
+                let rest = kv.key.strip_prefix(&prefix).unwrap_or_default();
+                let tenant = rest.split_once('/').map_or(rest, |(tenant, _)| tenant);
+                tenants.insert(tenant.to_owned());
             }
-        }
-        for kv in self.store.list(keys::USAGE_PREFIX).await?.items {
-            tenants.extend(kv.key.strip_prefix(keys::USAGE_PREFIX).map(str::to_owned));
-        }
-        let tenant_objects = keys::kind_prefix(Kind::Tenant.plural(), None);
-        for kv in self.store.list(&tenant_objects).await?.items {
-            tenants.extend(kv.key.strip_prefix(&tenant_objects).map(str::to_owned));
         }
         let mut corrected = Vec::new();
         for tenant in tenants {
@@ -411,19 +416,42 @@ fn with_usage(stored: &[u8], usage: &Usage) -> Result<Vec<u8>> {
 
 fn set_usage(tenant: &mut Value, usage: &Usage) -> Result<()> {
     let usage = serde_json::to_value(usage).expect("usage always serializes");
+    set_status_usage(tenant, Some(usage))
+}
+
+/// Sets (or, with `None`, removes) a Tenant's `status.usage`; a status left empty goes too.
+fn set_status_usage(tenant: &mut Value, usage: Option<Value>) -> Result<()> {
     let fields = tenant
         .as_object_mut()
         .ok_or_else(|| ApiError::Internal("a Tenant is not a JSON object".into()))?;
-    let status = fields
-        .entry("status")
-        .or_insert_with(|| Value::Object(Default::default()));
-    match status.as_object_mut() {
-        Some(status) => {
-            status.insert("usage".into(), usage);
+    match usage {
+        Some(usage) => {
+            let status = fields
+                .entry("status")
+                .or_insert_with(|| Value::Object(Default::default()));
+            match status.as_object_mut() {
+                Some(status) => {
+                    status.insert("usage".into(), usage);
+                }
+                None => *status = serde_json::json!({ "usage": usage }),
+            }
         }
-        None => *status = serde_json::json!({ "usage": usage }),
+        None => {
+            if let Some(status) = fields.get_mut("status").and_then(Value::as_object_mut) {
+                status.remove("usage");
+                if status.is_empty() {
+                    fields.remove("status");
+                }
+            }
+        }
     }
     Ok(())
+}
+
+/// Puts `current`'s `status.usage` (or its absence) back into `tenant`, an update of it: only
+/// quota accounting writes a Tenant's usage.
+pub(super) fn keep_usage(current: &Value, tenant: &mut Value) -> Result<()> {
+    set_status_usage(tenant, current.pointer("/status/usage").cloned())
 }
 
 /// Locks kept before those nobody holds or waits for are dropped (tenants come and go).

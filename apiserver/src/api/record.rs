@@ -113,9 +113,7 @@ impl Subject {
         };
         let mut subject = Subject::of_json(&object);
         let cluster = subject
-            .kind
-            .as_deref()
-            .and_then(|kind| kind.parse::<Kind>().ok())
+            .kind()
             .is_some_and(|kind| kind.scope() == minicloud_manifests::Scope::Cluster);
         if subject.tenant.is_none() && !cluster {
             subject.tenant = Some(ctx.default_tenant.clone());
@@ -123,13 +121,26 @@ impl Subject {
         subject
     }
 
+    /// A listing (or watch) of `kind` in `scope`.
+    fn of_listing(kind: Kind, scope: &TenantScope) -> Subject {
+        Subject {
+            kind: Some(kind.as_str().to_owned()),
+            tenant: match scope {
+                TenantScope::One(tenant) => Some(tenant.clone()),
+                TenantScope::All => Some("*".to_owned()),
+            },
+            name: None,
+        }
+    }
+
+    /// The kind, when it is one minicloud knows.
+    fn kind(&self) -> Option<Kind> {
+        self.kind.as_deref()?.parse().ok()
+    }
+
     /// Whether the caller was refused because the object lies outside what it may see.
     fn hidden_from(&self, ctx: &RequestContext) -> bool {
-        let Some(kind) = self
-            .kind
-            .as_deref()
-            .and_then(|kind| kind.parse::<Kind>().ok())
-        else {
+        let Some(kind) = self.kind() else {
             return false;
         };
         let name = self.name.as_deref().unwrap_or_default();
@@ -209,12 +220,12 @@ impl ResourceApi {
 
     /// Records a mutation's outcome: a change stored with its record is only counted; anything
     /// else — a refusal, a failure, a request that changed nothing (a dry run, an unchanged
-    /// apply, a repeated delete) — is noted.
-    fn record_mutation(&self, ctx: &RequestContext, record: AuditRecord) {
+    /// apply, a repeated delete) — is noted, as `record` makes it.
+    fn record_mutation(&self, ctx: &RequestContext, record: impl FnOnce() -> AuditRecord) {
         if ctx.recorded_in_txn() {
             self.audit.stored_elsewhere();
         } else {
-            self.audit.note(record);
+            self.audit.note(record());
         }
     }
 
@@ -256,16 +267,18 @@ impl ResourceApi {
     ) -> Result<ApplyResult> {
         let ctx = &ctx.recording("apply");
         let result = self.apply(ctx, body, dry_run).await;
-        let (subject, outcome) = match &result {
-            Ok(applied) => (
-                Subject::of_json(&applied.object),
-                Ok(applied.outcome.as_str().to_owned()),
-            ),
-            Err(error) => (Subject::of_body(body, ctx), Err(error)),
-        };
-        let mut record = Self::record_of(ctx, "apply", subject, outcome);
-        record.dry_run = dry_run;
-        self.record_mutation(ctx, record);
+        self.record_mutation(ctx, || {
+            let (subject, outcome) = match &result {
+                Ok(applied) => (
+                    Subject::of_json(&applied.object),
+                    Ok(applied.outcome.as_str().to_owned()),
+                ),
+                Err(error) => (Subject::of_body(body, ctx), Err(error)),
+            };
+            let mut record = Self::record_of(ctx, "apply", subject, outcome);
+            record.dry_run = dry_run;
+            record
+        });
         result
     }
 
@@ -282,13 +295,14 @@ impl ResourceApi {
         };
         let ctx = &ctx.recording(verb);
         let result = self.delete(ctx, target, precondition).await;
-        let outcome = match &result {
-            Ok(deleted) if deleted.finalizing => Ok(super::delete::MARKED.to_owned()),
-            Ok(_) => Ok("deleted".to_owned()),
-            Err(error) => Err(error),
-        };
-        let record = Self::record_of(ctx, verb, Subject::of_ref(target), outcome);
-        self.record_mutation(ctx, record);
+        self.record_mutation(ctx, || {
+            let outcome = match &result {
+                Ok(deleted) if deleted.finalizing => Ok(super::delete::MARKED.to_owned()),
+                Ok(_) => Ok("deleted".to_owned()),
+                Err(error) => Err(error),
+            };
+            Self::record_of(ctx, verb, Subject::of_ref(target), outcome)
+        });
         result
     }
 
@@ -301,9 +315,7 @@ impl ResourceApi {
         let result = self.update_status(ctx, body).await;
         let subject = Subject::of_body(body, ctx);
         let reported = subject
-            .kind
-            .as_deref()
-            .and_then(|kind| kind.parse::<Kind>().ok())
+            .kind()
             .is_some_and(|kind| REPORTED_KINDS.contains(&kind));
         match &result {
             Err(error) => {
@@ -329,26 +341,23 @@ impl ResourceApi {
     ) -> Result<IssuedKey> {
         let ctx = &ctx.recording("create-key");
         let result = self.issue_key(ctx, role, tenant, description).await;
-        let (subject, outcome) = match &result {
-            Ok(issued) => (
-                Subject::of_json(&issued.object),
-                Ok(format!(
-                    "{} key {}",
-                    role.as_str(),
-                    issued.token.display_prefix()
-                )),
-            ),
-            Err(error) => {
-                let subject = Subject {
-                    kind: Some(Kind::ApiKey.as_str().to_owned()),
-                    tenant: tenant.filter(|t| !t.is_empty()).map(str::to_owned),
-                    name: None,
-                };
-                (subject, Err(error))
-            }
-        };
-        let record = Self::record_of(ctx, "create-key", subject, outcome);
-        self.record_mutation(ctx, record);
+        self.record_mutation(ctx, || {
+            let (subject, outcome) = match &result {
+                Ok(issued) => (
+                    Subject::of_json(&issued.object),
+                    Ok(super::issue::issued_message(role, &issued.token)),
+                ),
+                Err(error) => {
+                    let subject = Subject {
+                        kind: Some(Kind::ApiKey.as_str().to_owned()),
+                        tenant: tenant.filter(|t| !t.is_empty()).map(str::to_owned),
+                        name: None,
+                    };
+                    (subject, Err(error))
+                }
+            };
+            Self::record_of(ctx, "create-key", subject, outcome)
+        });
         result
     }
 
@@ -437,18 +446,5 @@ impl ResourceApi {
             ..Subject::default()
         };
         self.record_refusal(ctx, "list-audit", subject, error);
-    }
-}
-
-impl Subject {
-    fn of_listing(kind: Kind, scope: &TenantScope) -> Subject {
-        Subject {
-            kind: Some(kind.as_str().to_owned()),
-            tenant: match scope {
-                TenantScope::One(tenant) => Some(tenant.clone()),
-                TenantScope::All => Some("*".to_owned()),
-            },
-            name: None,
-        }
     }
 }

@@ -12,7 +12,7 @@ use tokio::sync::OwnedRwLockReadGuard;
 use super::objects::{self, ObjectRef};
 use super::{ApiError, RequestContext, ResourceApi, Result};
 use crate::secrets::{self, KEY_ENV, KeySource, Keyring};
-use crate::store::{StoreError, keys};
+use crate::store::{KeyValue, StoreError, keys};
 
 /// How an apply stores a Secret's values: sealed under the keyring it holds (nothing for other
 /// kinds).
@@ -146,10 +146,11 @@ impl ResourceApi {
             .list(&keys::kind_prefix(Kind::Secret.plural(), None))
             .await?;
         for kv in listing.items {
-            let (resealed, object) = self.reseal_one(&ring, kv.key.clone()).await?;
+            let key = kv.key.clone();
+            let (resealed, object) = self.reseal_one(&ring, kv).await?;
             rotation.reencrypted += usize::from(resealed.changed);
             if !resealed.unreadable.is_empty() {
-                rotation.unreadable.push(describe(&kv.key));
+                rotation.unreadable.push(describe(&key));
             }
             used.extend(object.as_ref().map(secrets::key_ids).unwrap_or_default());
         }
@@ -166,15 +167,17 @@ impl ResourceApi {
         Ok(rotation)
     }
 
-    /// Re-seals the Secret at `key` (compare-and-swap, read again on a conflict); returns what
+    /// Re-seals the Secret `listed` (compare-and-swap, read again on a conflict); returns what
     /// was done and the object as stored in the end (`None` once deleted).
     async fn reseal_one(
         &self,
         ring: &Keyring,
-        key: String,
+        listed: KeyValue,
     ) -> Result<(secrets::Resealed, Option<Value>)> {
+        let key = listed.key.clone();
+        let mut read = Some(listed);
         for _ in 0..objects::MAX_ATTEMPTS {
-            let Some(kv) = self.store.get(&key).await? else {
+            let Some(kv) = read.take() else {
                 return Ok((secrets::Resealed::default(), None));
             };
             let mut object = objects::decode(&kv, kv.mod_revision)?;
@@ -188,7 +191,7 @@ impl ResourceApi {
                 .await
             {
                 Ok(_) => return Ok((resealed, Some(object))),
-                Err(StoreError::Conflict { .. }) => continue,
+                Err(StoreError::Conflict { .. }) => read = self.store.get(&key).await?,
                 Err(error) => return Err(error.into()),
             }
         }

@@ -5,6 +5,7 @@ use minicloud_manifests::{Kind, parse_json_object};
 use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
+use super::quota;
 use super::{ApiError, RequestContext, ResourceApi, Result};
 use crate::store::StoreError;
 
@@ -37,7 +38,7 @@ impl ResourceApi {
                 None => fields.remove("status"),
             };
             if target.kind == Kind::Tenant {
-                keep_usage(&current, &mut object);
+                quota::keep_usage(&current, &mut object)?;
             }
             if object == current {
                 crate::secrets::mask(&mut object);
@@ -62,33 +63,5 @@ impl ResourceApi {
             "{} kept changing; try again",
             target.describe()
         )))
-    }
-}
-
-/// Puts `current`'s `status.usage` (or its absence) back into `object`.
-fn keep_usage(current: &Value, object: &mut Value) {
-    let usage = current.pointer("/status/usage").cloned();
-    let fields = object.as_object_mut().expect("objects are JSON objects");
-    if let Some(status) = fields.get_mut("status").and_then(Value::as_object_mut) {
-        status.remove("usage");
-    }
-    match usage {
-        Some(usage) => {
-            let status = fields
-                .entry("status")
-                .or_insert_with(|| Value::Object(Default::default()));
-            if let Some(status) = status.as_object_mut() {
-                status.insert("usage".into(), usage);
-            }
-        }
-        None => {
-            if fields
-                .get("status")
-                .and_then(Value::as_object)
-                .is_some_and(|status| status.is_empty())
-            {
-                fields.remove("status");
-            }
-        }
     }
 }

@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
@@ -30,6 +30,8 @@ const NODE_AGENT: &str = "/minicloud.v1.NodeAgent/";
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// How often one caller's rate limiting is recorded at most.
 const RATE_LIMIT_RECORD_EVERY: Duration = Duration::from_secs(60);
+/// Rate-limited callers remembered before those recorded over a minute ago are forgotten.
+const MAX_LIMITED_CALLERS: usize = 1024;
 
 /// The server's id of one request, in the request's extensions.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -56,15 +58,20 @@ impl Gate {
     }
 
     /// Whether the rate limiting of `caller` should be recorded now (once a minute at most).
+    /// Runs for every refused request of a flood, so it looks up one entry; the table is swept
+    /// only when it has grown large.
     fn first_limited_in_a_while(&self, caller: &str) -> bool {
         let mut recorded = self
             .limited_recorded
             .lock()
             .expect("rate-limit record lock");
         let now = Instant::now();
-        recorded.retain(|_, at| now.duration_since(*at) < RATE_LIMIT_RECORD_EVERY);
-        if recorded.contains_key(caller) {
+        let fresh = |at: &Instant| now.duration_since(*at) < RATE_LIMIT_RECORD_EVERY;
+        if recorded.get(caller).is_some_and(fresh) {
             return false;
+        }
+        if recorded.len() >= MAX_LIMITED_CALLERS {
+            recorded.retain(|_, at| fresh(at));
         }
         recorded.insert(caller.to_owned(), now);
         true
@@ -74,6 +81,7 @@ impl Gate {
 /// What the audit log says about a request refused here.
 struct Refused<'a> {
     request_id: &'a str,
+    method: Method,
     path: String,
     client: Option<SocketAddr>,
 }
@@ -81,7 +89,7 @@ struct Refused<'a> {
 impl Refused<'_> {
     fn record(&self, verb: &str, error: &ApiError, message: &str) -> AuditRecord {
         let mut record = AuditRecord::new(verb, self.request_id, error.reason());
-        record.message = format!("{}: {message}", self.path);
+        record.message = format!("{} {}: {message}", self.method, self.path);
         record.client = self.client.map(|address| address.ip().to_string());
         record
     }
@@ -112,7 +120,8 @@ async fn admit(gate: &Gate, request_id: &str, mut request: Request, next: Next) 
         .is_some_and(|value| value.starts_with("application/grpc"));
     let refused = Refused {
         request_id,
-        path: format!("{} {path}", request.method()),
+        method: request.method().clone(),
+        path,
         client: request
             .extensions()
             .get::<ConnectInfo<SocketAddr>>()
@@ -129,7 +138,7 @@ async fn admit(gate: &Gate, request_id: &str, mut request: Request, next: Next) 
             return refuse_unauthenticated(gate, &refused, presented.as_deref(), grpc, error);
         }
     };
-    if path.starts_with(NODE_AGENT) && !identity.is_admin() {
+    if refused.path.starts_with(NODE_AGENT) && !identity.is_admin() {
         let error = ApiError::Forbidden(format!(
             "the node agent takes admin keys only; key {} is {}",
             identity.key,

@@ -9,11 +9,12 @@ mod cipher;
 mod keyring;
 mod object;
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tokio::sync::{OwnedRwLockReadGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+use crate::private_file::write_private;
 
 pub use keyring::{KEY_LEN, Key, Keyring, KeyringError};
 pub use object::{
@@ -144,33 +145,13 @@ impl SecretKeys {
     }
 }
 
-/// Replaces the key file atomically (a new file, synced, renamed over the old one), mode 0600:
-/// a crash leaves the old keyring or the new one, never a torn file that would lose every Secret.
+/// Replaces the key file atomically, mode 0600 (see [`write_private`]): a crash leaves the old
+/// keyring or the new one, never a torn file that would lose every Secret.
 fn write_key_file(path: &Path, ring: &Keyring) -> Result<(), SecretKeysError> {
-    use std::os::unix::fs::OpenOptionsExt as _;
-    let failed = |source| SecretKeysError::Write {
+    write_private(path, ring.to_file().as_bytes()).map_err(|source| SecretKeysError::Write {
         path: path.to_owned(),
         source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(failed)?;
-    let temporary = path.with_extension("key.new");
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&temporary)
-        .map_err(failed)?;
-    file.write_all(ring.to_file().as_bytes()).map_err(failed)?;
-    file.sync_all().map_err(failed)?;
-    std::fs::rename(&temporary, path).map_err(failed)?;
-    std::fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(failed)
+    })
 }
 
 #[cfg(test)]
@@ -200,6 +181,10 @@ mod tests {
         keys.persist(&rotated).unwrap();
         let read = SecretKeys::from_file(&path).unwrap();
         assert_eq!(read.ring.try_read().unwrap().ids(), rotated.ids());
-        assert!(!path.with_extension("key.new").exists());
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "only the key file"
+        );
     }
 }

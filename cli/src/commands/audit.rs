@@ -5,12 +5,12 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 
 use anyhow::{Result, bail};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use minicloud_proto::v1::{self as pb};
 use serde_json::{Value, json};
 
 use crate::client::{Client, ConnectArgs};
-use crate::output::{self, table};
+use crate::output::{self, ReportFormat, table};
 
 /// Flags of `mini audit`.
 #[derive(Args, Debug)]
@@ -22,21 +22,12 @@ pub struct AuditArgs {
     /// At most this many records, the newest [default: the server's, 1000].
     #[arg(long, default_value_t = 0)]
     limit: u32,
-    /// How to print the records.
-    #[arg(long, short = 'o', value_enum, default_value_t = AuditFormat::Table)]
-    output: AuditFormat,
+    /// How to print the records (json: an array).
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportFormat::Table)]
+    output: ReportFormat,
     /// --tenant narrows to one tenant's records (a tenant-admin key reads only its own).
     #[command(flatten)]
     connect: ConnectArgs,
-}
-
-/// The output formats of `mini audit`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-enum AuditFormat {
-    /// Aligned columns.
-    Table,
-    /// A JSON array of records.
-    Json,
 }
 
 /// Runs `mini audit`.
@@ -49,15 +40,15 @@ pub async fn run(args: AuditArgs) -> Result<ExitCode> {
     let client = Client::connect(&args.connect).await?;
     let records = client.audit(&tenant, &since, args.limit).await?;
     let text = match args.output {
-        AuditFormat::Json => {
+        ReportFormat::Json => {
             let records: Vec<Value> = records.iter().map(to_json).collect();
             format!("{}\n", serde_json::to_string_pretty(&records)?)
         }
-        AuditFormat::Table if records.is_empty() => {
+        ReportFormat::Table if records.is_empty() => {
             eprintln!("No audit records found.");
             return Ok(ExitCode::SUCCESS);
         }
-        AuditFormat::Table => render_table(&records),
+        ReportFormat::Table => render_table(&records),
     };
     output::print(&text)?;
     Ok(ExitCode::SUCCESS)

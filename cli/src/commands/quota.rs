@@ -8,14 +8,14 @@ use minicloud_manifests::Kind;
 use serde_json::{Value, json};
 
 use crate::client::{Client, ConnectArgs, RequestFailed};
-use crate::output::{self, table};
+use crate::output::{self, ReportFormat, table};
 
 /// Flags of `mini quota`.
 #[derive(Args, Debug)]
 pub struct QuotaArgs {
-    /// Print `{"tenant", "quota", "usage"}` as JSON instead of a table.
-    #[arg(long)]
-    json: bool,
+    /// How to print it (json: `{"tenant", "quota", "usage"}`).
+    #[arg(long, short = 'o', value_enum, default_value_t = ReportFormat::Table)]
+    output: ReportFormat,
     #[command(flatten)]
     connect: ConnectArgs,
 }
@@ -40,7 +40,7 @@ pub async fn run(args: QuotaArgs) -> Result<ExitCode> {
         .pointer("/status/usage")
         .cloned()
         .unwrap_or(json!({}));
-    if args.json {
+    if args.output == ReportFormat::Json {
         let report = json!({"tenant": tenant, "quota": quota, "usage": usage});
         output::print(&format!("{report:#}\n"))?;
         return Ok(ExitCode::SUCCESS);

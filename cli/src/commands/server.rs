@@ -18,6 +18,7 @@ use clap::Args;
 use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::audit::AuditOptions;
 use minicloud_apiserver::auth::Authenticator;
+use minicloud_apiserver::private_file::write_private;
 use minicloud_apiserver::ratelimit::{RateLimit, parse_rate};
 use minicloud_apiserver::secrets::{KEY_ENV, KEY_FILE, KeySource, SecretKeys};
 use minicloud_apiserver::server::{ServerOptions, serve_with};
@@ -32,7 +33,6 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::write_private;
 use crate::node;
 
 /// The file in the data directory holding the admin key.
@@ -212,7 +212,7 @@ async fn admin_key(api: &ResourceApi, data_dir: &Path) -> Result<String> {
     let key = issued.token.to_string();
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create {}", data_dir.display()))?;
-    write_private(&path, &format!("{key}\n"))
+    write_private(&path, format!("{key}\n").as_bytes())
         .with_context(|| format!("cannot save the admin key in {}", path.display()))?;
     println!(
         "minicloud admin key (shown once, saved in {}): {key}",

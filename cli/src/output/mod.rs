@@ -26,6 +26,17 @@ pub enum Format {
     Json,
 }
 
+/// The `-o` formats of commands that print a report rather than objects (`mini audit`,
+/// `mini quota`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// Aligned columns.
+    #[default]
+    Table,
+    /// JSON.
+    Json,
+}
+
 /// Writes `text` to stdout and flushes it, so that a reader of a pipe sees it at once; a
 /// closed pipe is an error (which `main` treats as a quiet exit), never a panic.
 pub fn print(text: &str) -> std::io::Result<()> {

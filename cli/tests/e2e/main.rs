@@ -398,7 +398,7 @@ fn quota_shows_usage_and_a_refusal_names_used_requested_and_limit() {
         "{}",
         refused.stderr
     );
-    let json = server.run(&["quota", "-t", "acme", "--json"]).ok();
+    let json = server.run(&["quota", "-t", "acme", "-o", "json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(report["usage"]["containers"], 3, "{json}");
     let missing = server.run(&["quota", "-t", "nobody"]);

@@ -46,9 +46,7 @@ spec:
 ",
             tenant = self.tenant
         );
-        let dir = tempfile::tempdir().unwrap();
-        let file = support::write_file(dir.path(), "app.yaml", &manifest);
-        self.server.run(&["apply", "-f", &file]).ok();
+        self.apply(&manifest);
     }
 
     /// This tenant's objects of a kind, as JSON.

@@ -63,9 +63,7 @@ spec:
   ingress: {{port: http}}
 "#
         );
-        let dir = tempfile::tempdir().unwrap();
-        let path = support::write_file(dir.path(), "app.yaml", &manifest);
-        self.mini(&["apply", "-f", &path]);
+        self.world.apply(&manifest);
     }
 
     /// This tenant's Instances of `app` that are ready.

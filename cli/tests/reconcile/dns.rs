@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use crate::docker::{self, TenantCleanup, docker};
-use crate::{World, eventually, support, unique};
+use crate::{World, eventually, unique};
 
 /// The id of the running container of `app` in `tenant`.
 fn container_of(tenant: &str, app: &str) -> Option<String> {
@@ -53,15 +53,7 @@ pub fn names_resolve_within_a_tenant_and_not_across() {
     let manifest = format!(
         "apiVersion: minicloud/v1\nkind: App\nmetadata:\n  name: web\n  tenant: {other}\nspec:\n  image: hello:1\n  command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n  ports: [{{name: http, port: 8080}}]\n"
     );
-    let dir = tempfile::tempdir().unwrap();
-    world
-        .server
-        .run(&[
-            "apply",
-            "-f",
-            &support::write_file(dir.path(), "other.yaml", &manifest),
-        ])
-        .ok();
+    world.apply(&manifest);
     let tenant = world.tenant.clone();
     let (probe, web, foreign) = eventually("both tenants' containers run", || {
         Some((

@@ -14,9 +14,7 @@ pub fn events_tell_what_happened_to_an_app() {
         "apiVersion: minicloud/v1\nkind: App\nmetadata:\n  name: crashy\n  tenant: {}\nspec:\n  image: hello:1\n  command: [\"sh\", \"-c\", \"sleep 1; exit 3\"]\n",
         world.tenant
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = crate::support::write_file(dir.path(), "crashy.yaml", &manifest);
-    world.server.run(&["apply", "-f", &path]).ok();
+    world.apply(&manifest);
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut wanted = vec!["Scheduled=True", "Restarted", "Available="];
     while !wanted.is_empty() {

@@ -12,9 +12,7 @@ fn chatty(world: &World, replicas: u32) {
         "apiVersion: minicloud/v1\nkind: App\nmetadata:\n  name: chatty\n  tenant: {}\nspec:\n  image: hello:1\n  replicas: {replicas}\n  command: [\"sh\", \"-c\", \"echo run $(hostname); echo oops >&2; for i in 1 2 3; do echo tick $i; sleep 1; done; exit 1\"]\n",
         world.tenant
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = crate::support::write_file(dir.path(), "chatty.yaml", &manifest);
-    world.server.run(&["apply", "-f", &path]).ok();
+    world.apply(&manifest);
 }
 
 pub fn logs_merge_instances_with_prefixes() {

@@ -35,9 +35,7 @@ impl World {
             "apiVersion: minicloud/v1\nkind: App\nmetadata:\n  name: {name}\n  tenant: {tenant}\nspec:\n  image: hello:1\n  replicas: {replicas}\n  command: [\"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/www\"]\n  ports: [{{name: http, port: 8080}}]\n{extra_spec}",
             tenant = self.tenant
         );
-        let dir = tempfile::tempdir().unwrap();
-        let path = support::write_file(dir.path(), "app.yaml", &manifest);
-        self.server.run(&["apply", "-f", &path]).ok();
+        self.apply(&manifest);
     }
 
     /// This tenant's objects of a kind, as JSON.

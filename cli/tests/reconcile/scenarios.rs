@@ -135,15 +135,7 @@ pub fn deleting_the_tenant_leaves_nothing_behind() {
          name: data\n  tenant: {tenant}\nspec:\n  size: 64Mi\n",
         tenant = world.tenant
     );
-    let dir = tempfile::tempdir().unwrap();
-    world
-        .server
-        .run(&[
-            "apply",
-            "-f",
-            &crate::support::write_file(dir.path(), "others.yaml", &others),
-        ])
-        .ok();
+    world.apply(&others);
     world.apply_app("web", 2, "");
     world.apply_app("api", 1, "");
     wait_for_running(&world, 3);
@@ -215,9 +207,7 @@ pub fn a_removed_container_comes_back_within_five_seconds() {
 pub fn an_exiting_container_is_restarted_and_reported() {
     let world = World::start(&[]);
     let manifest = "apiVersion: minicloud/v1\nkind: App\nmetadata:\n  name: crashy\n  tenant: TENANT\nspec:\n  image: hello:1\n  replicas: 1\n  command: [\"sh\", \"-c\", \"sleep 1; exit 3\"]\n".replace("TENANT", &world.tenant);
-    let dir = tempfile::tempdir().unwrap();
-    let path = crate::support::write_file(dir.path(), "crashy.yaml", &manifest);
-    world.server.run(&["apply", "-f", &path]).ok();
+    world.apply(&manifest);
     let status = eventually("the instance reports a restart and exit code 3", || {
         let instance = world.objects("instances").into_iter().next()?;
         let status = instance["status"].clone();

@@ -3,7 +3,7 @@
 
 use crate::docker::{self, docker};
 use crate::world::unique;
-use crate::{World, eventually, support};
+use crate::{World, eventually};
 
 pub fn a_secret_reaches_the_container_only_as_an_env_var() {
     let world = World::start(&[]);
@@ -12,9 +12,7 @@ pub fn a_secret_reaches_the_container_only_as_an_env_var() {
         "apiVersion: minicloud/v1\nkind: Secret\nmetadata: {{name: db, tenant: {tenant}}}\ndata: {{password: {canary}}}\n",
         tenant = world.tenant
     );
-    let dir = tempfile::tempdir().unwrap();
-    let path = support::write_file(dir.path(), "secret.yaml", &manifest);
-    world.server.run(&["apply", "-f", &path]).ok();
+    world.apply(&manifest);
     let env =
         "  env:\n    - name: DB_PASSWORD\n      valueFrom: {secret: {name: db, key: password}}\n";
     world.apply_app("web", 1, env);

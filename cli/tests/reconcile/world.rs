@@ -63,6 +63,15 @@ impl World {
     }
 }
 
+impl World {
+    /// Applies `manifest` (YAML) with the server's admin key, failing the test if it is refused.
+    pub fn apply(&self, manifest: &str) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = crate::support::write_file(dir.path(), "manifest.yaml", manifest);
+        self.server.run(&["apply", "-f", &path]).ok();
+    }
+}
+
 /// Polls `check` every 200 ms until it returns `Ok`, failing with `what` and the last `Err`
 /// (what was seen instead) after `timeout`.
 pub fn poll<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Result<T, String>) -> T {

@@ -53,9 +53,7 @@ spec:
 {extra}",
             tenant = self.tenant
         );
-        let dir = tempfile::tempdir().unwrap();
-        let file = support::write_file(dir.path(), "web.yaml", &manifest);
-        self.server.run(&["apply", "-f", &file]).ok();
+        self.apply(&manifest);
     }
 
     /// `mini ARGS… -t TENANT`.

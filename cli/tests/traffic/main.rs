@@ -73,9 +73,7 @@ spec:
 {spec}",
             tenant = self.tenant
         );
-        let dir = tempfile::tempdir().unwrap();
-        let file = support::write_file(dir.path(), "app.yaml", &manifest);
-        self.server.run(&["apply", "-f", &file]).ok();
+        self.apply(&manifest);
     }
 
     /// Applies App `web`: `replicas` of [`servers::KEEP_ALIVE_HTTP`] answering `version`, with

@@ -62,6 +62,10 @@ impl EtcdStore {
         convert_key_value(&self.namespace, kv)
     }
 
+    fn to_key_values(&self, kvs: &[EtcdKeyValue]) -> Result<Vec<KeyValue>> {
+        kvs.iter().map(|kv| self.to_key_value(kv)).collect()
+    }
+
     /// Reads the key back from a failed transaction's `else` branch.
     fn current_from_else(&self, response: &TxnResponse) -> Result<Option<KeyValue>> {
         let found = response.op_responses().into_iter().find_map(|op| match op {
@@ -142,11 +146,7 @@ impl KvRead for EtcdStore {
             .clone()
             .get(self.full_key(prefix), Some(options))
             .await?;
-        let items = response
-            .kvs()
-            .iter()
-            .map(|kv| self.to_key_value(kv))
-            .collect::<Result<_>>()?;
+        let items = self.to_key_values(response.kvs())?;
         Ok(Listing {
             items,
             revision: header_revision(response.header()),
@@ -180,11 +180,7 @@ impl KvRead for EtcdStore {
             .clone()
             .get(self.full_key(&range.start), Some(options))
             .await?;
-        let items = response
-            .kvs()
-            .iter()
-            .map(|kv| self.to_key_value(kv))
-            .collect::<Result<_>>()?;
+        let items = self.to_key_values(response.kvs())?;
         Ok(Page {
             items,
             total: u64::try_from(response.count()).unwrap_or_default(),
