@@ -464,6 +464,16 @@ class Resolver:
 
 # --------------------------------------------------------------------------- crates
 
+def default_root():
+    """The workspace in the current directory, else the one this script belongs to."""
+    manifest = os.path.join(os.getcwd(), "Cargo.toml")
+    if os.path.exists(manifest):
+        with open(manifest, encoding="utf-8") as fh:
+            if "[workspace]" in fh.read():
+                return os.getcwd()
+    return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def find_crates(root):
     crates = []
     for dirpath, dirnames, filenames in os.walk(root):
@@ -587,8 +597,9 @@ def main():
                     help="ignore references made by #[cfg(test)] / #[test] code")
     ap.add_argument("--verbose", action="store_true",
                     help="with --edges, also list references that are not edges")
-    ap.add_argument("--root", default=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                    help="workspace root (default: the parent of scripts/)")
+    ap.add_argument("--root", default=default_root(),
+                    help="workspace root (default: the current directory when it holds a "
+                         "workspace Cargo.toml, else the parent of scripts/)")
     args = ap.parse_args()
     root = os.path.abspath(args.root)
 
