@@ -355,7 +355,7 @@ mod tests {
 
     fn start(hash: &str) -> Op {
         let container = json!({
-            "image": "hello:1", "resources": {},
+            "image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256},
             "volumes": [{"volume": "data", "mountPath": "/data"}]
         });
         Op::StartInstance(StartInstance {

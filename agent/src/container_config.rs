@@ -6,7 +6,6 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use minicloud_manifests::defaults::{DEFAULT_CPU, DEFAULT_MEMORY, DEFAULT_PIDS};
 use minicloud_manifests::{ContainerSpec, Protocol};
 use minicloud_proto::v1::StartInstance;
 
@@ -290,9 +289,9 @@ fn port_key(port: &minicloud_manifests::Port) -> String {
 fn limits(spec: &ContainerSpec) -> Limits {
     let resources = &spec.resources;
     Limits {
-        memory_bytes: resources.memory.unwrap_or(DEFAULT_MEMORY).get(),
-        nano_cpus: resources.cpu.unwrap_or(DEFAULT_CPU).millis() * 1_000_000,
-        pids: resources.pids.unwrap_or(DEFAULT_PIDS),
+        memory_bytes: resources.memory.get(),
+        nano_cpus: resources.cpu.millis() * 1_000_000,
+        pids: resources.pids,
     }
 }
 
@@ -347,7 +346,9 @@ mod tests {
     #[test]
     fn only_allowlisted_capabilities_are_added_back() {
         let spec = |caps: &[&str]| {
-            start(json!({"image": "hello:1", "resources": {}, "capabilities": caps}))
+            start(
+                json!({"image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256}, "capabilities": caps}),
+            )
         };
         let config = container_config(&spec(&["NET_BIND_SERVICE", "CHOWN"]), "n1").unwrap();
         assert_eq!(config.cap_drop, ["ALL"]);
@@ -361,8 +362,8 @@ mod tests {
 
     #[test]
     fn a_minimal_spec_gets_every_isolation_default() {
-        let config =
-            container_config(&start(json!({"image": "hello:1", "resources": {}})), "n1").unwrap();
+        let minimal = container_of(json!({"image": "hello:1"}));
+        let config = container_config(&start(minimal), "n1").unwrap();
         assert_eq!(config.name, "mc-acme-web-1");
         assert_eq!((config.entrypoint, config.cmd), (None, None));
         assert_eq!(config.hostname, "web-1");
@@ -395,7 +396,7 @@ mod tests {
     #[test]
     fn labels_name_node_tenant_app_instance_release_and_spec_hash() {
         let config =
-            container_config(&start(json!({"image": "hello:1", "resources": {}})), "n1").unwrap();
+            container_config(&start(json!({"image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256}})), "n1").unwrap();
         let expected = [
             ("minicloud.managed", "true"),
             ("minicloud.node", "n1"),
@@ -455,13 +456,19 @@ mod tests {
         assert!(config.tmpfs["/tmp"].ends_with(",uid=1000,gid=1000"));
     }
 
+    /// The resolved container of an App spec written as `app_spec`.
+    fn container_of(app_spec: serde_json::Value) -> serde_json::Value {
+        let spec: minicloud_manifests::AppSpec = serde_json::from_value(app_spec).unwrap();
+        serde_json::to_value(spec.container()).unwrap()
+    }
+
     #[test]
     fn the_health_check_is_stored_resolved_in_a_label() {
-        let op = start(json!({
-            "image": "hello:1", "resources": {},
+        let op = start(container_of(json!({
+            "image": "hello:1",
             "ports": [{"name": "http", "port": 8080}],
             "healthCheck": {"http": {"path": "/healthz", "port": "http"}, "periodSeconds": 2}
-        }));
+        })));
         let config = container_config(&op, "n1").unwrap();
         let stored: serde_json::Value =
             serde_json::from_str(&config.labels["minicloud.health"]).unwrap();
@@ -475,17 +482,19 @@ mod tests {
 
     #[test]
     fn a_health_check_on_an_undeclared_port_is_refused() {
-        let op = start(json!({
-            "image": "hello:1", "resources": {},
+        let op = start(container_of(json!({
+            "image": "hello:1",
             "healthCheck": {"http": {"path": "/healthz", "port": "http"}}
-        }));
+        })));
         let err = container_config(&op, "n1").unwrap_err();
         assert!(matches!(err, ConfigError::UnknownHealthCheckPort(port) if port == "http"));
     }
 
     #[test]
     fn secret_values_never_appear_in_debug_output() {
-        let mut op = start(json!({"image": "hello:1", "resources": {}}));
+        let mut op = start(
+            json!({"image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256}}),
+        );
         op.secret_env.insert("TOKEN".into(), "s3cr3t".into());
         let config = container_config(&op, "n1").unwrap();
         assert_eq!(config.env.to_docker(), ["TOKEN=s3cr3t"]);
@@ -496,7 +505,7 @@ mod tests {
     #[test]
     fn a_secret_reference_without_a_value_is_refused() {
         let op = start(json!({
-            "image": "hello:1", "resources": {},
+            "image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256},
             "env": [{"name": "DB", "valueFrom": {"secret": {"name": "db", "key": "k"}}}]
         }));
         let err = container_config(&op, "n1").unwrap_err();
@@ -512,7 +521,7 @@ mod tests {
             Err(ConfigError::InvalidSpec(_))
         ));
         let op = start(json!({
-            "image": "hello:1", "resources": {},
+            "image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256},
             "volumes": [{"volume": "data", "mountPath": "data"}]
         }));
         assert!(matches!(

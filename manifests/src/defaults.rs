@@ -1,8 +1,16 @@
-//! Defaulting: fills what a user may omit, as a separate step after parsing so it can be
-//! tested and so stored objects show the effective values. Idempotent. (`apiVersion` needs
-//! no step here: it is defaulted while parsing, as the type can only hold `minicloud/v1`.)
+//! Defaulting, in one place: what a user may omit, resolved to the values minicloud runs with.
+//!
+//! The resolved types ([`ResolvedResources`], [`ResolvedHealthCheck`], [`ResolvedUpdate`] and
+//! the Instance's [`ContainerSpec`]) have no optional fields, so admission, quota, controllers
+//! and agent take their values as they are and never default anything themselves.
+//! [`apply_defaults`] writes the same values back into a written object, so stored objects show
+//! the effective values. Idempotent. (`apiVersion` needs no step here: it is defaulted while
+//! parsing, as the type can only hold `minicloud/v1`.)
 
-use crate::kinds::{AppSpec, HealthCheck, Resources, UpdateStrategy};
+use crate::kinds::{
+    AppSpec, ContainerSpec, HealthCheck, ResolvedHealthCheck, ResolvedResources, ResolvedUpdate,
+    Resources, UpdateStrategy,
+};
 use crate::quantity::{Bytes, Cpu};
 use crate::resource::Resource;
 
@@ -18,38 +26,128 @@ pub const DEFAULT_MAX_SURGE: u32 = 1;
 /// Fills in defaults. The ingress host is left to the server, which knows the domain.
 pub fn apply_defaults(resource: &mut Resource) {
     match resource {
-        Resource::App(app) => app_spec(&mut app.spec),
-        Resource::Release(release) => app_spec(&mut release.spec.app_spec),
-        Resource::Instance(instance) => resources(&mut instance.spec.container.resources),
+        Resource::App(app) => app.spec = app.spec.with_defaults(),
+        Resource::Release(release) => release.spec.app_spec = release.spec.app_spec.with_defaults(),
         _ => {}
     }
 }
 
-/// Fills in an App spec's defaults.
-pub fn app_spec(spec: &mut AppSpec) {
-    spec.replicas.get_or_insert(1);
-    resources(spec.resources.get_or_insert_with(Resources::default));
-    if let Some(check) = &mut spec.health_check {
-        health_check(check);
+impl Resources {
+    /// The limits these resolve to: each one given, or its default.
+    pub fn resolve(&self) -> ResolvedResources {
+        ResolvedResources {
+            cpu: self.cpu.unwrap_or(DEFAULT_CPU),
+            memory: self.memory.unwrap_or(DEFAULT_MEMORY),
+            pids: self.pids.unwrap_or(DEFAULT_PIDS),
+        }
     }
-    let update = spec.update.get_or_insert_with(UpdateStrategy::default);
-    update.max_surge.get_or_insert(DEFAULT_MAX_SURGE);
-    update.max_unavailable.get_or_insert(0);
-    update.progress_deadline_seconds.get_or_insert(120);
 }
 
-fn resources(resources: &mut Resources) {
-    resources.cpu.get_or_insert(DEFAULT_CPU);
-    resources.memory.get_or_insert(DEFAULT_MEMORY);
-    resources.pids.get_or_insert(DEFAULT_PIDS);
+impl From<ResolvedResources> for Resources {
+    fn from(resolved: ResolvedResources) -> Self {
+        Resources {
+            cpu: Some(resolved.cpu),
+            memory: Some(resolved.memory),
+            pids: Some(resolved.pids),
+        }
+    }
 }
 
-fn health_check(check: &mut HealthCheck) {
-    check.initial_delay_seconds.get_or_insert(0);
-    check.period_seconds.get_or_insert(10);
-    check.timeout_seconds.get_or_insert(1);
-    check.failure_threshold.get_or_insert(3);
-    check.success_threshold.get_or_insert(1);
+impl HealthCheck {
+    /// The check with every timing and threshold given or defaulted; the port stays as written.
+    pub fn resolve(&self) -> ResolvedHealthCheck {
+        ResolvedHealthCheck {
+            http: self.http.clone(),
+            initial_delay_seconds: self.initial_delay_seconds.unwrap_or(0),
+            period_seconds: self.period_seconds.unwrap_or(10),
+            timeout_seconds: self.timeout_seconds.unwrap_or(1),
+            failure_threshold: self.failure_threshold.unwrap_or(3),
+            success_threshold: self.success_threshold.unwrap_or(1),
+        }
+    }
+}
+
+impl From<ResolvedHealthCheck> for HealthCheck {
+    fn from(resolved: ResolvedHealthCheck) -> Self {
+        HealthCheck {
+            http: resolved.http,
+            initial_delay_seconds: Some(resolved.initial_delay_seconds),
+            period_seconds: Some(resolved.period_seconds),
+            timeout_seconds: Some(resolved.timeout_seconds),
+            failure_threshold: Some(resolved.failure_threshold),
+            success_threshold: Some(resolved.success_threshold),
+        }
+    }
+}
+
+impl UpdateStrategy {
+    /// The rolling-update numbers these resolve to.
+    pub fn resolve(&self) -> ResolvedUpdate {
+        ResolvedUpdate {
+            max_surge: self.max_surge.unwrap_or(DEFAULT_MAX_SURGE),
+            max_unavailable: self.max_unavailable.unwrap_or(0),
+            progress_deadline_seconds: self.progress_deadline_seconds.unwrap_or(120),
+        }
+    }
+}
+
+impl From<ResolvedUpdate> for UpdateStrategy {
+    fn from(resolved: ResolvedUpdate) -> Self {
+        UpdateStrategy {
+            max_surge: Some(resolved.max_surge),
+            max_unavailable: Some(resolved.max_unavailable),
+            progress_deadline_seconds: Some(resolved.progress_deadline_seconds),
+        }
+    }
+}
+
+impl AppSpec {
+    /// Instances wanted (default 1).
+    pub fn replica_count(&self) -> u32 {
+        self.replicas.unwrap_or(1)
+    }
+
+    /// Each instance's limits.
+    pub fn resolved_resources(&self) -> ResolvedResources {
+        self.resources.clone().unwrap_or_default().resolve()
+    }
+
+    /// How a rolling update replaces instances.
+    pub fn resolved_update(&self) -> ResolvedUpdate {
+        self.update.clone().unwrap_or_default().resolve()
+    }
+
+    /// The spec as written with every default filled in: what is stored, and what a Release
+    /// records.
+    pub fn with_defaults(&self) -> AppSpec {
+        AppSpec {
+            replicas: Some(self.replica_count()),
+            resources: Some(self.resolved_resources().into()),
+            health_check: self.health_check.as_ref().map(|c| c.resolve().into()),
+            update: Some(self.resolved_update().into()),
+            ..self.clone()
+        }
+    }
+
+    /// The container each instance runs.
+    pub fn container(&self) -> ContainerSpec {
+        ContainerSpec {
+            image: self.image.clone().unwrap_or_default(),
+            command: self.command.clone(),
+            args: self.args.clone(),
+            env: self.env.clone(),
+            ports: self.ports.clone(),
+            volumes: self.volumes.clone(),
+            user: self.user,
+            resources: self.resolved_resources(),
+            health_check: self.health_check.as_ref().map(HealthCheck::resolve),
+            capabilities: self
+                .capabilities
+                .as_ref()
+                .map(|c| c.add.clone())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -144,5 +242,60 @@ mod tests {
         let mut twice = once.clone();
         apply_defaults(&mut twice);
         assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn the_container_of_an_app_has_every_limit_and_timing_set() {
+        let spec = AppSpec {
+            image: Some("hello:1".into()),
+            resources: Some(Resources {
+                memory: Some(Bytes::mebibytes(64)),
+                ..Resources::default()
+            }),
+            health_check: Some(HealthCheck {
+                http: HttpProbe {
+                    path: "/healthz".into(),
+                    port: PortRef::Name("http".into()),
+                },
+                initial_delay_seconds: None,
+                period_seconds: Some(2),
+                timeout_seconds: None,
+                failure_threshold: None,
+                success_threshold: None,
+            }),
+            ..AppSpec::default()
+        };
+        let container = spec.container();
+        assert_eq!(
+            container.resources,
+            ResolvedResources {
+                cpu: DEFAULT_CPU,
+                memory: Bytes::mebibytes(64),
+                pids: DEFAULT_PIDS,
+            }
+        );
+        let check = container.health_check.unwrap();
+        assert_eq!(check.http.port, PortRef::Name("http".into()));
+        assert_eq!(
+            (
+                check.period_seconds,
+                check.timeout_seconds,
+                check.failure_threshold
+            ),
+            (2, 1, 3)
+        );
+    }
+
+    #[test]
+    fn a_defaulted_spec_resolves_to_the_same_container() {
+        let spec = AppSpec {
+            image: Some("hello:1".into()),
+            ..AppSpec::default()
+        };
+        assert_eq!(spec.with_defaults().container(), spec.container());
+        assert_eq!(
+            spec.with_defaults().resolved_update(),
+            spec.resolved_update()
+        );
     }
 }

@@ -218,7 +218,7 @@ mod tests {
         json!({
             "http": {"path": "/healthz", "port": 8080},
             "initialDelaySeconds": initial_delay, "periodSeconds": period,
-            "failureThreshold": failure_threshold,
+            "failureThreshold": failure_threshold, "timeoutSeconds": 1, "successThreshold": 1,
         })
     }
 

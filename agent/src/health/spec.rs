@@ -1,11 +1,11 @@
-//! A container's health check as the agent runs it. When the container is created, the check is
-//! resolved (defaults filled in, a named port turned into its number) and stored in the
-//! container's `minicloud.health` label; the prober reads it back from there, so what to probe
+//! A container's health check as the agent runs it. When the container is created, the check
+//! (its defaults already filled in by the Instance's resolved container) gets its named port
+//! turned into its number and is stored in the container's `minicloud.health` label; the prober reads it back from there, so what to probe
 //! is known from Docker alone, also after the agent restarts.
 
 use std::collections::BTreeMap;
 
-use minicloud_manifests::{AppSpec, HealthCheck, Port, PortRef, defaults};
+use minicloud_manifests::{Port, PortRef, ResolvedHealthCheck};
 
 use super::state::Policy;
 use crate::labels;
@@ -35,25 +35,14 @@ pub enum LabelError {
     NamedPort(String),
 }
 
-/// `check` with every default filled in and its port as a number, `None` when it names a port
-/// `ports` does not declare.
-pub fn resolve(check: &HealthCheck, ports: &[Port]) -> Option<HealthCheck> {
-    let mut resolved = with_defaults(check);
+/// `check` with its port as a number, `None` when it names a port `ports` does not declare.
+pub fn resolve(check: &ResolvedHealthCheck, ports: &[Port]) -> Option<ResolvedHealthCheck> {
+    let mut resolved = check.clone();
     if let PortRef::Name(name) = &resolved.http.port {
         let port = ports.iter().find(|p| p.name.as_ref() == Some(name))?;
         resolved.http.port = PortRef::Number(port.port);
     }
     Some(resolved)
-}
-
-/// The manifests' own defaults, so the agent and the stored objects agree on them.
-fn with_defaults(check: &HealthCheck) -> HealthCheck {
-    let mut spec = AppSpec {
-        health_check: Some(check.clone()),
-        ..AppSpec::default()
-    };
-    defaults::app_spec(&mut spec);
-    spec.health_check.unwrap_or_else(|| check.clone())
 }
 
 /// The health check a container's labels carry; `None` when it has none.
@@ -63,8 +52,7 @@ pub fn from_labels(labels: &BTreeMap<String, String>) -> Option<Result<ProbeSpec
 }
 
 fn parse(text: &str) -> Result<ProbeSpec, LabelError> {
-    let check: HealthCheck = serde_json::from_str(text).map_err(LabelError::Invalid)?;
-    let check = with_defaults(&check);
+    let check: ResolvedHealthCheck = serde_json::from_str(text).map_err(LabelError::Invalid)?;
     let port = match &check.http.port {
         PortRef::Number(port) => *port,
         PortRef::Name(name) => return Err(LabelError::NamedPort(name.clone())),
@@ -80,11 +68,11 @@ fn parse(text: &str) -> Result<ProbeSpec, LabelError> {
 mod tests {
     use std::time::Duration;
 
-    use minicloud_manifests::HttpProbe;
+    use minicloud_manifests::{HealthCheck, HttpProbe};
 
     use super::*;
 
-    fn check(port: PortRef) -> HealthCheck {
+    fn check(port: PortRef) -> ResolvedHealthCheck {
         HealthCheck {
             http: HttpProbe {
                 path: "/healthz".into(),
@@ -96,6 +84,7 @@ mod tests {
             failure_threshold: None,
             success_threshold: None,
         }
+        .resolve()
     }
 
     fn http_port() -> Vec<Port> {
@@ -110,11 +99,11 @@ mod tests {
     fn a_named_port_becomes_its_number_and_defaults_are_filled_in() {
         let resolved = resolve(&check(PortRef::Name("http".into())), &http_port()).unwrap();
         assert_eq!(resolved.http.port, PortRef::Number(8080));
-        assert_eq!(resolved.period_seconds, Some(2));
-        assert_eq!(resolved.timeout_seconds, Some(1));
-        assert_eq!(resolved.failure_threshold, Some(3));
-        assert_eq!(resolved.success_threshold, Some(1));
-        assert_eq!(resolved.initial_delay_seconds, Some(0));
+        assert_eq!(resolved.period_seconds, 2);
+        assert_eq!(resolved.timeout_seconds, 1);
+        assert_eq!(resolved.failure_threshold, 3);
+        assert_eq!(resolved.success_threshold, 1);
+        assert_eq!(resolved.initial_delay_seconds, 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use minicloud_manifests::HealthCheck;
+use minicloud_manifests::ResolvedHealthCheck;
 
 /// Timing and thresholds of a health check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -26,18 +26,16 @@ pub struct Policy {
 }
 
 impl Policy {
-    /// The policy of a check whose defaults are filled in; an unset or smaller field counts as
-    /// its smallest valid value.
-    pub fn from_check(check: &HealthCheck) -> Policy {
-        let seconds = |value: Option<u32>, min: u32| {
-            Duration::from_secs(value.unwrap_or(min).max(min).into())
-        };
+    /// The policy of a resolved check; a field below its smallest valid value counts as that
+    /// value.
+    pub fn from_check(check: &ResolvedHealthCheck) -> Policy {
+        let seconds = |value: u32, min: u32| Duration::from_secs(value.max(min).into());
         Policy {
             initial_delay: seconds(check.initial_delay_seconds, 0),
             period: seconds(check.period_seconds, 1),
             timeout: seconds(check.timeout_seconds, 1),
-            failure_threshold: check.failure_threshold.unwrap_or(1).max(1),
-            success_threshold: check.success_threshold.unwrap_or(1).max(1),
+            failure_threshold: check.failure_threshold.max(1),
+            success_threshold: check.success_threshold.max(1),
         }
     }
 
@@ -186,9 +184,12 @@ mod tests {
     }
 
     #[test]
-    fn unset_fields_count_as_their_smallest_values() {
-        let check: HealthCheck =
-            serde_json::from_str(r#"{"http": {"path": "/", "port": 80}}"#).unwrap();
+    fn fields_below_their_smallest_values_count_as_those() {
+        let check: ResolvedHealthCheck = serde_json::from_str(
+            r#"{"http": {"path": "/", "port": 80}, "initialDelaySeconds": 0, "periodSeconds": 0,
+                "timeoutSeconds": 0, "failureThreshold": 0, "successThreshold": 0}"#,
+        )
+        .unwrap();
         let p = Policy::from_check(&check);
         assert_eq!(
             (p.initial_delay, p.period, p.timeout),

@@ -232,7 +232,7 @@ mod tests {
                 args: Vec::new(),
                 env: Vec::new(),
                 ports: vec![port("http", 8080), port("admin", 9090)],
-                resources: Resources::default(),
+                resources: Resources::default().resolve(),
                 volumes: Vec::new(),
                 health_check: None,
                 user: None,

@@ -162,7 +162,7 @@ fn instance(name: &str, address: SocketAddr, ready: bool) -> Instance {
             port: address.port(),
             protocol: None,
         }],
-        resources: Resources::default(),
+        resources: Resources::default().resolve(),
         volumes: Vec::new(),
         health_check: None,
         user: None,

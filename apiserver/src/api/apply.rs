@@ -49,6 +49,9 @@ pub struct ApplyResult {
 /// The parts of the manifest that decide how it merges with the stored object.
 struct Desired {
     target: ObjectRef,
+    /// The manifest, typed, defaulted and validated: what admission reads.
+    resource: Resource,
+    /// The manifest as it will be stored.
     object: Value,
     precondition: Option<Revision>,
     /// Fields of `metadata` the manifest sets explicitly (an empty list there clears them).
@@ -114,8 +117,9 @@ impl ResourceApi {
         }
         let mut object = desired.object.clone();
         initialise_server_fields(&mut object);
-        let owners_live = self.owner_guards(&desired.target, &object).await?;
-        let cost = Cost::of(&object)?;
+        let owners = &desired.resource.metadata().owner_references;
+        let owners_live = self.owner_guards(&desired.target, owners).await?;
+        let cost = Cost::of(&desired.resource);
         let ledger = match quota::tenant_of(&desired.target) {
             Some(tenant) if quota::accounted(desired.target.kind) => {
                 Some(self.ledger(tenant).await?)
@@ -172,8 +176,9 @@ impl ResourceApi {
     /// Refuses an App that runs as root (`spec.user: 0`) unless its Tenant has
     /// `spec.allowRoot: true`. A tenant that does not exist allows nothing.
     async fn admit_root(&self, desired: &Desired) -> Result<()> {
-        let runs_as_root = desired.object.pointer("/spec/user").and_then(Value::as_u64) == Some(0);
-        if desired.target.kind != Kind::App || !runs_as_root {
+        let runs_as_root =
+            matches!(&desired.resource, Resource::App(app) if app.spec.user == Some(0));
+        if !runs_as_root {
             return Ok(());
         }
         let tenant = desired.target.tenant.clone().unwrap_or_default();
@@ -204,15 +209,14 @@ impl ResourceApi {
         })
     }
 
-    /// Compares that hold while every owner `object` names is as it was read: existing, with
-    /// the uid named, not being deleted. A create guarded by them can never add a dependent
-    /// after the cascade that removed its owner; an owner already gone is [`ApiError::OwnerGone`].
-    async fn owner_guards(&self, target: &ObjectRef, object: &Value) -> Result<Vec<Compare>> {
-        let owners: Vec<OwnerReference> = objects::metadata_field(object, "ownerReferences")
-            .map(|owners| serde_json::from_value(owners.clone()))
-            .transpose()
-            .map_err(|error| ApiError::Internal(format!("validated ownerReferences: {error}")))?
-            .unwrap_or_default();
+    /// Compares that hold while every one of `owners` is as it was read: existing, with the
+    /// uid named, not being deleted. A create guarded by them can never add a dependent after
+    /// the cascade that removed its owner; an owner already gone is [`ApiError::OwnerGone`].
+    async fn owner_guards(
+        &self,
+        target: &ObjectRef,
+        owners: &[OwnerReference],
+    ) -> Result<Vec<Compare>> {
         let mut compares = Vec::with_capacity(owners.len());
         for owner in owners {
             let tenant = match owner.kind.scope() {
@@ -266,7 +270,7 @@ impl ResourceApi {
         }
         let diff = diff(Some(&current), &object);
         if dry_run {
-            let (before, after) = (Cost::of(&current)?, Cost::of(&object)?);
+            let (before, after) = (Cost::of_stored(&current)?, Cost::of(&desired.resource));
             self.admit_change(&desired.target, before, after).await?;
             return Ok(ApplyResult {
                 outcome: ApplyOutcome::Configured,
@@ -288,7 +292,7 @@ impl ResourceApi {
                 ctx,
                 &desired.target,
                 kv,
-                (&current, &object),
+                (Cost::of_stored(&current)?, Cost::of(&desired.resource)),
                 desired.sealing.encode(&object, Some(&stored)),
             )
             .await?;
@@ -300,18 +304,17 @@ impl ResourceApi {
         })
     }
 
-    /// Replaces `kv` with `stored` (the encoding of the update from `current` to `object`),
-    /// with the audit record of `ctx`; when that changes what the object costs, the tenant's
-    /// usage moves in the same transaction, admitted against its quota.
+    /// Replaces `kv` with `stored` (the encoding of the update), with the audit record of
+    /// `ctx`; when that changes what the object costs (`before` → `after`), the tenant's usage
+    /// moves in the same transaction, admitted against its quota.
     async fn write_update(
         &self,
         ctx: &RequestContext,
         target: &ObjectRef,
         kv: &KeyValue,
-        (current, object): (&Value, &Value),
+        (before, after): (Cost, Cost),
         stored: Vec<u8>,
     ) -> Result<Revision> {
-        let (before, after) = (Cost::of(current)?, Cost::of(object)?);
         let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
             .then([TxnOp::Put(kv.key.clone(), stored)]);
         if let Some(ledger) = self.admit_change(target, before, after).await? {
@@ -366,6 +369,7 @@ fn prepare(ctx: &RequestContext, body: &[u8]) -> Result<Desired> {
         explicit_finalizers: explicit("finalizers"),
         explicit_owners: explicit("ownerReferences"),
         object,
+        resource,
         sealing: Sealing::none(),
     })
 }

@@ -201,7 +201,7 @@ struct Released(BTreeMap<String, Cost>);
 
 impl Released {
     fn add(&mut self, object: &Value) -> Result<()> {
-        let cost = Cost::of(object)?;
+        let cost = Cost::of_stored(object)?;
         let tenant = objects::metadata_field(object, "tenant").and_then(Value::as_str);
         if let (Some(tenant), false) = (tenant, cost == Cost::ZERO) {
             let total = self.0.entry(tenant.to_owned()).or_insert(Cost::ZERO);

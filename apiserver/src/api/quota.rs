@@ -17,8 +17,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
-use minicloud_manifests::defaults::{DEFAULT_CPU, DEFAULT_MAX_SURGE, DEFAULT_MEMORY};
-use minicloud_manifests::{Bytes, Cpu, Kind, Quota, Scope, Usage};
+use minicloud_manifests::{AppSpec, Bytes, Cpu, Kind, Quota, Resource, Scope, Usage, VolumeSpec};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -44,37 +43,46 @@ impl Cost {
         storage: 0,
     };
 
-    /// The cost of a stored or desired object (defaults already applied); zero for kinds that
-    /// use no quota.
-    pub(super) fn of(object: &Value) -> Result<Cost> {
+    /// The cost of an object as admission holds it; zero for kinds that use no quota.
+    pub(super) fn of(resource: &Resource) -> Cost {
+        match resource {
+            Resource::App(app) => Cost::of_app(&app.spec),
+            Resource::Volume(volume) => Cost::of_volume(&volume.spec),
+            _ => Cost::ZERO,
+        }
+    }
+
+    /// The cost of an object as read from the store: only the spec of the kinds that use quota
+    /// is read.
+    pub(super) fn of_stored(object: &Value) -> Result<Cost> {
         match object.get("kind").and_then(Value::as_str) {
-            Some(kind) if kind == Kind::App.as_str() => {
-                let replicas = object
-                    .pointer("/spec/replicas")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(1);
-                let surge = object
-                    .pointer("/spec/update/maxSurge")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(u64::from(DEFAULT_MAX_SURGE));
-                let containers = replicas.saturating_add(surge.min(replicas));
-                let cpu = field(object, "/spec/resources/cpu")?.unwrap_or(DEFAULT_CPU);
-                let memory = field(object, "/spec/resources/memory")?.unwrap_or(DEFAULT_MEMORY);
-                Ok(Cost {
-                    containers,
-                    cpu_millis: containers.saturating_mul(cpu.millis()),
-                    memory: containers.saturating_mul(memory.get()),
-                    storage: 0,
-                })
-            }
+            Some(kind) if kind == Kind::App.as_str() => Ok(Cost::of_app(&stored_spec(object)?)),
             Some(kind) if kind == Kind::Volume.as_str() => {
-                let size: Bytes = field(object, "/spec/size")?.unwrap_or_default();
-                Ok(Cost {
-                    storage: size.get(),
-                    ..Cost::ZERO
-                })
+                Ok(Cost::of_volume(&stored_spec(object)?))
             }
             _ => Ok(Cost::ZERO),
+        }
+    }
+
+    /// What an App may run at its peak: `replicas` plus its rolling update's surge (never more
+    /// than `replicas`), each instance with its limits.
+    fn of_app(spec: &AppSpec) -> Cost {
+        let replicas = u64::from(spec.replica_count());
+        let surge = u64::from(spec.resolved_update().max_surge);
+        let containers = replicas.saturating_add(surge.min(replicas));
+        let limits = spec.resolved_resources();
+        Cost {
+            containers,
+            cpu_millis: containers.saturating_mul(limits.cpu.millis()),
+            memory: containers.saturating_mul(limits.memory.get()),
+            storage: 0,
+        }
+    }
+
+    fn of_volume(spec: &VolumeSpec) -> Cost {
+        Cost {
+            storage: spec.size.get(),
+            ..Cost::ZERO
         }
     }
 
@@ -115,13 +123,20 @@ impl Cost {
     }
 }
 
-/// Reads a quantity field of a validated object.
-fn field<T: DeserializeOwned>(object: &Value, pointer: &str) -> Result<Option<T>> {
+/// A typed field of a stored object, which was validated when it was written; `None` when the
+/// object has no such field.
+fn stored_field<T: DeserializeOwned>(object: &Value, pointer: &str) -> Result<Option<T>> {
     object
         .pointer(pointer)
         .map(|value| serde_json::from_value(value.clone()))
         .transpose()
         .map_err(|error| ApiError::Internal(format!("validated field {pointer}: {error}")))
+}
+
+/// The typed spec of a stored object.
+fn stored_spec<T: DeserializeOwned>(object: &Value) -> Result<T> {
+    stored_field(object, "/spec")?
+        .ok_or_else(|| ApiError::Internal("a stored object has no spec".into()))
 }
 
 /// Whether writes of `kind` can change a tenant's usage (or, for a Tenant, carry it).
@@ -175,8 +190,8 @@ impl ResourceApi {
         let (quota, mirrored) = match &owner {
             Some(kv) => {
                 let object = objects::decode(kv, kv.mod_revision)?;
-                let usage: Option<Usage> = field(&object, "/status/usage")?;
-                let quota = field(&object, "/spec/quota")?.unwrap_or_default();
+                let usage: Option<Usage> = stored_field(&object, "/status/usage")?;
+                let quota = stored_field(&object, "/spec/quota")?.unwrap_or_default();
                 (quota, usage.as_ref().map(Cost::from_usage))
             }
             None => (Quota::default(), None),
@@ -249,7 +264,8 @@ impl ResourceApi {
             for kind in [Kind::App, Kind::Volume] {
                 let prefix = keys::kind_prefix(kind.plural(), Some(tenant));
                 for kv in self.store.list(&prefix).await?.items {
-                    counted = counted.plus(Cost::of(&objects::decode(&kv, kv.mod_revision)?)?);
+                    counted =
+                        counted.plus(Cost::of_stored(&objects::decode(&kv, kv.mod_revision)?)?);
                 }
             }
             let mirror_right = ledger.owner.is_none() || ledger.mirrored == Some(counted);
@@ -488,7 +504,7 @@ mod tests {
     fn an_app_costs_its_replicas_times_its_limits() {
         let app = json!({"kind": "App", "spec": {"replicas": 3, "update": {"maxSurge": 0},
             "resources": {"cpu": "500m", "memory": "256Mi"}}});
-        let cost = Cost::of(&app).unwrap();
+        let cost = Cost::of_stored(&app).unwrap();
         assert_eq!(cost.containers, 3);
         assert_eq!(cost.cpu_millis, 1500);
         assert_eq!(cost.memory, 3 * 256 * 1024 * 1024);
@@ -498,7 +514,7 @@ mod tests {
     #[test]
     fn an_app_reserves_its_rolling_update_surge_while_it_runs() {
         let app = |replicas: u64, update: Value| {
-            Cost::of(
+            Cost::of_stored(
                 &json!({"kind": "App", "spec": {"replicas": replicas, "update": update,
                 "resources": {"cpu": "250m"}}}),
             )
@@ -518,9 +534,9 @@ mod tests {
     #[test]
     fn a_volume_costs_its_size_and_other_kinds_nothing() {
         let volume = json!({"kind": "Volume", "spec": {"size": "1Gi"}});
-        assert_eq!(Cost::of(&volume).unwrap().storage, 1 << 30);
+        assert_eq!(Cost::of_stored(&volume).unwrap().storage, 1 << 30);
         let secret = json!({"kind": "Secret", "data": {"a": "b"}});
-        assert_eq!(Cost::of(&secret).unwrap(), Cost::ZERO);
+        assert_eq!(Cost::of_stored(&secret).unwrap(), Cost::ZERO);
     }
 
     fn ledger(used: Cost, quota: Quota) -> Ledger {
@@ -535,8 +551,10 @@ mod tests {
     }
 
     fn app(replicas: u64) -> Cost {
-        Cost::of(&json!({"kind": "App", "spec": {"replicas": replicas, "update": {"maxSurge": 0}}}))
-            .unwrap()
+        Cost::of_stored(
+            &json!({"kind": "App", "spec": {"replicas": replicas, "update": {"maxSurge": 0}}}),
+        )
+        .unwrap()
     }
 
     #[test]

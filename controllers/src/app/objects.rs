@@ -4,8 +4,7 @@
 use std::collections::BTreeMap;
 
 use minicloud_manifests::{
-    App, AppSpec, ContainerSpec, Instance, InstanceSpec, Kind, ObjectMeta, OwnerReference, Release,
-    ReleaseSpec, defaults,
+    App, AppSpec, Instance, InstanceSpec, Kind, ObjectMeta, OwnerReference, Release, ReleaseSpec,
 };
 use rand::Rng;
 
@@ -38,8 +37,7 @@ pub fn release_hash(app: &App) -> String {
 /// The hash of what makes the containers: the defaulted spec without the fields that do not
 /// change them (`replicas`, `update`), so scaling rolls nothing.
 fn template_hash(spec: &AppSpec) -> String {
-    let mut template = spec.clone();
-    defaults::app_spec(&mut template);
+    let mut template = spec.with_defaults();
     template.replicas = None;
     template.update = None;
     stable_hash(&template)
@@ -53,8 +51,7 @@ pub fn release_name(app: &str, revision: u64) -> String {
 
 /// A new Release `revision` of `app` with template hash `hash`.
 pub fn release(app: &App, revision: u64, hash: &str) -> Release {
-    let mut app_spec = app.spec.clone();
-    defaults::app_spec(&mut app_spec);
+    let app_spec = app.spec.with_defaults();
     let mut meta = owned_meta(app, release_name(&app.metadata.name, revision));
     if let Some(restarted_at) = app.metadata.annotations.get(RESTARTED_AT) {
         meta.annotations
@@ -89,7 +86,7 @@ pub fn instance(app: &App, release: &Release, suffix: &str) -> Instance {
         app: app.metadata.name.clone(),
         release: release.metadata.name.clone(),
         node: None,
-        container: container(&release.spec.app_spec),
+        container: release.spec.app_spec.container(),
     };
     Instance::new(meta, spec)
 }
@@ -100,24 +97,6 @@ pub fn random_suffix() -> String {
     (0..SUFFIX_LEN)
         .map(|_| char::from(SUFFIX_ALPHABET[rng.random_range(0..SUFFIX_ALPHABET.len())]))
         .collect()
-}
-
-/// The container an App spec resolves to, defaults applied.
-pub fn container(spec: &AppSpec) -> ContainerSpec {
-    let mut spec = spec.clone();
-    defaults::app_spec(&mut spec);
-    ContainerSpec {
-        image: spec.image.unwrap_or_default(),
-        command: spec.command,
-        args: spec.args,
-        env: spec.env,
-        ports: spec.ports,
-        resources: spec.resources.unwrap_or_default(),
-        volumes: spec.volumes,
-        health_check: spec.health_check,
-        user: spec.user,
-        capabilities: spec.capabilities.map(|c| c.add).unwrap_or_default(),
-    }
 }
 
 /// Metadata of an object the App controls: same tenant, `app` label, owner reference.
@@ -203,10 +182,13 @@ mod tests {
 
     #[test]
     fn the_container_gets_the_defaults() {
-        let container = container(&app("web").spec);
+        let app = app("web");
+        let container = instance(&app, &release(&app, 1, "h"), "x7k2q")
+            .spec
+            .container;
         assert_eq!(container.image, "hello:1");
-        assert_eq!(container.resources.memory, Some(DEFAULT_MEMORY));
-        assert_eq!(container.resources.cpu, Some(Cpu::from_millis(250)));
+        assert_eq!(container.resources.memory, DEFAULT_MEMORY);
+        assert_eq!(container.resources.cpu, Cpu::from_millis(250));
     }
 
     #[test]

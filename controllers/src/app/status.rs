@@ -189,7 +189,7 @@ mod tests {
             app: "web".into(),
             release: release.into(),
             node: Some("n".into()),
-            container: crate::app::objects::container(&app(1).spec),
+            container: app(1).spec.container(),
         };
         let mut instance = Instance::new(ObjectMeta::named(name, Some("acme")), spec);
         instance.status = Some(status);

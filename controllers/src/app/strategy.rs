@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use minicloud_manifests::{App, defaults};
+use minicloud_manifests::App;
 
 /// An App's rollout numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,21 +23,17 @@ impl Strategy {
     /// replace anything (validation refuses it); it is read as one unavailable, as Kubernetes
     /// does.
     pub fn of(app: &App) -> Strategy {
-        let mut spec = app.spec.clone();
-        defaults::app_spec(&mut spec);
-        let update = spec.update.unwrap_or_default();
-        let max_surge = update.max_surge.unwrap_or_default() as usize;
-        let max_unavailable = update.max_unavailable.unwrap_or_default() as usize;
+        let update = app.spec.resolved_update();
+        let max_surge = update.max_surge as usize;
+        let max_unavailable = update.max_unavailable as usize;
         Strategy {
-            replicas: spec.replicas.unwrap_or_default() as usize,
+            replicas: app.spec.replica_count() as usize,
             max_surge,
             max_unavailable: match (max_surge, max_unavailable) {
                 (0, 0) => 1,
                 _ => max_unavailable,
             },
-            progress_deadline: Duration::from_secs(
-                update.progress_deadline_seconds.map_or(0, u64::from),
-            ),
+            progress_deadline: Duration::from_secs(u64::from(update.progress_deadline_seconds)),
         }
     }
 

@@ -107,7 +107,7 @@ mod tests {
             args: Vec::new(),
             env: Vec::new(),
             ports: Vec::new(),
-            resources: Resources::default(),
+            resources: Resources::default().resolve(),
             volumes,
             health_check: None,
             user: None,

@@ -301,7 +301,7 @@ mod tests {
                 args: Vec::new(),
                 env: Vec::new(),
                 ports: Vec::new(),
-                resources: Resources::default(),
+                resources: Resources::default().resolve(),
                 volumes: Vec::new(),
                 health_check: None,
                 user: None,

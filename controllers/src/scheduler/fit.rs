@@ -165,9 +165,7 @@ impl Room {
 
 fn requests(instance: &Instance) -> (u64, u64) {
     let resources = &instance.spec.container.resources;
-    let cpu = resources.cpu.map_or(0, Cpu::millis);
-    let memory = resources.memory.map_or(0, Bytes::get);
-    (cpu, memory)
+    (resources.cpu.millis(), resources.memory.get())
 }
 
 fn app_of(instance: &Instance) -> (Option<String>, String) {
@@ -178,7 +176,8 @@ fn app_of(instance: &Instance) -> (Option<String>, String) {
 mod tests {
     use super::*;
     use minicloud_manifests::{
-        ContainerSpec, InstanceSpec, NodeCapacity, NodeSpec, NodeStatus, ObjectMeta, Resources,
+        ContainerSpec, InstanceSpec, NodeCapacity, NodeSpec, NodeStatus, ObjectMeta,
+        ResolvedResources,
     };
 
     fn now() -> SystemTime {
@@ -208,10 +207,10 @@ mod tests {
             args: Vec::new(),
             env: Vec::new(),
             ports: Vec::new(),
-            resources: Resources {
-                cpu: Some(Cpu::from_millis(250)),
-                memory: Some(Bytes::mebibytes(memory_mi)),
-                pids: Some(256),
+            resources: ResolvedResources {
+                cpu: Cpu::from_millis(250),
+                memory: Bytes::mebibytes(memory_mi),
+                pids: 256,
             },
             volumes: Vec::new(),
             health_check: None,

@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::container::{EnvVar, HealthCheck, Port, PortRef, Resources, VolumeMount};
+use super::container::{HealthCheck, PortRef, Resources, with_container_fields};
 use super::object_kind;
 use crate::meta::Condition;
 
@@ -13,74 +13,59 @@ object_kind!(
     App, tag: AppKind, spec: AppSpec, status: AppStatus
 );
 
-/// The desired state of an App.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct AppSpec {
-    /// The image to run (`hello:1`, `registry.example/app@sha256:…`). Required unless `build`
-    /// is given; with `build`, the name the built image is tagged with.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub image: Option<String>,
-    /// Build the image from source instead of pulling it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub build: Option<Build>,
-    /// Number of instances (default 1).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub replicas: Option<u32>,
-    /// Overrides the image's entrypoint.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub command: Vec<String>,
-    /// Overrides the image's arguments.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-    /// Environment variables.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<EnvVar>,
-    /// Ports the container listens on.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<Port>,
-    /// Route `<app>.<tenant>.<domain>` (or `host`) to a port.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub ingress: Option<Ingress>,
-    /// Per-instance limits (defaults when omitted).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub resources: Option<Resources>,
-    /// Volumes to mount.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<VolumeMount>,
-    /// How the agent checks instance health.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_check: Option<HealthCheck>,
-    /// How new releases replace old instances.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub update: Option<UpdateStrategy>,
-    /// Numeric user id to run as (the image's user when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<u32>,
-    /// Never allowed; present so a spec asking for it gets a clear refusal.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub privileged: bool,
-    /// Never allowed; present so a spec asking for it gets a clear refusal.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub host_network: bool,
-    /// Never allowed; present so a spec asking for it gets a clear refusal.
-    #[serde(
-        rename = "hostPID",
-        default,
-        skip_serializing_if = "std::ops::Not::not"
-    )]
-    pub host_pid: bool,
-    /// Never allowed; present so a spec asking for it gets a clear refusal.
-    #[serde(
-        rename = "hostIPC",
-        default,
-        skip_serializing_if = "std::ops::Not::not"
-    )]
-    pub host_ipc: bool,
-    /// Capabilities to give back (all are dropped): only those of
-    /// [`ALLOWED_CAPABILITIES`](crate::validate::ALLOWED_CAPABILITIES).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub capabilities: Option<Capabilities>,
+with_container_fields! {
+    /// The desired state of an App, as written; [`AppSpec::container`] resolves it.
+    #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct AppSpec {
+        /// The image to run (`hello:1`, `registry.example/app@sha256:…`). Required unless
+        /// `build` is given; with `build`, the name the built image is tagged with.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub image: Option<String>,
+        /// Build the image from source instead of pulling it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub build: Option<Build>,
+        /// Number of instances (default 1).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub replicas: Option<u32>,
+        ..container_fields,
+        /// Route `<app>.<tenant>.<domain>` (or `host`) to a port.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub ingress: Option<Ingress>,
+        /// Per-instance limits (defaults when omitted).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub resources: Option<Resources>,
+        /// How the agent checks instance health.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub health_check: Option<HealthCheck>,
+        /// How new releases replace old instances.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub update: Option<UpdateStrategy>,
+        /// Never allowed; present so a spec asking for it gets a clear refusal.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub privileged: bool,
+        /// Never allowed; present so a spec asking for it gets a clear refusal.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        pub host_network: bool,
+        /// Never allowed; present so a spec asking for it gets a clear refusal.
+        #[serde(
+            rename = "hostPID",
+            default,
+            skip_serializing_if = "std::ops::Not::not"
+        )]
+        pub host_pid: bool,
+        /// Never allowed; present so a spec asking for it gets a clear refusal.
+        #[serde(
+            rename = "hostIPC",
+            default,
+            skip_serializing_if = "std::ops::Not::not"
+        )]
+        pub host_ipc: bool,
+        /// Capabilities to give back (all are dropped): only those of
+        /// [`ALLOWED_CAPABILITIES`](crate::validate::ALLOWED_CAPABILITIES).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub capabilities: Option<Capabilities>,
+    }
 }
 
 /// Where to build the image from.
@@ -105,7 +90,7 @@ pub struct Ingress {
     pub host: Option<String>,
 }
 
-/// Rolling-update parameters.
+/// Rolling-update parameters, as written; [`UpdateStrategy::resolve`] fills in the defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateStrategy {
@@ -132,6 +117,17 @@ pub struct Capabilities {
     /// Capabilities to drop: all already are.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drop: Vec<String>,
+}
+
+/// Rolling-update parameters with every default filled in: what [`UpdateStrategy`] resolves to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ResolvedUpdate {
+    /// Instances allowed above `replicas` during an update.
+    pub max_surge: u32,
+    /// Instances allowed to be unavailable during an update.
+    pub max_unavailable: u32,
+    /// Seconds a new release may take to become healthy before it is rolled back.
+    pub progress_deadline_seconds: u32,
 }
 
 /// Observed state of an App.

@@ -1,5 +1,7 @@
 //! Container settings shared by an App's spec and an Instance's resolved container: env,
-//! ports, resources, volume mounts and health checks.
+//! ports, resources, volume mounts and health checks — as a user writes them, and resolved,
+//! with every default filled in ([`ContainerSpec`], [`ResolvedResources`],
+//! [`ResolvedHealthCheck`]; the defaults themselves live in [`crate::defaults`]).
 
 use std::fmt;
 
@@ -116,8 +118,8 @@ impl fmt::Display for PortRef {
     }
 }
 
-/// Limits enforced on the container. Omitted fields get defaults (250m CPU, 128Mi memory,
-/// 256 processes): tenant containers always run with limits.
+/// Limits enforced on the container, as written. Omitted fields get defaults (250m CPU, 128Mi
+/// memory, 256 processes; see [`Resources::resolve`]): tenant containers always run with limits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
@@ -182,37 +184,98 @@ pub struct HttpProbe {
     pub port: PortRef,
 }
 
-/// The container an Instance runs, fully resolved from its Release: defaults applied, image
-/// pinned.
+/// Declares a struct with the container settings an App spec and an Instance's container
+/// share — `command`, `args`, `env`, `ports`, `volumes` and `user`, written the same way in both
+/// — placed where `..container_fields,` stands among the struct's own fields.
+///
+/// A macro rather than a `#[serde(flatten)]`ed struct: flattened fields are read through an
+/// untyped buffer, which loses the field path and line/column of their errors and the list of
+/// expected fields of an unknown one.
+macro_rules! with_container_fields {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $($(#[$before_meta:meta])* pub $before:ident: $before_ty:ty,)*
+            ..container_fields,
+            $($(#[$after_meta:meta])* pub $after:ident: $after_ty:ty,)*
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $($(#[$before_meta])* pub $before: $before_ty,)*
+            /// Overrides the image's entrypoint.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub command: Vec<String>,
+            /// Overrides the image's arguments.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub args: Vec<String>,
+            /// Environment variables; Secret references are resolved when the container starts.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub env: Vec<$crate::kinds::EnvVar>,
+            /// Ports the container listens on.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub ports: Vec<$crate::kinds::Port>,
+            /// Volumes to mount.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub volumes: Vec<$crate::kinds::VolumeMount>,
+            /// Numeric user id to run as (`nobody`, 65534, when absent).
+            #[serde(default, skip_serializing_if = "Option::is_none")]
+            pub user: Option<u32>,
+            $($(#[$after_meta])* pub $after: $after_ty,)*
+        }
+    };
+}
+
+pub(crate) use with_container_fields;
+
+/// Limits a container runs with, every one set: what [`Resources`] resolves to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResolvedResources {
+    /// CPU limit.
+    pub cpu: Cpu,
+    /// Memory limit.
+    pub memory: Bytes,
+    /// Maximum number of processes.
+    pub pids: u32,
+}
+
+/// A health check with every timing and threshold set: what [`HealthCheck`] resolves to. Its
+/// port is a number whenever the container declares the port it names.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ContainerSpec {
-    /// The image reference, by digest where known.
-    pub image: String,
-    /// Overrides the image's entrypoint.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub command: Vec<String>,
-    /// Overrides the image's arguments.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub args: Vec<String>,
-    /// Environment variables; secret references are resolved by the agent at start.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub env: Vec<EnvVar>,
-    /// Ports the container listens on.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub ports: Vec<Port>,
-    /// Limits, always fully set.
-    pub resources: Resources,
-    /// Mounted volumes.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub volumes: Vec<VolumeMount>,
-    /// The health check, if any.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub health_check: Option<HealthCheck>,
-    /// The numeric user id to run as (the image's non-root default when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<u32>,
-    /// Capabilities added back after all are dropped.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub capabilities: Vec<String>,
+pub struct ResolvedHealthCheck {
+    /// The HTTP GET to send.
+    pub http: HttpProbe,
+    /// Seconds to wait after start before the first probe.
+    pub initial_delay_seconds: u32,
+    /// Seconds between probes.
+    pub period_seconds: u32,
+    /// Seconds before a probe counts as failed.
+    pub timeout_seconds: u32,
+    /// Consecutive failures before the container is unhealthy.
+    pub failure_threshold: u32,
+    /// Consecutive successes before the container is healthy again.
+    pub success_threshold: u32,
+}
+
+with_container_fields! {
+    /// The container an Instance runs, resolved from its Release's App spec
+    /// ([`AppSpec::container`](crate::kinds::AppSpec::container)): defaults applied, so the
+    /// scheduler, quota and agent take its values as they are.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase", deny_unknown_fields)]
+    pub struct ContainerSpec {
+        /// The image reference, by digest where known.
+        pub image: String,
+        ..container_fields,
+        /// Limits, every one set.
+        pub resources: ResolvedResources,
+        /// The health check, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub health_check: Option<ResolvedHealthCheck>,
+        /// Capabilities added back after all are dropped.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        pub capabilities: Vec<String>,
+    }
 }

@@ -13,10 +13,12 @@ mod tenant;
 mod volume;
 
 pub use api_key::{ApiKey, ApiKeySpec, ApiKeyStatus, Role};
-pub use app::{App, AppSpec, AppStatus, Build, Capabilities, Ingress, UpdateStrategy};
+pub use app::{
+    App, AppSpec, AppStatus, Build, Capabilities, Ingress, ResolvedUpdate, UpdateStrategy,
+};
 pub use container::{
-    ContainerSpec, EnvSource, EnvVar, HealthCheck, HttpProbe, Port, PortRef, Protocol, Resources,
-    SecretKeyRef, VolumeMount,
+    ContainerSpec, EnvSource, EnvVar, HealthCheck, HttpProbe, Port, PortRef, Protocol,
+    ResolvedHealthCheck, ResolvedResources, Resources, SecretKeyRef, VolumeMount,
 };
 pub use instance::{Instance, InstancePhase, InstanceSpec, InstanceStatus};
 pub use node::{Node, NodeAddress, NodeAddressType, NodeCapacity, NodeSpec, NodeStatus};

@@ -4,7 +4,9 @@ use croner::parser::{CronParser, Seconds, Year};
 
 use super::names::{DNS_LABEL_HELP, is_dns_label, is_dns_subdomain, is_secret_key};
 use super::{Errors, app, container};
-use crate::kinds::{ApiKey, Instance, Node, Release, Role, Secret, Snapshot, Volume};
+use crate::kinds::{
+    ApiKey, HealthCheck, Instance, Node, Release, Resources, Role, Secret, Snapshot, Volume,
+};
 use crate::quantity::Bytes;
 
 /// Largest total size of a Secret's keys and values.
@@ -50,10 +52,15 @@ pub(super) fn instance(errors: &mut Errors, instance: &Instance) {
     container::image(errors, "spec.container.image", &c.image);
     container::env(errors, "spec.container", &c.env);
     container::ports(errors, "spec.container", &c.ports);
-    container::resources(errors, "spec.container.resources", &c.resources);
+    container::resources(
+        errors,
+        "spec.container.resources",
+        &Resources::from(c.resources),
+    );
     container::mounts(errors, "spec.container", &c.volumes);
     if let Some(check) = &c.health_check {
-        container::health_check(errors, "spec.container.healthCheck", check, &c.ports);
+        let check = HealthCheck::from(check.clone());
+        container::health_check(errors, "spec.container.healthCheck", &check, &c.ports);
     }
 }
 
