@@ -22,7 +22,6 @@
 //!   before it is stored.
 
 mod query;
-pub mod service;
 mod writer;
 
 use std::sync::Arc;
