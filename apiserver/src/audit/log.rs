@@ -58,8 +58,8 @@ impl AuditLog {
         let _ = done.await;
     }
 
-    /// Notes that a record was stored in its change's own transaction (see [`stored_with`]),
-    /// so the writer counts it towards the next trim.
+    /// Notes that a record was stored in its change's own transaction (see
+    /// [`super::stored_with`]), so the writer counts it towards the next trim.
     pub fn stored_elsewhere(&self) {
         self.stored_elsewhere.fetch_add(1, Ordering::Relaxed);
     }
