@@ -82,7 +82,7 @@ impl RequestContext {
             .is_some_and(|audit| audit.stored.load(Ordering::Acquire))
     }
 
-    /// After the transaction [`ResourceApi::record_in`] added to was stored.
+    /// After the transaction [`super::ResourceApi::record_in`] added to was stored.
     pub(crate) fn txn_stored(&self) {
         if let Some(audit) = &self.audit {
             audit.stored.store(true, Ordering::Release);
