@@ -3,16 +3,17 @@
 //! authentication and rate limits.
 
 pub mod api;
+pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod gate;
 pub mod grpc;
-pub mod keys;
 pub mod logs;
 pub mod private_file;
 pub mod ratelimit;
 pub mod rest;
-pub mod secret_service;
 pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod watch_cache;
+pub mod wire;

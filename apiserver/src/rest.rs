@@ -25,8 +25,9 @@ use crate::api::{
     ApiError, EventType, LabelSelector, MAX_BODY_BYTES, ObjectEvent, ObjectRef, RequestContext,
     ResourceApi,
 };
-use crate::auth::{Identity, RequestId};
-use crate::grpc::{DEFAULT_TENANT, optional_revision, parse_kind, scope};
+use crate::auth::Identity;
+use crate::gate::RequestId;
+use crate::wire::{DEFAULT_TENANT, optional_revision, parse_kind, scope};
 
 /// Query parameters every route understands.
 #[derive(Debug, Default, Deserialize)]

@@ -20,14 +20,11 @@ use tokio::net::TcpListener;
 use tonic::service::Routes;
 
 use crate::api::{MAX_BODY_BYTES, ResourceApi};
-use crate::audit::service::GrpcAudit;
-use crate::auth::{self, Authenticator, Gate};
-use crate::grpc::GrpcResources;
-use crate::keys::GrpcKeys;
-use crate::logs::AppLogsService;
+use crate::api_keys::Authenticator;
+use crate::gate::{self, Gate};
+use crate::grpc::{AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets};
 use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::rest;
-use crate::secret_service::GrpcSecrets;
 
 /// How long a shutting-down server waits for its queued audit records to be stored.
 const FLUSH_AT_SHUTDOWN: Duration = Duration::from_secs(10);
@@ -89,7 +86,7 @@ pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
         .merge(grpc)
         .layer(axum::middleware::from_fn_with_state(
             gate,
-            auth::authenticate,
+            gate::authenticate,
         ))
 }
 

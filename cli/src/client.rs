@@ -54,7 +54,7 @@ pub fn api_key(key: Option<String>) -> Result<String> {
 
 /// The tenant a key belongs to, read from its public prefix (`mc_acme_…`).
 fn tenant_of_key(key: &str) -> Option<String> {
-    minicloud_apiserver::auth::Token::parse(key).and_then(|token| token.tenant)
+    minicloud_apiserver::api_keys::Token::parse(key).and_then(|token| token.tenant)
 }
 
 /// The URL of the server named by `server`, else the config file, else the default, with a

@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
 use super::quota::{self, Cost};
-use super::secrets::Sealing;
 use super::{ApiError, RequestContext, ResourceApi, Result};
+use crate::secrets::api::Sealing;
 use crate::store::{Compare, KeyValue, Revision, Txn, TxnOp};
 
 /// What an apply did.
@@ -383,7 +383,7 @@ fn invalid(resource: &Resource, errors: minicloud_manifests::ValidationErrors) -
 }
 
 /// Sets what the server owns on a new object.
-pub(super) fn initialise_server_fields(object: &mut Value) {
+pub(crate) fn initialise_server_fields(object: &mut Value) {
     if let Some(fields) = object.as_object_mut() {
         fields.remove("status");
     }

@@ -7,54 +7,19 @@
 //! is recorded before the caller hears of it (see [`crate::audit`]).
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use minicloud_manifests::{Kind, Role};
 use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
-use super::secrets::Rotation;
 use super::{
-    ApiError, ApplyResult, DeleteResult, IssuedKey, LabelSelector, ObjectEventStream,
-    RequestContext, ResourceApi, Result, TenantScope,
+    ApiError, ApplyResult, DeleteResult, LabelSelector, ObjectEventStream, RequestContext,
+    ResourceApi, Result, TenantScope,
 };
+use crate::api_keys::{IssuedKey, issued_message};
 use crate::audit::AuditRecord;
+use crate::secrets::api::Rotation;
 use crate::store::{Revision, Txn};
-
-/// How an audited mutation records itself inside its own transaction: the verb, and whether a
-/// transaction carrying the record has been stored.
-#[derive(Debug)]
-pub(crate) struct InTxn {
-    verb: &'static str,
-    stored: AtomicBool,
-}
-
-impl RequestContext {
-    /// This context, for a mutation recorded as `verb` in its own transaction.
-    fn recording(&self, verb: &'static str) -> RequestContext {
-        let mut ctx = self.clone();
-        ctx.audit = Some(Arc::new(InTxn {
-            verb,
-            stored: AtomicBool::new(false),
-        }));
-        ctx
-    }
-
-    /// Whether this mutation's record was stored with its change.
-    fn recorded_in_txn(&self) -> bool {
-        self.audit
-            .as_ref()
-            .is_some_and(|audit| audit.stored.load(Ordering::Acquire))
-    }
-
-    /// After the transaction [`ResourceApi::record_in`] added to was stored.
-    pub(super) fn txn_stored(&self) {
-        if let Some(audit) = &self.audit {
-            audit.stored.store(true, Ordering::Release);
-        }
-    }
-}
 
 /// The kinds whose status minicloud's components report as they reconcile.
 const REPORTED_KINDS: [Kind; 6] = [
@@ -205,7 +170,7 @@ impl ResourceApi {
     /// Adds the record of the change `ctx` is making to `target` (`message`: its outcome) to the
     /// change's transaction; nothing when `ctx` is not an audited mutation. Call
     /// [`RequestContext::txn_stored`] once the transaction is stored.
-    pub(super) fn record_in(
+    pub(crate) fn record_in(
         txn: &mut Txn,
         ctx: &RequestContext,
         target: &ObjectRef,
@@ -345,7 +310,7 @@ impl ResourceApi {
             let (subject, outcome) = match &result {
                 Ok(issued) => (
                     Subject::of_json(&issued.object),
-                    Ok(super::issue::issued_message(role, &issued.token)),
+                    Ok(issued_message(role, &issued.token)),
                 ),
                 Err(error) => {
                     let subject = Subject {

@@ -8,10 +8,11 @@ use futures::stream::{self, BoxStream};
 use minicloud_manifests::Kind;
 use serde_json::Value;
 
+use super::change::Change;
 use super::objects;
 use super::{LabelSelector, RequestContext, ResourceApi, Result, TenantScope};
 use crate::auth::Identity;
-use crate::store::{EventKind, Revision, WatchEvent, keys};
+use crate::store::{Revision, keys};
 
 /// The kind of a watch event, as on the wire.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,54 +52,6 @@ pub struct ObjectEvent {
 
 /// The events of one watch; an error item is always the last.
 pub type ObjectEventStream = BoxStream<'static, Result<ObjectEvent>>;
-
-/// A store change decoded once for every client of the watch cache.
-#[derive(Debug)]
-pub struct Change {
-    deleted: bool,
-    object: Arc<Value>,
-    prev: Option<Value>,
-    revision: Revision,
-}
-
-impl Change {
-    /// Decodes a store event; undecodable values are logged and skipped.
-    pub fn decode(event: &WatchEvent) -> Option<Arc<Change>> {
-        let revision = event.revision();
-        let prev = event
-            .prev
-            .as_ref()
-            .and_then(|kv| objects::decode(kv, kv.mod_revision).ok())
-            .map(masked);
-        let decoded = match event.kind {
-            EventKind::Put => objects::decode(&event.kv, revision),
-            EventKind::Delete => match &event.prev {
-                Some(kv) => objects::decode(kv, revision),
-                None => {
-                    Ok(serde_json::json!({"metadata": {"resourceVersion": revision.to_string()}}))
-                }
-            },
-        };
-        match decoded {
-            Ok(object) => Some(Arc::new(Change {
-                deleted: event.kind == EventKind::Delete,
-                object: Arc::new(masked(object)),
-                prev,
-                revision,
-            })),
-            Err(error) => {
-                tracing::error!(key = %event.kv.key, %error, "skipping undecodable object in watch");
-                None
-            }
-        }
-    }
-}
-
-/// `object` as every watch client sees it: Secret values masked.
-fn masked(mut object: Value) -> Value {
-    crate::secrets::mask(&mut object);
-    object
-}
 
 /// What one client sees.
 struct Filter {

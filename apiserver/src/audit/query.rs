@@ -4,7 +4,7 @@
 
 use std::time::SystemTime;
 
-use super::{AuditRecord, END, PREFIX, time_key};
+use super::record::{AuditRecord, END, PREFIX, time_key};
 use crate::store::{KeyRange, Result, Store};
 
 /// Records read per store call.

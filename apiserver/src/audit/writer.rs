@@ -9,8 +9,34 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, oneshot};
 
-use super::{AuditOptions, AuditRecord, END, Message, PREFIX, stored_with, time_key};
+use super::record::{AuditRecord, END, PREFIX, stored_with, time_key};
 use crate::store::{KeyRange, Result, Store, Txn, TxnOp};
+
+/// How much of the log is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AuditOptions {
+    /// At most this many records; the oldest go first.
+    pub max_records: u64,
+    /// Records older than this go (`None`: no age limit).
+    pub max_age: Option<Duration>,
+}
+
+impl Default for AuditOptions {
+    fn default() -> Self {
+        AuditOptions {
+            max_records: 100_000,
+            max_age: Some(Duration::from_secs(90 * 24 * 3600)),
+        }
+    }
+}
+
+/// What the request path sends the writer.
+pub(super) enum Message {
+    /// A record, with the sender to tell once it is stored (committed records).
+    Record(Box<AuditRecord>, Option<oneshot::Sender<()>>),
+    /// Tell once everything sent before is stored.
+    Flush(oneshot::Sender<()>),
+}
 
 /// Records (and deletions) per store transaction; etcd allows 128 operations in one.
 const BATCH: usize = 100;

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use minicloud_manifests::Kind;
 use minicloud_proto::bearer::Bearer;
@@ -15,14 +15,14 @@ use tonic::Status;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-use super::RESCAN;
 use super::lines::LineSplitter;
 use crate::api::{ApiError, LabelSelector, ObjectRef, RequestContext, ResourceApi, TenantScope};
+use crate::wire::DEFAULT_TENANT;
 
+/// How often a following stream looks for containers it does not read yet.
+pub const RESCAN: Duration = Duration::from_secs(1);
 /// The label by which the App controller marks the Instances of an App.
 const APP_LABEL: &str = "app";
-/// The tenant of a request that names none.
-const DEFAULT_TENANT: &str = "default";
 
 /// A node agent's client, presenting the server's key.
 type AgentClient = NodeAgentClient<InterceptedService<Channel, Bearer>>;

@@ -6,9 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use minicloud_manifests::Kind;
 use serde_json::{Map, Value};
 
-use super::MASK;
 use super::cipher::{self, OpenError};
 use super::keyring::Keyring;
+
+/// What the API shows in place of every Secret value.
+pub const MASK: &str = "********";
 
 /// What a changed value shows in a dry-run diff.
 const MASK_CHANGED: &str = "******** (changed)";

@@ -1,6 +1,6 @@
 //! Errors of the storage layer, shared by every backend.
 
-use super::Revision;
+use super::kv::Revision;
 
 /// Result of a store operation.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

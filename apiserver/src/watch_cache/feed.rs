@@ -9,25 +9,12 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 use tokio::task::AbortHandle;
 
-use super::subscription::{self, CachedEventStream};
-use super::{Decoder, WatchCacheOptions};
+use super::options::{Decoder, WatchCacheOptions};
+use super::subscription::{self, CachedEventStream, Delivery};
 use crate::store::{Revision, Store, StoreError, WatchStream};
 
 /// The longest pause between attempts to re-open a store watch that ended.
 const MAX_REWATCH_BACKOFF: Duration = Duration::from_secs(5);
-
-/// What the feed broadcasts to its subscriptions.
-#[derive(Clone)]
-pub(super) enum Delivery<T> {
-    /// A decoded event at its revision.
-    Event(Revision, T),
-    /// The feed lost history it cannot replay (the store compacted it while the watch was
-    /// down); every subscription must relist.
-    Broken {
-        /// The oldest revision the store still has.
-        oldest: Revision,
-    },
-}
 
 /// The ring and the revision below which it is incomplete.
 struct Ring<T> {

@@ -6,12 +6,25 @@ use futures::stream::{self, BoxStream};
 use std::collections::VecDeque;
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::feed::Delivery;
-use super::{Decoder, WatchCacheError};
+use super::error::WatchCacheError;
+use super::options::Decoder;
 use crate::store::{Revision, Store, StoreError};
 
 /// The decoded events a client receives; an error item is always the last one.
 pub type CachedEventStream<T> = BoxStream<'static, Result<T, WatchCacheError>>;
+
+/// What a feed broadcasts to its subscriptions.
+#[derive(Clone)]
+pub(super) enum Delivery<T> {
+    /// A decoded event at its revision.
+    Event(Revision, T),
+    /// The feed lost history it cannot replay (the store compacted it while the watch was
+    /// down); every subscription must relist.
+    Broken {
+        /// The oldest revision the store still has.
+        oldest: Revision,
+    },
+}
 
 struct Cursor<T> {
     replay: VecDeque<(Revision, T)>,

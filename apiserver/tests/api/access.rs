@@ -74,7 +74,7 @@ async fn keys(server: &TestServer, store: Arc<dyn Store>) -> [Option<String>; 5]
         }
     };
     let revoked = issue(Role::TenantAdmin, Some("acme")).await;
-    let parsed = minicloud_apiserver::auth::Token::parse(&revoked).unwrap();
+    let parsed = minicloud_apiserver::api_keys::Token::parse(&revoked).unwrap();
     let target = pb::ObjectRef {
         kind: "ApiKey".into(),
         tenant: "acme".into(),

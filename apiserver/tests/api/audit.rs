@@ -101,7 +101,7 @@ async fn apply_as(
 }
 
 fn prefix(key: &str) -> String {
-    minicloud_apiserver::auth::Token::parse(key)
+    minicloud_apiserver::api_keys::Token::parse(key)
         .unwrap()
         .display_prefix()
 }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use minicloud_apiserver::auth::token;
+use minicloud_apiserver::api_keys::token;
 use minicloud_manifests::Kind;
 use minicloud_proto::v1::{self as pb};
 use serde_json::Value;

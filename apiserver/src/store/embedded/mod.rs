@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 
 use self::commit::{Committer, Job};
 use self::plan::Request;
+pub use self::recovery::RecoveryReport;
 use self::state::{Shared, read_state};
 use crate::store::{
     KeyRange, KeyValue, KvRead, KvWatch, KvWrite, Listing, Page, Result, Revision, StoreError, Txn,
@@ -48,17 +49,6 @@ impl Default for EmbeddedOptions {
             checkpoint_every: 1_000,
         }
     }
-}
-
-/// What opening the store found on disk.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecoveryReport {
-    /// The revision of the loaded snapshot (0 without one).
-    pub snapshot_revision: Revision,
-    /// How many log records were read after the snapshot.
-    pub records_replayed: usize,
-    /// Bytes of a partial, never-acknowledged last record that were cut off the log.
-    pub torn_tail_bytes: u64,
 }
 
 /// A store kept in a local data directory. Only one may have a directory open at a time.

@@ -4,15 +4,25 @@
 use std::fs::{File, TryLockError};
 use std::path::Path;
 
-use super::RecoveryReport;
 use super::plan::build_batch;
 use super::snapshot;
 use super::state::State;
 use super::wal::{Record, Wal};
-use crate::store::{Result, StoreError};
+use crate::store::{Result, Revision, StoreError};
 
 /// The lock file's name; it is locked for as long as a store has the directory open.
 const LOCK_FILE: &str = "LOCK";
+
+/// What opening the store found on disk.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecoveryReport {
+    /// The revision of the loaded snapshot (0 without one).
+    pub snapshot_revision: Revision,
+    /// How many log records were read after the snapshot.
+    pub records_replayed: usize,
+    /// Bytes of a partial, never-acknowledged last record that were cut off the log.
+    pub torn_tail_bytes: u64,
+}
 
 /// A store's state as recovered from disk, with the open log and the held directory lock.
 pub(super) struct Recovered {

@@ -5,6 +5,7 @@
 //! write reports NotFound versus Conflict from the same consistent read. An optional namespace
 //! prefixes every key, which lets several stores (or test runs) share one etcd cluster.
 
+mod convert;
 mod watch;
 
 use async_trait::async_trait;
@@ -15,6 +16,7 @@ use etcd_client::{
 };
 use std::time::Duration;
 
+use self::convert::{convert_key_value, header_revision, is_compacted_error};
 use super::{
     Compare, KeyRange, KeyValue, KvRead, KvWatch, KvWrite, Listing, Page, Result, Revision,
     StoreError, Txn, TxnOp, TxnOutcome, WatchStream,
@@ -110,22 +112,6 @@ impl EtcdStore {
             }),
         }
     }
-}
-
-/// Converts an etcd key-value, removing the namespace from its key.
-pub(super) fn convert_key_value(namespace: &str, kv: &EtcdKeyValue) -> Result<KeyValue> {
-    let full = kv.key_str()?;
-    let key = full.strip_prefix(namespace).unwrap_or(full);
-    Ok(KeyValue {
-        key: key.to_owned(),
-        value: kv.value().to_vec(),
-        create_revision: kv.create_revision(),
-        mod_revision: kv.mod_revision(),
-    })
-}
-
-fn header_revision(header: Option<&etcd_client::ResponseHeader>) -> Revision {
-    header.map(|h| h.revision()).unwrap_or_default()
 }
 
 #[async_trait]
@@ -288,11 +274,4 @@ impl KvWatch for EtcdStore {
             Err(error) => Err(error.into()),
         }
     }
-}
-
-/// etcd reports reads and compactions below its compaction point with this gRPC message.
-pub(super) fn is_compacted_error(error: &etcd_client::Error) -> bool {
-    error
-        .to_string()
-        .contains("required revision has been compacted")
 }

@@ -7,7 +7,7 @@ use futures::stream;
 use std::collections::VecDeque;
 use std::time::Duration;
 
-use super::{convert_key_value, is_compacted_error};
+use super::convert::{convert_key_value, is_compacted_error};
 use crate::store::{EventKind, Result, Revision, StoreError, WatchEvent, WatchStream};
 
 /// How long to wait for etcd to name its compaction point once a start revision is known to be

@@ -10,9 +10,9 @@ use minicloud_proto::v1::audit_server::Audit;
 use minicloud_proto::v1::{self as pb};
 use tonic::{Request, Response, Status};
 
-use super::{AuditQuery, AuditRecord};
 use crate::api::{ApiError, RequestContext, ResourceApi};
-use crate::grpc::context;
+use crate::audit::{AuditQuery, AuditRecord};
+use crate::wire::context;
 
 /// Records returned when the request sets no limit.
 const DEFAULT_LIMIT: usize = 1_000;

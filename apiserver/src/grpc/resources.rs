@@ -4,19 +4,15 @@ use std::sync::Arc;
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
-use minicloud_manifests::Kind;
 use minicloud_proto::v1::resource_service_server::ResourceService;
 use minicloud_proto::v1::{self as pb};
 use tonic::{Request, Response, Status};
 
 use crate::api::{
     ApiError, ApplyOutcome, EventType, LabelSelector, ObjectEvent, ObjectRef, RequestContext,
-    ResourceApi, TenantScope, parse_revision,
+    ResourceApi,
 };
-use crate::auth::{Identity, RequestId};
-
-/// The tenant used when a request names none and its key belongs to no tenant.
-pub const DEFAULT_TENANT: &str = "default";
+use crate::wire::{context, optional_revision, parse_kind, scope};
 
 /// Serves [`ResourceService`] from a [`ResourceApi`].
 #[derive(Clone)]
@@ -29,49 +25,6 @@ impl GrpcResources {
     pub fn new(api: Arc<ResourceApi>) -> Self {
         Self { api }
     }
-}
-
-/// The caller's context: the identity the authentication layer attached, working in
-/// `requested` when given, else in its own tenant (tenant keys) or [`DEFAULT_TENANT`].
-pub(crate) fn context<T>(request: &Request<T>, requested: &str) -> Result<RequestContext, Status> {
-    let identity = request
-        .extensions()
-        .get::<Identity>()
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::Unauthenticated("this request was not authenticated".into()).grpc_status()
-        })?;
-    let tenant = match (requested, &identity.tenant) {
-        ("", Some(own)) => own.clone(),
-        ("", None) => DEFAULT_TENANT.to_owned(),
-        (requested, _) => requested.to_owned(),
-    };
-    let ctx = RequestContext::new(identity, &tenant);
-    Ok(match request.extensions().get::<RequestId>() {
-        Some(id) => ctx.with_request_id(&id.0),
-        None => ctx,
-    })
-}
-
-/// Parses a kind name as users write it (`app`, `apps`, `App`).
-pub(crate) fn parse_kind(name: &str) -> Result<Kind, ApiError> {
-    name.parse::<Kind>()
-        .map_err(|error| ApiError::BadRequest(error.to_string()))
-}
-
-/// Resolves the tenant scope of a list or watch: `*` is every tenant.
-pub(crate) fn scope(kind: Kind, tenant: &str, ctx: &RequestContext) -> TenantScope {
-    match tenant {
-        "*" => TenantScope::All,
-        _ if kind.scope() == minicloud_manifests::Scope::Cluster => TenantScope::All,
-        "" => TenantScope::One(ctx.default_tenant.clone()),
-        tenant => TenantScope::One(tenant.to_owned()),
-    }
-}
-
-/// An optional resourceVersion from the wire, where empty means none.
-pub(crate) fn optional_revision(text: &str) -> Result<Option<i64>, ApiError> {
-    (!text.is_empty()).then(|| parse_revision(text)).transpose()
 }
 
 fn object_ref(

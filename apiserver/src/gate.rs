@@ -17,9 +17,10 @@ use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{Authenticator, Identity, Token};
 use crate::api::{ApiError, new_request_id};
+use crate::api_keys::{Authenticator, Token};
 use crate::audit::{AuditLog, AuditRecord};
+use crate::auth::Identity;
 use crate::ratelimit::{Over, RateLimiter, retry_after_seconds};
 
 /// Paths served without a key.

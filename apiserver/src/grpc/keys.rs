@@ -8,7 +8,7 @@ use minicloud_proto::v1::{self as pb};
 use tonic::{Request, Response, Status};
 
 use crate::api::{ApiError, ResourceApi};
-use crate::grpc::context;
+use crate::wire::context;
 
 /// Serves [`Keys`] from a [`ResourceApi`].
 #[derive(Clone)]

@@ -9,21 +9,21 @@ use minicloud_manifests::Kind;
 use serde_json::Value;
 use tokio::sync::OwnedRwLockReadGuard;
 
-use super::objects::{self, ObjectRef};
-use super::{ApiError, RequestContext, ResourceApi, Result};
+use crate::api::objects::{self, ObjectRef};
+use crate::api::{ApiError, RequestContext, ResourceApi, Result};
 use crate::secrets::{self, KEY_ENV, KeySource, Keyring};
 use crate::store::{KeyValue, StoreError, keys};
 
 /// How an apply stores a Secret's values: sealed under the keyring it holds (nothing for other
 /// kinds).
-pub(super) struct Sealing {
+pub(crate) struct Sealing {
     ring: Option<OwnedRwLockReadGuard<Keyring>>,
     store_key: String,
 }
 
 impl Sealing {
     /// For objects that hold no Secret values.
-    pub(super) fn none() -> Self {
+    pub(crate) fn none() -> Self {
         Self {
             ring: None,
             store_key: String::new(),
@@ -32,7 +32,7 @@ impl Sealing {
 
     /// The stored form of `object`: values sealed, each unchanged one keeping its ciphertext
     /// from `stored` (the object as stored before).
-    pub(super) fn encode(&self, object: &Value, stored: Option<&Value>) -> Vec<u8> {
+    pub(crate) fn encode(&self, object: &Value, stored: Option<&Value>) -> Vec<u8> {
         match &self.ring {
             Some(ring) => {
                 let mut sealed = object.clone();
@@ -44,7 +44,7 @@ impl Sealing {
     }
 
     /// A stored object with its values opened, to compare with an applied one.
-    pub(super) fn reveal(&self, stored: &Value) -> Value {
+    pub(crate) fn reveal(&self, stored: &Value) -> Value {
         let mut opened = stored.clone();
         if let Some(ring) = &self.ring {
             secrets::reveal(ring, &self.store_key, &mut opened);
@@ -71,7 +71,7 @@ pub struct Rotation {
 
 impl ResourceApi {
     /// How an apply of `target` stores its values.
-    pub(super) async fn sealing(&self, target: &ObjectRef) -> Sealing {
+    pub(crate) async fn sealing(&self, target: &ObjectRef) -> Sealing {
         match target.kind {
             Kind::Secret => Sealing {
                 ring: Some(self.secrets.read_owned().await),

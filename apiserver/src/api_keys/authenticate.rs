@@ -1,53 +1,23 @@
-//! Who is calling: every request but `/healthz` presents an API key (`Authorization: Bearer
-//! <key>`, in HTTP headers and gRPC metadata alike), which [`Authenticator`] turns into an
-//! [`Identity`] before any handler runs. Keys are ApiKey objects in the store (see [`token`]);
-//! deleting one revokes it for the next request. What an identity may do is decided in
-//! [`crate::api`] (see `authz`).
-
-mod layer;
-pub mod token;
+//! Checking a presented key: every request but `/healthz` presents an API key
+//! (`Authorization: Bearer <key>`, in HTTP headers and gRPC metadata alike), which
+//! [`Authenticator`] turns into an [`Identity`] before any handler runs (see [`crate::gate`]).
+//! Keys are ApiKey objects in the store (see [`super::token`]); deleting one revokes it for the
+//! next request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use layer::{Gate, REQUEST_ID_HEADER, RequestId, authenticate};
 use minicloud_manifests::{Kind, Role};
 use serde_json::Value;
-pub use token::Token;
 
+use super::token::Token;
 use crate::api::{ApiError, ObjectRef, objects};
+use crate::auth::Identity;
 use crate::store::{Compare, Store, Txn, TxnOp};
 
 /// How often a key's `status.lastUsed` is written at most.
 const LAST_USED_EVERY: Duration = Duration::from_secs(60);
-
-/// An authenticated caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Identity {
-    /// The key's public prefix (`mc_acme_1a2b3c4d`), as recorded in logs and the audit log.
-    pub key: String,
-    /// What the key may do.
-    pub role: Role,
-    /// The tenant of a tenant key; `None` for admin keys.
-    pub tenant: Option<String>,
-}
-
-impl Identity {
-    /// An admin identity named `key` (the server's own components, and tests).
-    pub fn admin(key: &str) -> Identity {
-        Identity {
-            key: key.to_owned(),
-            role: Role::Admin,
-            tenant: None,
-        }
-    }
-
-    /// Whether this identity may do everything.
-    pub fn is_admin(&self) -> bool {
-        self.role == Role::Admin
-    }
-}
 
 /// Checks presented keys against the ApiKey objects in the store.
 #[derive(Clone)]

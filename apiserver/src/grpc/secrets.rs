@@ -10,7 +10,7 @@ use minicloud_proto::v1::{self as pb};
 use tonic::{Request, Response, Status};
 
 use crate::api::{ObjectRef, ResourceApi};
-use crate::grpc::context;
+use crate::wire::context;
 
 /// Serves [`Secrets`] from a [`ResourceApi`].
 #[derive(Clone)]

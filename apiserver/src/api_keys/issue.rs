@@ -4,10 +4,9 @@
 use minicloud_manifests::{Kind, Role};
 use serde_json::{Value, json};
 
-use super::apply::initialise_server_fields;
-use super::objects::{self, ObjectRef};
-use super::{ApiError, RequestContext, ResourceApi, Result};
-use crate::auth::Token;
+use super::token::Token;
+use crate::api::objects::{self, ObjectRef};
+use crate::api::{ApiError, RequestContext, ResourceApi, Result, initialise_server_fields};
 use crate::store::{Compare, Txn, TxnOp};
 
 /// A key just issued: its full text (shown once) and its ApiKey object.
@@ -105,6 +104,6 @@ impl ResourceApi {
 }
 
 /// How the audit log words an issue: the role and the key's public prefix, never the key.
-pub(super) fn issued_message(role: Role, token: &Token) -> String {
+pub(crate) fn issued_message(role: Role, token: &Token) -> String {
     format!("{} key {}", role.as_str(), token.display_prefix())
 }

@@ -1,0 +1,61 @@
+//! The gRPC face of App logs: `minicloud.v1.AppLogs` streams what [`crate::logs`] reads from the
+//! node agents, until the client goes away or the server shuts down.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use minicloud_proto::v1::app_logs_server::AppLogs;
+use minicloud_proto::v1::{AppLogsRequest, LogLine};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use minicloud_proto::bearer::Bearer;
+
+use crate::api::ResourceApi;
+use crate::logs::Follower;
+use crate::wire::context;
+
+/// Lines buffered for a slow reader before the instances' streams wait for it.
+const BUFFER_LINES: usize = 1024;
+
+/// The gRPC service.
+pub struct AppLogsService {
+    api: Arc<ResourceApi>,
+    agents: Bearer,
+}
+
+impl AppLogsService {
+    /// Serves logs of the objects in `api`, reading them from node agents presenting `agents`.
+    pub fn new(api: Arc<ResourceApi>, agents: Bearer) -> Self {
+        Self { api, agents }
+    }
+}
+
+#[tonic::async_trait]
+impl AppLogs for AppLogsService {
+    type StreamStream = Pin<Box<dyn Stream<Item = Result<LogLine, Status>> + Send>>;
+
+    async fn stream(
+        &self,
+        request: Request<AppLogsRequest>,
+    ) -> Result<Response<Self::StreamStream>, Status> {
+        let ctx = context(&request, &request.get_ref().tenant)?;
+        let request = request.into_inner();
+        let mut follower = Follower::new(self.api.clone(), ctx, request, self.agents.clone());
+        let first = follower.scan().await.map_err(|error| error.grpc_status())?;
+        if first.is_empty() && !follower.app_exists().await.map_err(|e| e.grpc_status())? {
+            return Err(follower.app_not_found().grpc_status());
+        }
+        let (sender, receiver) = mpsc::channel(BUFFER_LINES);
+        let stopping = self.api.shutdown_token();
+        tokio::spawn(async move {
+            tokio::select! {
+                () = follower.run(first, sender) => {}
+                () = stopping.cancelled() => {}
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(receiver))))
+    }
+}

@@ -1,0 +1,15 @@
+//! The gRPC faces of the API server, one service a file: resources, API keys, Secret values,
+//! the audit log and App logs. Each maps its messages onto [`crate::api::ResourceApi`]; what
+//! they share in reading a request is in [`crate::wire`].
+
+mod audit;
+mod keys;
+mod logs;
+mod resources;
+mod secrets;
+
+pub use audit::GrpcAudit;
+pub use keys::GrpcKeys;
+pub use logs::AppLogsService;
+pub use resources::GrpcResources;
+pub use secrets::GrpcSecrets;
