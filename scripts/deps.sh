@@ -7,6 +7,8 @@ set -euo pipefail
 
 missing=()
 command -v curl >/dev/null || missing+=(curl)
+# `mini server` asks git whether its data directory would be committed.
+command -v git >/dev/null || missing+=(git)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)
 # protoc's well-known types (google/protobuf/*.proto), which etcd-client's protos import.
 [ -f /usr/include/google/protobuf/descriptor.proto ] || missing+=(libprotobuf-dev)

@@ -4,6 +4,7 @@ mod agent_access;
 mod client;
 mod commands;
 mod config;
+mod data_dir;
 mod files;
 mod node;
 mod object;

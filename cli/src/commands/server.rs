@@ -33,7 +33,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
-use crate::node;
+use crate::{data_dir, node};
 
 /// The file in the data directory holding the admin key.
 pub const ADMIN_KEY_FILE: &str = "admin.key";
@@ -115,6 +115,7 @@ fn parse_rate_limit(text: &str) -> Result<RateFlag, String> {
 /// Runs the server until SIGINT or SIGTERM.
 pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     init_logging();
+    data_dir::refuse_if_published(&args.data_dir)?;
     let stop = shutdown_signal()?;
     let store = open_store(&args).await?;
     let secrets = Arc::new(secret_keys(&args.data_dir)?);
