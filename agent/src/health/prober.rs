@@ -12,9 +12,9 @@ use tokio::task::JoinHandle;
 use super::check::Target;
 use super::run::{self, Run, Shared};
 use super::spec;
+use crate::events::DEBOUNCE;
 use crate::labels;
 use crate::runtime::ContainerInfo;
-use crate::watch::DEBOUNCE;
 
 /// How often the prober lists containers even when nothing was announced.
 pub const RESYNC: Duration = Duration::from_secs(10);
