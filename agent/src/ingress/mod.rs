@@ -20,6 +20,7 @@
 //! # }
 //! ```
 
+pub mod body;
 pub mod follow;
 mod headers;
 pub mod proxy;
