@@ -5,11 +5,13 @@
 //! - [`scheduler`]: binds Instances to Nodes with room for them.
 //! - [`nodesync`]: per Node, desired Instances vs the agent's observed state → a plan → the
 //!   agent; observed state back into Instance.status; cleanup of orphans and finalizers.
+//! - [`agent`]: the NodeAgent API as node sync calls it, behind a trait with a recording fake.
 //! - [`runtime`]: watch-fed caches, a deduplicating work queue, backoff, the driver.
 //!
 //! Every reconcile is level-triggered and idempotent: stopping the process at any point and
 //! starting it again converges to the desired state.
 
+pub mod agent;
 pub mod app;
 pub mod client;
 mod condition;
@@ -32,9 +34,9 @@ use tokio_util::sync::CancellationToken;
 
 pub use error::{Error, Result};
 
+use agent::{AgentConnector, GrpcConnector};
 use client::ApiClient;
 use minicloud_proto::bearer::Bearer;
-use nodesync::{AgentConnector, GrpcConnector};
 use runtime::{Cache, ControllerOptions, reflect};
 
 /// How to run the controllers.
