@@ -4,7 +4,7 @@
 
 use minicloud_manifests::{App, Instance, Release};
 
-use super::decide::{is_ready, live_instances};
+use super::instances::{is_ready, live_instances};
 use super::marks::{self, DEADLINE_EXCEEDED};
 use super::objects::release_hash;
 use super::rollout::{self, describe};

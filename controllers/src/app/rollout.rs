@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use minicloud_manifests::{App, Instance, Release};
 
-use super::decide::is_ready;
+use super::instances::is_ready;
 use super::marks;
 use super::objects;
 use super::strategy::Strategy;

@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use minicloud_manifests::{App, AppStatus, ConditionStatus, Instance, InstancePhase};
 
-use super::decide::{Decision, is_ready};
+use super::decide::Decision;
+use super::instances::is_ready;
 use super::marks::DEADLINE_EXCEEDED;
 use super::rollout::State;
 use crate::condition::{self, Decided};
