@@ -12,7 +12,6 @@ mod yaml;
 
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-pub(crate) use error::write_place;
 pub use error::{DocumentRef, ParseError, Problem};
 
 use crate::kind::Kind;

@@ -12,6 +12,7 @@ use std::fmt;
 
 use thiserror::Error;
 
+use crate::place::write_place;
 use crate::resource::Resource;
 
 pub use app::ALLOWED_CAPABILITIES;
@@ -83,7 +84,7 @@ impl Errors {
 
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        crate::parse::write_place(f, Some(&self.path), self.position)?;
+        write_place(f, Some(&self.path), self.position)?;
         f.write_str(&self.message)
     }
 }
