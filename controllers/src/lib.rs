@@ -18,6 +18,8 @@ mod condition;
 mod config;
 pub mod error;
 mod finalizer;
+#[cfg(test)]
+mod fixtures;
 mod hash;
 mod instance_status;
 pub mod labels;

@@ -109,21 +109,11 @@ mod tests {
     use super::*;
     use crate::app::marks;
     use crate::app::objects::{instance, release, release_hash};
-    use minicloud_manifests::{AppSpec, InstancePhase, InstanceStatus, ObjectMeta, UpdateStrategy};
+    use crate::fixtures::app;
+    use minicloud_manifests::{InstancePhase, InstanceStatus, UpdateStrategy};
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200)
-    }
-
-    fn app(image: &str, replicas: u32) -> App {
-        let mut meta = ObjectMeta::named("web", Some("acme"));
-        meta.uid = Some("uid-web".into());
-        let spec = AppSpec {
-            image: Some(image.into()),
-            replicas: Some(replicas),
-            ..AppSpec::default()
-        };
-        App::new(meta, spec)
     }
 
     /// `app` updated with `maxSurge` and `maxUnavailable`.

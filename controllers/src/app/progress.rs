@@ -94,18 +94,13 @@ mod tests {
     use super::*;
     use crate::app::objects::{instance, release};
     use crate::condition::Decided;
-    use minicloud_manifests::{AppSpec, AppStatus, InstanceStatus, ObjectMeta};
+    use crate::fixtures;
+    use minicloud_manifests::{AppStatus, InstanceStatus};
 
     fn app(image: &str, generation: u64) -> App {
-        let mut meta = ObjectMeta::named("web", Some("acme"));
-        meta.uid = Some("uid-web".into());
-        meta.generation = Some(generation);
-        let spec = AppSpec {
-            image: Some(image.into()),
-            replicas: Some(2),
-            ..AppSpec::default()
-        };
-        App::new(meta, spec)
+        let mut app = fixtures::app(image, 2);
+        app.metadata.generation = Some(generation);
+        app
     }
 
     /// `app` with a status the controller wrote for `generation`, current `release`, and

@@ -273,7 +273,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use minicloud_manifests::Resources;
+    use crate::fixtures;
     use minicloud_proto::v1::{ObservedNetwork, ObservedVolume};
 
     fn now() -> SystemTime {
@@ -295,18 +295,7 @@ mod tests {
             name: format!("web-{uid}"),
             uid: uid.into(),
             release: "web-1".into(),
-            container: ContainerSpec {
-                image: "hello:1".into(),
-                command: Vec::new(),
-                args: Vec::new(),
-                env: Vec::new(),
-                ports: Vec::new(),
-                resources: Resources::default(),
-                volumes: Vec::new(),
-                health_check: None,
-                user: None,
-                capabilities: Vec::new(),
-            },
+            container: fixtures::container("hello:1"),
             spec_hash: hash.into(),
         }
     }
