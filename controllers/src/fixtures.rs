@@ -3,8 +3,8 @@
 //! so a change to a kind's fields touches this file alone.
 
 use minicloud_manifests::{
-    App, AppSpec, Bytes, ContainerSpec, Cpu, Instance, InstanceSpec, ObjectMeta, Resources,
-    VolumeMount,
+    App, AppSpec, Bytes, ContainerSpec, Cpu, EnvSource, EnvVar, Instance, InstanceSpec, ObjectMeta,
+    Resources, SecretKeyRef, VolumeMount,
 };
 
 /// The tenant every fixture belongs to.
@@ -78,4 +78,27 @@ pub fn instance(
         container,
     };
     Instance::new(ObjectMeta::named(name, Some(TENANT)), spec)
+}
+
+/// Env var `name` set to `value`.
+pub fn literal_var(name: &str, value: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        value_from: None,
+    }
+}
+
+/// Env var `name` read from `key` of Secret `secret`.
+pub fn secret_var(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: None,
+        value_from: Some(EnvSource {
+            secret: SecretKeyRef {
+                name: secret.into(),
+                key: key.into(),
+            },
+        }),
+    }
 }

@@ -27,7 +27,7 @@ use crate::runtime::{Action, Cache, Controller, ControllerOptions, WorkQueue};
 use crate::{instance_status, time};
 
 pub use plan::{
-    DRAIN_DELAY, Desired, DesiredInstance, GRACE_SECONDS, RESTART_DELAY, VolumeId, plan,
+    DRAIN_DELAY, Desired, DesiredInstance, GRACE_SECONDS, RESTART_DELAY, Step, VolumeId, plan,
 };
 pub use streams::Streams;
 
@@ -86,10 +86,10 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
         .await
         .map_err(|e| agent_failed("observe", &node, e))?;
     let (desired, mut problems) = desired::desired_state(&node, &instances, &volumes);
-    let mut ops = plan(&desired, &observed, SystemTime::now());
-    let more_to_do = ops.len() > MAX_OPERATIONS_PER_APPLY;
-    ops.truncate(MAX_OPERATIONS_PER_APPLY);
-    secret_env::fill(client, &desired, &mut ops, &mut problems).await?;
+    let mut steps = plan(&desired, &observed, SystemTime::now());
+    let more_to_do = steps.len() > MAX_OPERATIONS_PER_APPLY;
+    steps.truncate(MAX_OPERATIONS_PER_APPLY);
+    let ops = secret_env::fill(client, steps, &mut problems).await?;
     let applied = !ops.is_empty();
     let failures = execute(agent.as_ref(), &node, ops, &mut problems).await?;
     let observed = match applied {
