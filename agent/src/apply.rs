@@ -12,10 +12,10 @@ use minicloud_proto::v1::{
     RemoveNetwork, RemoveVolume, StartInstance,
 };
 
-use crate::container_config::{ContainerConfig, container_config};
+use crate::container_config::container_config;
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::runtime::{ContainerInfo, NetworkSpec, Runtime, VolumeSpec};
+use crate::runtime::{ContainerConfig, ContainerInfo, NetworkSpec, Runtime, VolumeSpec};
 
 /// Grace period for stopping a container that is replaced because its spec changed.
 pub const REPLACE_GRACE: Duration = Duration::from_secs(10);

@@ -16,6 +16,10 @@ use tokio::sync::watch;
 use crate::labels;
 use crate::runtime::{ObjectType, Runtime, RuntimeEvent};
 
+/// How long a follower of the announced changes waits after one for the ones that usually
+/// follow it (die, restart, start), so a burst costs one look.
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
+
 /// First delay before reconnecting to a dropped event stream; it doubles up to [`MAX_BACKOFF`].
 const MIN_BACKOFF: Duration = Duration::from_millis(100);
 /// Longest delay between reconnection attempts.

@@ -110,14 +110,25 @@ mod tests {
     use minicloud_proto::v1::{EnsureNetwork, Operation};
 
     use super::*;
+    use crate::events::EventHub;
+    use crate::health::Health;
+    use crate::health::http::HttpChecker;
     use crate::runtime::fake::FakeRuntime;
     use crate::runtime::{ContainerInfo, LogChunk as RuntimeChunk};
-    use crate::{Agent, AgentConfig};
 
+    /// The service of node `n1` over a fake engine, with the event follower and the prober.
     fn service() -> (FakeRuntime, AgentService) {
         let fake = FakeRuntime::new();
-        let agent = Agent::with_runtime(AgentConfig::new("n1"), Arc::new(fake.clone()));
-        (fake, agent.service_impl())
+        let runtime: Arc<dyn Runtime> = Arc::new(fake.clone());
+        let hub = EventHub::spawn(runtime.clone());
+        let health = Health::spawn(
+            runtime.clone(),
+            "n1".into(),
+            hub.clone(),
+            Arc::new(HttpChecker),
+        );
+        let observer = Observer::new(runtime.clone(), "n1".into(), hub, health);
+        (fake, AgentService::new(runtime, "n1".into(), observer))
     }
 
     fn ensure_network(tenant: &str) -> Plan {

@@ -1,17 +1,13 @@
 //! WatchObserved: a snapshot now, then a fresh one shortly after each change the event follower
 //! announces. Changes arriving within [`DEBOUNCE`] of each other cost one snapshot.
 
-use std::time::Duration;
-
 use minicloud_proto::v1::ObservedState;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::error::Error;
+use crate::events::DEBOUNCE;
 use crate::observe::Observer;
-
-/// How long to wait after a change for the ones that usually follow it (die, restart, start).
-pub const DEBOUNCE: Duration = Duration::from_millis(50);
 
 /// The stream a WatchObserved client reads; it ends with an error status when a snapshot fails.
 pub type SnapshotStream = ReceiverStream<Result<ObservedState, tonic::Status>>;

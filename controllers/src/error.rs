@@ -1,7 +1,7 @@
 //! [`Error`]: why a controller step failed, naming the step and keeping the cause.
 
+use crate::agent::AgentError;
 use crate::client::ClientError;
-use crate::nodesync::AgentError;
 
 /// Result of a controller step.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -5,16 +5,21 @@
 //! - [`scheduler`]: binds Instances to Nodes with room for them.
 //! - [`nodesync`]: per Node, desired Instances vs the agent's observed state → a plan → the
 //!   agent; observed state back into Instance.status; cleanup of orphans and finalizers.
+//! - [`agent`]: the NodeAgent API as node sync calls it, behind a trait with a recording fake.
 //! - [`runtime`]: watch-fed caches, a deduplicating work queue, backoff, the driver.
 //!
 //! Every reconcile is level-triggered and idempotent: stopping the process at any point and
 //! starting it again converges to the desired state.
 
+pub mod agent;
 pub mod app;
 pub mod client;
 mod condition;
+mod config;
 pub mod error;
 mod finalizer;
+#[cfg(test)]
+mod fixtures;
 mod hash;
 mod instance_status;
 pub mod labels;
@@ -25,61 +30,17 @@ pub mod scheduler;
 mod time;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+pub use config::{ControllersConfig, IngressAddress};
 pub use error::{Error, Result};
 
+use agent::{AgentConnector, GrpcConnector};
 use client::ApiClient;
 use minicloud_proto::bearer::Bearer;
-use nodesync::{AgentConnector, GrpcConnector};
 use runtime::{Cache, ControllerOptions, reflect};
-
-/// How to run the controllers.
-#[derive(Clone, Debug)]
-pub struct ControllersConfig {
-    /// The API server's URL (`http://127.0.0.1:7070`).
-    pub api_url: String,
-    /// The admin key presented to the API server and to node agents.
-    pub api_key: Option<String>,
-    /// Reconciles each controller runs at once.
-    pub workers: usize,
-    /// How often every object is reconciled again, whatever happened.
-    pub resync: Duration,
-    /// Where the ingress serves apps, for App.status.url; `None`: apps get no URL.
-    pub ingress: Option<IngressAddress>,
-}
-
-/// Where users reach apps through the ingress proxy: `http://<app>.<tenant>.<domain>:<port>`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IngressAddress {
-    /// The domain apps are served under (`localhost`).
-    pub domain: String,
-    /// The port the ingress listens on.
-    pub port: u16,
-}
-
-impl IngressAddress {
-    /// The URL of `app`, when it has `spec.ingress`.
-    pub fn url_of(&self, app: &minicloud_manifests::App) -> Option<String> {
-        minicloud_manifests::hosts::app_url(app, &self.domain, self.port)
-    }
-}
-
-impl ControllersConfig {
-    /// The defaults (4 workers, a resync every 60 s) for the API server at `api_url`.
-    pub fn new(api_url: impl Into<String>) -> Self {
-        Self {
-            api_url: api_url.into(),
-            api_key: None,
-            workers: 4,
-            resync: Duration::from_secs(60),
-            ingress: None,
-        }
-    }
-}
 
 /// Runs every controller against the API server until `shutdown`, reaching node agents over
 /// gRPC at their Nodes' `spec.agentEndpoint`.

@@ -12,6 +12,7 @@ pub mod kind;
 pub mod kinds;
 pub mod meta;
 pub mod parse;
+mod place;
 pub mod quantity;
 pub mod resource;
 pub mod schema;

@@ -50,11 +50,9 @@ impl Health {
             table: table.clone(),
             hub,
         };
-        let (alive, keep) = watch::channel(());
-        tokio::spawn(Prober::new(node, shared).supervise(alive));
         Health {
             table,
-            _alive: keep,
+            _alive: Prober::new(node, shared).spawn(),
         }
     }
 

@@ -12,9 +12,9 @@ use tokio::task::JoinHandle;
 use super::check::Target;
 use super::run::{self, Run, Shared};
 use super::spec;
+use crate::events::DEBOUNCE;
 use crate::labels;
 use crate::runtime::ContainerInfo;
-use crate::watch::DEBOUNCE;
 
 /// How often the prober lists containers even when nothing was announced.
 pub const RESYNC: Duration = Duration::from_secs(10);
@@ -42,9 +42,17 @@ impl Prober {
         }
     }
 
+    /// Starts following the engine on the current tokio runtime, until the returned receiver
+    /// and its clones are dropped.
+    pub fn spawn(self) -> watch::Receiver<()> {
+        let (alive, keep) = watch::channel(());
+        tokio::spawn(self.supervise(alive));
+        keep
+    }
+
     /// Follows the engine until `alive` has no receivers left; dropping the prober then stops
     /// every run.
-    pub async fn supervise(mut self, alive: watch::Sender<()>) {
+    async fn supervise(mut self, alive: watch::Sender<()>) {
         let mut changes = self.shared.hub.subscribe();
         loop {
             changes.borrow_and_update();
@@ -159,8 +167,8 @@ mod tests {
 
     use super::*;
     use crate::events::EventHub;
-    use crate::health::Health;
     use crate::health::check::{Checker, Outcome};
+    use crate::health::table::{HealthReport, HealthTable};
     use crate::runtime::Runtime;
     use crate::runtime::fake::{Call, FakeRuntime};
 
@@ -225,7 +233,8 @@ mod tests {
     struct Setup {
         fake: FakeRuntime,
         hub: EventHub,
-        health: Health,
+        table: HealthTable,
+        alive: watch::Receiver<()>,
         checker: Arc<Scripted>,
     }
 
@@ -242,19 +251,27 @@ mod tests {
                 tokio::task::yield_now().await;
             }
             let checker = Scripted::new(answer);
-            let health = Health::spawn(runtime, "n1".into(), hub.clone(), checker.clone());
+            let table = HealthTable::default();
+            let shared = Shared {
+                runtime,
+                checker: checker.clone(),
+                table: table.clone(),
+                hub: hub.clone(),
+            };
+            let alive = Prober::new("n1".into(), shared).spawn();
             Setup {
                 fake,
                 hub,
-                health,
+                table,
+                alive,
                 checker,
             }
         }
 
-        async fn report(&self, id: &str) -> crate::health::table::HealthReport {
+        async fn report(&self, id: &str) -> HealthReport {
             let containers = self.fake.list_containers().await.unwrap();
             let container = containers.iter().find(|c| c.id == id).unwrap();
-            self.health.report(container)
+            self.table.report(container)
         }
 
         fn restarts(&self) -> usize {
@@ -370,7 +387,7 @@ mod tests {
         sleep_ms(2_500).await;
         let before = setup.checker.probes().len();
         assert_eq!(before, 3);
-        drop(setup.health);
+        drop(setup.alive);
         sleep_ms(5_000).await;
         assert_eq!(setup.checker.probes().len(), before);
     }

@@ -20,6 +20,8 @@
 //! # }
 //! ```
 
+pub mod body;
+mod channel;
 pub mod follow;
 mod headers;
 pub mod proxy;
@@ -30,7 +32,6 @@ mod tests;
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use hyper::service::service_fn;
@@ -38,8 +39,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 
+pub use channel::{Routes, RoutesWriter, route_channel};
 pub use proxy::Proxy;
 pub use routes::RouteTable;
 
@@ -49,34 +50,6 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// Pause after a failed accept (out of file descriptors, say) before accepting again.
 const ACCEPT_RETRY: Duration = Duration::from_millis(50);
-
-/// The route table the proxy reads: none until the first complete view of Apps and Instances.
-#[derive(Clone, Debug)]
-pub struct Routes(watch::Receiver<Option<Arc<RouteTable>>>);
-
-/// Replaces the table [`Routes`] readers see.
-#[derive(Debug)]
-pub struct RoutesWriter(watch::Sender<Option<Arc<RouteTable>>>);
-
-/// A writer and a reader of one route table, which starts out not yet loaded.
-pub fn route_channel() -> (RoutesWriter, Routes) {
-    let (sender, receiver) = watch::channel(None);
-    (RoutesWriter(sender), Routes(receiver))
-}
-
-impl Routes {
-    /// The latest table, or `None` while routes are still loading.
-    pub fn current(&self) -> Option<Arc<RouteTable>> {
-        self.0.borrow().clone()
-    }
-}
-
-impl RoutesWriter {
-    /// Makes `table` the one every reader sees from now on.
-    pub fn publish(&self, table: Arc<RouteTable>) {
-        self.0.send_replace(Some(table));
-    }
-}
 
 /// Serves HTTP/1.1 (with upgrades) and HTTP/2 cleartext on `listener` through `proxy` until
 /// `shutdown` completes; then stops accepting and gives requests in flight a few seconds.

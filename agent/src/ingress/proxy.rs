@@ -6,9 +6,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::combinators::BoxBody;
-use http_body_util::{BodyExt, Empty};
+use http_body_util::BodyExt;
 use hyper::body::{Body as _, Incoming};
 use hyper::header::{HOST, HeaderValue};
 use hyper::http::request;
@@ -21,12 +19,10 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::time::Instant;
 
 use super::Routes;
+use super::body::{Body, empty};
 use super::headers;
 use super::refusal::Refusal;
 use super::routes::Route;
-
-/// The body of requests to backends and of responses to clients.
-pub type Body = BoxBody<Bytes, hyper::Error>;
 
 /// How long a backend may take to send a response's headers unless told otherwise.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -212,8 +208,4 @@ fn tunnel(client: OnUpgrade, backend: OnUpgrade, address: SocketAddr) {
             tracing::debug!(backend = %address, %error, "an upgraded connection ended");
         }
     });
-}
-
-fn empty() -> Body {
-    Empty::new().map_err(|never| match never {}).boxed()
 }

@@ -9,7 +9,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 use hyper::{Response, StatusCode};
 
-use super::proxy::Body;
+use super::body::Body;
 
 /// A request the ingress could not pass to a backend.
 #[derive(Debug, thiserror::Error)]

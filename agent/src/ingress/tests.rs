@@ -23,7 +23,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot};
 
-use super::proxy::Body;
+use super::body::Body;
 use super::{Proxy, RouteTable, RoutesWriter, route_channel, serve};
 
 /// How long any one step may take.

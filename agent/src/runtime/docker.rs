@@ -23,12 +23,12 @@ use bollard::query_parameters::{
 };
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
+use super::config::{ContainerConfig, Mount, RestartPolicy};
 use super::firewall;
 use super::{
     ContainerInfo, HostInfo, LogChunk, LogOptions, LogStream, NetworkInfo, NetworkSpec, ObjectType,
     Result, Runtime, RuntimeError, RuntimeEvent, VolumeInfo, VolumeSpec,
 };
-use crate::container_config::{ContainerConfig, RestartPolicy};
 use crate::labels;
 
 /// The Docker Engine, reached through its local socket (or `DOCKER_HOST`).
@@ -389,7 +389,7 @@ fn host_config(config: &ContainerConfig) -> HostConfig {
     }
 }
 
-fn volume_mount(mount: &crate::container_config::Mount) -> DockerMount {
+fn volume_mount(mount: &Mount) -> DockerMount {
     DockerMount {
         target: Some(mount.target.clone()),
         source: Some(mount.volume.clone()),

@@ -11,11 +11,11 @@ use futures::stream::{self, BoxStream, StreamExt};
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::UnboundedReceiverStream;
 
+use super::config::ContainerConfig;
 use super::{
     ContainerInfo, HostInfo, LogChunk, LogOptions, NetworkInfo, NetworkSpec, ObjectType, Result,
     Runtime, RuntimeError, RuntimeEvent, VolumeInfo, VolumeSpec,
 };
-use crate::container_config::ContainerConfig;
 use crate::labels;
 
 /// A call the fake received.

@@ -2,6 +2,7 @@
 //! agent needs, with a Docker implementation ([`docker`], the only module that knows bollard)
 //! and a recording fake ([`fake`]) for tests.
 
+pub mod config;
 pub mod docker;
 pub mod fake;
 pub mod firewall;
@@ -12,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
-use crate::container_config::ContainerConfig;
+pub use config::ContainerConfig;
 
 /// A boxed error from the engine's client library, kept as the cause of a [`RuntimeError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;

@@ -4,24 +4,22 @@
 //! (`minicloud_controllers::app`).
 
 mod history;
+mod read;
 mod status;
 mod undo;
 
 use std::process::ExitCode;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
 use minicloud_manifests::{App, Kind, Release};
-use serde::de::DeserializeOwned;
-use serde_json::Value;
 
 use super::restart;
 use crate::client::Client;
+use read::{list_of, read_app};
 
 /// How often an App changed by someone else between reading and writing it is read again.
 const ATTEMPTS: usize = 3;
-/// The label by which the app controller marks the Releases and Instances of an App.
-const APP_LABEL: &str = "app";
 
 /// Flags of `mini rollout`.
 #[derive(Args, Debug)]
@@ -50,30 +48,6 @@ pub async fn run(args: RolloutArgs) -> Result<ExitCode> {
         RolloutCommand::Undo(args) => undo::run(args).await,
         RolloutCommand::Restart(args) => restart::run(args).await,
     }
-}
-
-/// An object the server sent, as its typed kind.
-fn typed<T: DeserializeOwned>(kind: Kind, object: Value) -> Result<T> {
-    serde_json::from_value(object)
-        .with_context(|| format!("the server sent a {kind} this mini cannot read"))
-}
-
-/// The App `name` of the client's tenant.
-async fn read_app(client: &mut Client, name: &str) -> Result<App> {
-    let object = client.get(client.object_ref(Kind::App, name)).await?;
-    typed(Kind::App, object)
-}
-
-/// Every object of `kind` labelled as `app`'s.
-async fn list_of<T: DeserializeOwned>(
-    client: &mut Client,
-    kind: Kind,
-    app: &App,
-) -> Result<Vec<T>> {
-    let tenant = app.metadata.tenant.clone().unwrap_or_default();
-    let selector = format!("{APP_LABEL}={}", app.metadata.name);
-    let objects = client.list(kind, tenant, &selector).await?;
-    objects.into_iter().map(|o| typed(kind, o)).collect()
 }
 
 /// What to do to an App, and what to tell the user about it.

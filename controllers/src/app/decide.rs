@@ -14,9 +14,9 @@ use std::time::SystemTime;
 
 use minicloud_manifests::{App, Instance, Release};
 
+use super::instances::{is_ready, live_instances};
 use super::rollout::{self, Choice};
 use super::strategy::Strategy;
-use crate::object::{is_deleting, is_owned_by};
 
 /// What to change.
 #[derive(Clone, Debug, PartialEq)]
@@ -61,20 +61,6 @@ pub fn decide(
         create_instances,
         delete_instances,
     }
-}
-
-/// Whether an Instance serves: running and passing its checks.
-pub fn is_ready(instance: &Instance) -> bool {
-    instance.status.as_ref().is_some_and(|s| s.ready)
-}
-
-/// The App's Instances that are not on their way out.
-pub fn live_instances<'a>(app: &App, instances: &'a [Instance]) -> Vec<&'a Instance> {
-    let uid = app.metadata.uid.as_deref().unwrap_or_default();
-    instances
-        .iter()
-        .filter(|i| is_owned_by(&i.metadata, uid) && !is_deleting(&i.metadata))
-        .collect()
 }
 
 /// How many Instances of the current Release to create, and which Instances to delete, given
@@ -123,21 +109,11 @@ mod tests {
     use super::*;
     use crate::app::marks;
     use crate::app::objects::{instance, release, release_hash};
-    use minicloud_manifests::{AppSpec, InstancePhase, InstanceStatus, ObjectMeta, UpdateStrategy};
+    use crate::fixtures::app;
+    use minicloud_manifests::{InstancePhase, InstanceStatus, UpdateStrategy};
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_704_067_200)
-    }
-
-    fn app(image: &str, replicas: u32) -> App {
-        let mut meta = ObjectMeta::named("web", Some("acme"));
-        meta.uid = Some("uid-web".into());
-        let spec = AppSpec {
-            image: Some(image.into()),
-            replicas: Some(replicas),
-            ..AppSpec::default()
-        };
-        App::new(meta, spec)
     }
 
     /// `app` updated with `maxSurge` and `maxUnavailable`.

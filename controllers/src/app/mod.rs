@@ -8,6 +8,7 @@
 //! and counting is by ownership, so a restart mid-way converges to exactly `replicas`.
 
 mod decide;
+mod instances;
 mod marks;
 mod objects;
 mod progress;
@@ -27,7 +28,8 @@ use crate::error::{Result, api};
 use crate::labels;
 use crate::object::{ObjectKey, is_deleting};
 use crate::runtime::{Action, Cache, Controller, ControllerOptions};
-use decide::{Decision, decide, live_instances};
+use decide::{Decision, decide};
+use instances::live_instances;
 use status::app_status;
 
 pub use marks::is_failed;

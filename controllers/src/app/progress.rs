@@ -4,7 +4,7 @@
 
 use minicloud_manifests::{App, Instance, Release};
 
-use super::decide::{is_ready, live_instances};
+use super::instances::{is_ready, live_instances};
 use super::marks::{self, DEADLINE_EXCEEDED};
 use super::objects::release_hash;
 use super::rollout::{self, describe};
@@ -94,18 +94,13 @@ mod tests {
     use super::*;
     use crate::app::objects::{instance, release};
     use crate::condition::Decided;
-    use minicloud_manifests::{AppSpec, AppStatus, InstanceStatus, ObjectMeta};
+    use crate::fixtures;
+    use minicloud_manifests::{AppStatus, InstanceStatus};
 
     fn app(image: &str, generation: u64) -> App {
-        let mut meta = ObjectMeta::named("web", Some("acme"));
-        meta.uid = Some("uid-web".into());
-        meta.generation = Some(generation);
-        let spec = AppSpec {
-            image: Some(image.into()),
-            replicas: Some(2),
-            ..AppSpec::default()
-        };
-        App::new(meta, spec)
+        let mut app = fixtures::app(image, 2);
+        app.metadata.generation = Some(generation);
+        app
     }
 
     /// `app` with a status the controller wrote for `generation`, current `release`, and

@@ -106,18 +106,8 @@ mod tests {
     use super::*;
     use crate::app::marks;
     use crate::app::objects::{release, release_hash};
-    use minicloud_manifests::{AppSpec, ObjectMeta, UpdateStrategy};
-
-    fn app(image: &str, replicas: u32) -> App {
-        let mut meta = ObjectMeta::named("web", Some("acme"));
-        meta.uid = Some("uid-web".into());
-        let spec = AppSpec {
-            image: Some(image.into()),
-            replicas: Some(replicas),
-            ..AppSpec::default()
-        };
-        App::new(meta, spec)
-    }
+    use crate::fixtures::app;
+    use minicloud_manifests::UpdateStrategy;
 
     fn rel(app: &App, revision: u64) -> Release {
         release(app, revision, &release_hash(app))

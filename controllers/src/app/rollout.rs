@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 
 use minicloud_manifests::{App, Instance, Release};
 
-use super::decide::is_ready;
+use super::instances::is_ready;
 use super::marks;
 use super::objects;
 use super::strategy::Strategy;
@@ -190,7 +190,8 @@ impl Choice {
 mod tests {
     use super::*;
     use crate::app::objects::{instance, release, release_hash};
-    use minicloud_manifests::{AppSpec, InstancePhase, InstanceStatus, ObjectMeta, UpdateStrategy};
+    use crate::fixtures;
+    use minicloud_manifests::{InstancePhase, InstanceStatus, UpdateStrategy};
 
     const T0: u64 = 1_700_000_000;
 
@@ -199,18 +200,12 @@ mod tests {
     }
 
     fn app(image: &str) -> App {
-        let mut meta = ObjectMeta::named("web", Some("acme"));
-        meta.uid = Some("uid-web".into());
-        let spec = AppSpec {
-            image: Some(image.into()),
-            replicas: Some(2),
-            update: Some(UpdateStrategy {
-                progress_deadline_seconds: Some(10),
-                ..UpdateStrategy::default()
-            }),
-            ..AppSpec::default()
-        };
-        App::new(meta, spec)
+        let mut app = fixtures::app(image, 2);
+        app.spec.update = Some(UpdateStrategy {
+            progress_deadline_seconds: Some(10),
+            ..UpdateStrategy::default()
+        });
+        app
     }
 
     /// Release `revision` of `app`'s spec, created at second `created`.

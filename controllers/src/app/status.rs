@@ -6,7 +6,8 @@ use std::time::SystemTime;
 
 use minicloud_manifests::{App, AppStatus, ConditionStatus, Instance, InstancePhase};
 
-use super::decide::{Decision, is_ready};
+use super::decide::Decision;
+use super::instances::is_ready;
 use super::marks::DEADLINE_EXCEEDED;
 use super::rollout::State;
 use crate::condition::{self, Decided};
@@ -161,37 +162,26 @@ mod tests {
 
     use super::*;
     use crate::app::rollout::Choice;
-    use minicloud_manifests::{
-        AppSpec, Condition, InstanceSpec, InstanceStatus, ObjectMeta, UpdateStrategy,
-    };
+    use crate::fixtures;
+    use minicloud_manifests::{Condition, InstanceStatus, UpdateStrategy};
 
     fn at(secs: u64) -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
     }
 
     fn app(replicas: u32) -> App {
-        let mut meta = ObjectMeta::named("web", Some("acme"));
-        meta.generation = Some(4);
-        let spec = AppSpec {
-            image: Some("hello:1".into()),
-            replicas: Some(replicas),
-            update: Some(UpdateStrategy {
-                progress_deadline_seconds: Some(60),
-                ..UpdateStrategy::default()
-            }),
-            ..AppSpec::default()
-        };
-        App::new(meta, spec)
+        let mut app = fixtures::app("hello:1", replicas);
+        app.metadata.generation = Some(4);
+        app.spec.update = Some(UpdateStrategy {
+            progress_deadline_seconds: Some(60),
+            ..UpdateStrategy::default()
+        });
+        app
     }
 
     fn inst(name: &str, release: &str, status: InstanceStatus) -> Instance {
-        let spec = InstanceSpec {
-            app: "web".into(),
-            release: release.into(),
-            node: Some("n".into()),
-            container: app(1).spec.container(),
-        };
-        let mut instance = Instance::new(ObjectMeta::named(name, Some("acme")), spec);
+        let container = app(1).spec.container();
+        let mut instance = fixtures::instance(name, "web", release, Some("n"), container);
         instance.status = Some(status);
         instance
     }

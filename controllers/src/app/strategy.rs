@@ -51,16 +51,13 @@ impl Strategy {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use minicloud_manifests::{AppSpec, ObjectMeta, UpdateStrategy};
+    use crate::fixtures;
+    use minicloud_manifests::UpdateStrategy;
 
     fn app(update: Option<UpdateStrategy>) -> App {
-        let spec = AppSpec {
-            image: Some("hello:1".into()),
-            replicas: Some(3),
-            update,
-            ..AppSpec::default()
-        };
-        App::new(ObjectMeta::named("web", Some("acme")), spec)
+        let mut app = fixtures::app("hello:1", 3);
+        app.spec.update = update;
+        app
     }
 
     #[test]

@@ -85,41 +85,14 @@ fn volume_id(volume: &Volume) -> VolumeId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use minicloud_manifests::{
-        Bytes, ContainerSpec, InstanceSpec, ObjectMeta, Resources, VolumeMount, VolumeSpec,
-    };
+    use crate::fixtures;
+    use minicloud_manifests::{Bytes, ObjectMeta, VolumeSpec};
 
     fn inst(name: &str, node: &str, mounts: &[&str]) -> Instance {
-        let mut meta = ObjectMeta::named(name, Some("acme"));
-        meta.uid = Some(format!("uid-{name}"));
-        let volumes = mounts
-            .iter()
-            .map(|v| VolumeMount {
-                volume: (*v).into(),
-                mount_path: "/data".into(),
-                read_only: false,
-                host_path: None,
-            })
-            .collect();
-        let container = ContainerSpec {
-            image: "hello:1".into(),
-            command: Vec::new(),
-            args: Vec::new(),
-            env: Vec::new(),
-            ports: Vec::new(),
-            resources: Resources::default().resolve(),
-            volumes,
-            health_check: None,
-            user: None,
-            capabilities: Vec::new(),
-        };
-        let spec = InstanceSpec {
-            app: "web".into(),
-            release: "web-1".into(),
-            node: Some(node.into()),
-            container,
-        };
-        Instance::new(meta, spec)
+        let container = fixtures::mounting(fixtures::container("hello:1"), mounts);
+        let mut instance = fixtures::instance(name, "web", "web-1", Some(node), container);
+        instance.metadata.uid = Some(format!("uid-{name}"));
+        instance
     }
 
     fn volume(name: &str) -> Volume {

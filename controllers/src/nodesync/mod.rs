@@ -3,9 +3,7 @@
 //! observed after the plan is written back to the Instances. A deleting Instance's finalizer is removed once
 //! its container is gone. Containers started by a plan get their Secret env values from the API.
 
-mod agent;
 mod desired;
-pub mod fake;
 mod observe;
 mod plan;
 mod secret_env;
@@ -19,6 +17,7 @@ use minicloud_manifests::{Instance, Node, Volume};
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{ObservedContainer, ObservedState, Operation, Plan};
 
+use crate::agent::{AgentClient, AgentConnector, AgentError};
 use crate::client::{ApiClient, TenantScope};
 use crate::error::{Error, Result, api};
 use crate::finalizer::{holds_container_finalizer, release_container_finalizer};
@@ -27,11 +26,8 @@ use crate::object::{ObjectKey, is_deleting};
 use crate::runtime::{Action, Cache, Controller, ControllerOptions, WorkQueue};
 use crate::{instance_status, time};
 
-pub use agent::{
-    AgentClient, AgentConnector, AgentError, GrpcAgent, GrpcConnector, ObservedStream,
-};
 pub use plan::{
-    DRAIN_DELAY, Desired, DesiredInstance, GRACE_SECONDS, RESTART_DELAY, VolumeId, plan,
+    DRAIN_DELAY, Desired, DesiredInstance, GRACE_SECONDS, RESTART_DELAY, Step, VolumeId, plan,
 };
 pub use streams::Streams;
 
@@ -90,10 +86,10 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
         .await
         .map_err(|e| agent_failed("observe", &node, e))?;
     let (desired, mut problems) = desired::desired_state(&node, &instances, &volumes);
-    let mut ops = plan(&desired, &observed, SystemTime::now());
-    let more_to_do = ops.len() > MAX_OPERATIONS_PER_APPLY;
-    ops.truncate(MAX_OPERATIONS_PER_APPLY);
-    secret_env::fill(client, &desired, &mut ops, &mut problems).await?;
+    let mut steps = plan(&desired, &observed, SystemTime::now());
+    let more_to_do = steps.len() > MAX_OPERATIONS_PER_APPLY;
+    steps.truncate(MAX_OPERATIONS_PER_APPLY);
+    let ops = secret_env::fill(client, steps, &mut problems).await?;
     let applied = !ops.is_empty();
     let failures = execute(agent.as_ref(), &node, ops, &mut problems).await?;
     let observed = match applied {

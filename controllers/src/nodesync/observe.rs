@@ -103,32 +103,15 @@ fn readiness(status: &mut InstanceStatus, container: &ObservedContainer) -> Deci
 #[cfg(test)]
 mod tests {
     use super::*;
-    use minicloud_manifests::{
-        ConditionStatus, ContainerSpec, InstanceSpec, ObjectMeta, Resources,
-    };
+    use crate::fixtures;
+    use minicloud_manifests::ConditionStatus;
     use minicloud_proto::v1::ProbeResult;
 
     fn instance() -> Instance {
-        let spec = InstanceSpec {
-            app: "web".into(),
-            release: "web-1".into(),
-            node: Some("node-a".into()),
-            container: ContainerSpec {
-                image: "hello:1".into(),
-                command: Vec::new(),
-                args: Vec::new(),
-                env: Vec::new(),
-                ports: Vec::new(),
-                resources: Resources::default().resolve(),
-                volumes: Vec::new(),
-                health_check: None,
-                user: None,
-                capabilities: Vec::new(),
-            },
-        };
-        let mut meta = ObjectMeta::named("web-abc", Some("acme"));
-        meta.generation = Some(2);
-        Instance::new(meta, spec)
+        let container = fixtures::container("hello:1");
+        let mut instance = fixtures::instance("web-abc", "web", "web-1", Some("node-a"), container);
+        instance.metadata.generation = Some(2);
+        instance
     }
 
     /// A container as an agent reports one without a health check: ready when running.

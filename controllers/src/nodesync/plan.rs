@@ -1,15 +1,15 @@
 //! The node sync's decision, a pure function of (desired, observed, now) → the agent operations
-//! that close the gap. Only objects carrying `minicloud.managed=true` (and, when they name one,
+//! that close the gap, each start with the env its Secret values come from. Only objects carrying `minicloud.managed=true` (and, when they name one,
 //! this node) are ever considered; anything else on the host is invisible here.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, SystemTime};
 
-use minicloud_manifests::ContainerSpec;
+use minicloud_manifests::{ContainerSpec, EnvVar};
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{
-    EnsureNetwork, EnsureVolume, ObservedContainer, ObservedState, Operation, RemoveInstance,
-    RemoveNetwork, RemoveVolume, StartInstance,
+    EnsureNetwork, EnsureVolume, ObservedContainer, ObservedState, RemoveInstance, RemoveNetwork,
+    RemoveVolume, StartInstance,
 };
 
 use crate::labels::docker;
@@ -46,6 +46,25 @@ pub struct DesiredInstance {
     pub spec_hash: String,
 }
 
+/// One operation of a plan.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Step {
+    /// What the agent is asked to do.
+    pub op: Op,
+    /// For a start, its container's env: the Secret values the start's `secret_env` needs are
+    /// read from the references in it (see `secret_env`). Empty for other operations.
+    pub env: Vec<EnvVar>,
+}
+
+impl From<Op> for Step {
+    fn from(op: Op) -> Step {
+        Step {
+            op,
+            env: Vec::new(),
+        }
+    }
+}
+
 /// A tenant volume (tenant, name).
 pub type VolumeId = (String, String);
 
@@ -67,20 +86,23 @@ pub struct Desired {
 
 /// The operations taking `observed` to `desired`: removals, then networks and volumes, then
 /// starts, then networks and volumes left unused.
-pub fn plan(desired: &Desired, observed: &ObservedState, now: SystemTime) -> Vec<Operation> {
+pub fn plan(desired: &Desired, observed: &ObservedState, now: SystemTime) -> Vec<Step> {
     let containers: Vec<&ObservedContainer> = observed
         .containers
         .iter()
         .filter(|c| is_ours(&c.labels, &desired.node))
         .collect();
     let (starts, removes) = instance_ops(desired, &containers, now);
-    let mut ops: Vec<Op> = removes;
-    ops.extend(ensure_storage(desired, observed));
-    ops.extend(starts);
-    ops.extend(remove_unused_storage(desired, observed, &containers));
-    ops.into_iter()
-        .map(|op| Operation { op: Some(op) })
-        .collect()
+    let mut steps: Vec<Step> = removes.into_iter().map(Step::from).collect();
+    steps.extend(
+        ensure_storage(desired, observed)
+            .into_iter()
+            .map(Step::from),
+    );
+    steps.extend(starts);
+    let unused = remove_unused_storage(desired, observed, &containers);
+    steps.extend(unused.into_iter().map(Step::from));
+    steps
 }
 
 /// Whether minicloud manages the object on `node`.
@@ -98,7 +120,7 @@ fn instance_ops(
     desired: &Desired,
     containers: &[&ObservedContainer],
     now: SystemTime,
-) -> (Vec<Op>, Vec<Op>) {
+) -> (Vec<Step>, Vec<Op>) {
     let (mut starts, mut removes) = (Vec::new(), Vec::new());
     let mut kept = BTreeSet::new();
     for instance in &desired.instances {
@@ -114,7 +136,7 @@ fn instance_ops(
             Some(c) => !is_live(c) && !waits_for_docker(c, now),
         };
         if start_needed {
-            starts.push(Op::StartInstance(start(instance)));
+            starts.push(start(instance));
         }
         kept.extend(keeper.map(|c| c.id.clone()));
     }
@@ -167,8 +189,8 @@ fn waits_for_docker(container: &ObservedContainer, now: SystemTime) -> bool {
         && time::age(&container.finished_at, now).is_some_and(|age| age < RESTART_DELAY)
 }
 
-fn start(instance: &DesiredInstance) -> StartInstance {
-    StartInstance {
+fn start(instance: &DesiredInstance) -> Step {
+    let op = Op::StartInstance(StartInstance {
         tenant: instance.tenant.clone(),
         app: instance.app.clone(),
         instance: instance.name.clone(),
@@ -178,6 +200,10 @@ fn start(instance: &DesiredInstance) -> StartInstance {
             .expect("container specs always serialize"),
         secret_env: Default::default(),
         spec_hash: instance.spec_hash.clone(),
+    });
+    Step {
+        op,
+        env: instance.container.env.clone(),
     }
 }
 
@@ -273,7 +299,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use minicloud_manifests::Resources;
+    use crate::fixtures;
     use minicloud_proto::v1::{ObservedNetwork, ObservedVolume};
 
     fn now() -> SystemTime {
@@ -295,18 +321,7 @@ mod tests {
             name: format!("web-{uid}"),
             uid: uid.into(),
             release: "web-1".into(),
-            container: ContainerSpec {
-                image: "hello:1".into(),
-                command: Vec::new(),
-                args: Vec::new(),
-                env: Vec::new(),
-                ports: Vec::new(),
-                resources: Resources::default().resolve(),
-                volumes: Vec::new(),
-                health_check: None,
-                user: None,
-                capabilities: Vec::new(),
-            },
+            container: fixtures::container("hello:1"),
             spec_hash: hash.into(),
         }
     }
@@ -352,9 +367,10 @@ mod tests {
     }
 
     /// The plan in short: `start:<uid>`, `remove:<id>`, `network:<tenant>`, `-network:<tenant>`…
-    fn short(ops: &[Operation]) -> Vec<String> {
-        ops.iter()
-            .map(|op| match op.op.as_ref().unwrap() {
+    fn short(steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|step| match &step.op {
                 Op::StartInstance(s) => format!("start:{}", s.instance_uid),
                 Op::RemoveInstance(r) => format!("remove:{}", r.container_id),
                 Op::EnsureNetwork(n) => format!("network:{}", n.tenant),
@@ -373,7 +389,7 @@ mod tests {
             now(),
         );
         assert_eq!(short(&ops), ["network:acme", "start:u1"]);
-        let Some(Op::StartInstance(start)) = &ops[1].op else {
+        let Op::StartInstance(start) = &ops[1].op else {
             unreachable!()
         };
         assert_eq!(
@@ -381,6 +397,23 @@ mod tests {
             ("h1", "web-u1")
         );
         assert!(start.container_json.contains("hello:1"));
+    }
+
+    #[test]
+    fn a_start_carries_its_containers_env_and_other_operations_none() {
+        let mut instance = inst("acme", "u1", "h1");
+        instance.container.env = vec![
+            fixtures::literal_var("GREETING", "hi"),
+            fixtures::secret_var("DB_PASSWORD", "db", "password"),
+        ];
+        let steps = plan(
+            &desired(vec![instance.clone()]),
+            &observed(vec![], vec![]),
+            now(),
+        );
+        assert_eq!(short(&steps), ["network:acme", "start:u1"]);
+        assert!(steps[0].env.is_empty());
+        assert_eq!(steps[1].env, instance.container.env);
     }
 
     #[test]

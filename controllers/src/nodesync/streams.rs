@@ -10,7 +10,7 @@ use minicloud_manifests::Node;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::agent::AgentClient;
+use crate::agent::AgentClient;
 use crate::runtime::WorkQueue;
 
 /// First delay before reopening a broken stream; it doubles up to [`MAX_RETRY`].

@@ -175,10 +175,8 @@ fn app_of(instance: &Instance) -> (Option<String>, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use minicloud_manifests::{
-        ContainerSpec, InstanceSpec, NodeCapacity, NodeSpec, NodeStatus, ObjectMeta,
-        ResolvedResources,
-    };
+    use crate::fixtures;
+    use minicloud_manifests::{NodeCapacity, NodeSpec, NodeStatus, ObjectMeta};
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
@@ -199,31 +197,15 @@ mod tests {
     }
 
     fn inst(name: &str, app: &str, node: Option<&str>, memory_mi: u64) -> Instance {
-        let mut meta = ObjectMeta::named(name, Some("acme"));
-        meta.creation_timestamp = Some(format!("2024-01-01T00:00:00Z{name}"));
-        let container = ContainerSpec {
-            image: "hello:1".into(),
-            command: Vec::new(),
-            args: Vec::new(),
-            env: Vec::new(),
-            ports: Vec::new(),
-            resources: ResolvedResources {
-                cpu: Cpu::from_millis(250),
-                memory: Bytes::mebibytes(memory_mi),
-                pids: 256,
-            },
-            volumes: Vec::new(),
-            health_check: None,
-            user: None,
-            capabilities: Vec::new(),
-        };
-        let spec = InstanceSpec {
-            app: app.into(),
-            release: format!("{app}-1"),
-            node: node.map(str::to_owned),
-            container,
-        };
-        Instance::new(meta, spec)
+        let container = fixtures::limited(
+            fixtures::container("hello:1"),
+            Cpu::from_millis(250),
+            Bytes::mebibytes(memory_mi),
+        );
+        let release = format!("{app}-1");
+        let mut instance = fixtures::instance(name, app, &release, node, container);
+        instance.metadata.creation_timestamp = Some(format!("2024-01-01T00:00:00Z{name}"));
+        instance
     }
 
     fn bound(placements: &[(ObjectKey, Placement)]) -> Vec<(&str, &str)> {

@@ -9,8 +9,8 @@ use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::secrets::{KEY_FILE, SecretKeys};
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
+use minicloud_controllers::agent::fake::{FakeAgent, FakeConnector};
 use minicloud_controllers::client::{ApiClient, TenantScope};
-use minicloud_controllers::nodesync::fake::{FakeAgent, FakeConnector};
 use minicloud_controllers::object::ObjectKey;
 use minicloud_controllers::{ControllersConfig, IngressAddress, run_with_agents};
 use minicloud_manifests::{

@@ -5,6 +5,7 @@ use std::fmt;
 use thiserror::Error;
 
 use crate::kind::Kind;
+use crate::place::write_place;
 use crate::validate::ValidationErrors;
 
 /// Which document of an input an error is about.
@@ -83,20 +84,6 @@ impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_place(f, self.path.as_deref(), self.position)?;
         f.write_str(&self.message)
-    }
-}
-
-/// Writes `path at line L, column C: ` (each part only when known).
-pub(crate) fn write_place(
-    f: &mut fmt::Formatter<'_>,
-    path: Option<&str>,
-    position: Option<(u64, u64)>,
-) -> fmt::Result {
-    match (path, position) {
-        (Some(path), Some((line, column))) => write!(f, "{path} at line {line}, column {column}: "),
-        (Some(path), None) => write!(f, "{path}: "),
-        (None, Some((line, column))) => write!(f, "line {line}, column {column}: "),
-        (None, None) => Ok(()),
     }
 }
 

@@ -4,6 +4,7 @@
 //! and what was expected.
 
 mod error;
+mod format;
 mod header;
 mod json;
 mod locate;
@@ -12,12 +13,12 @@ mod yaml;
 
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-pub(crate) use error::write_place;
 pub use error::{DocumentRef, ParseError, Problem};
 
 use crate::kind::Kind;
 use crate::resource::Resource;
 use crate::validate::{ValidationErrors, validate};
+use format::Format;
 use header::{Header, KindCheck};
 use json::JsonDoc;
 use yaml::YamlDoc;
@@ -200,18 +201,6 @@ fn reference(resource: &Resource, index: Option<usize>) -> DocumentRef {
         index,
         kind: Some(resource.kind()),
         name: Some(resource.name().to_owned()),
-    }
-}
-
-/// A document in one of the input formats.
-trait Format {
-    /// The lenient header; `None` for an empty document.
-    fn header(&self) -> Result<Option<Header>, Problem>;
-    /// The whole document as `T`, strictly.
-    fn strict<T: DeserializeOwned>(&self) -> Result<T, Problem>;
-    /// The header of the document's lines before `line` (of the whole input), if readable.
-    fn header_before(&self, _line: u64) -> Option<Header> {
-        None
     }
 }
 

@@ -16,7 +16,7 @@ use minicloud_proto::v1::{
 };
 use tokio::sync::watch;
 
-use super::agent::{AgentClient, AgentConnector, AgentError, ObservedStream};
+use super::{AgentClient, AgentConnector, AgentError, ObservedStream};
 use crate::labels::docker;
 
 /// What the fake holds besides its observed state.

@@ -1,6 +1,8 @@
 //! The controllers' side of the NodeAgent API, behind small traits: [`AgentClient`] talks to
 //! one node's agent, [`AgentConnector`] finds the client for a Node. The gRPC implementation is
-//! here; a recording fake is in [`super::fake`].
+//! here; a recording fake is in [`fake`].
+
+pub mod fake;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
