@@ -4,15 +4,13 @@
 
 use futures::stream::{BoxStream, StreamExt};
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
+use minicloud_proto::metadata::{self, reason};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::secrets_client::SecretsClient;
 use minicloud_proto::v1::{self as pb};
 use tonic::transport::Endpoint;
 
 use crate::object::{Object, ObjectKey};
-
-/// The gRPC metadata key carrying the server's machine-readable reason.
-const REASON_METADATA: &str = "minicloud-reason";
 
 /// Result of a client call.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -87,20 +85,19 @@ impl ClientError {
 impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> Self {
         let message = status.message().to_owned();
-        let reason = status
-            .metadata()
-            .get(REASON_METADATA)
-            .and_then(|value| value.to_str().ok());
-        match (reason, status.code()) {
-            (Some("NotFound"), _) | (None, tonic::Code::NotFound) => ClientError::NotFound(message),
-            (Some("Conflict"), _) | (None, tonic::Code::Aborted) => ClientError::Conflict(message),
-            (Some("Expired" | "TooSlow"), _) | (None, tonic::Code::OutOfRange) => {
+        match (metadata::reason_of(&status), status.code()) {
+            (Some(reason::NOT_FOUND), _) | (None, tonic::Code::NotFound) => {
+                ClientError::NotFound(message)
+            }
+            (Some(reason::CONFLICT), _) | (None, tonic::Code::Aborted) => {
+                ClientError::Conflict(message)
+            }
+            (Some(reason::EXPIRED | reason::TOO_SLOW), _) | (None, tonic::Code::OutOfRange) => {
                 ClientError::Expired(message)
             }
-            (Some("BadRequest" | "Invalid"), _) | (None, tonic::Code::InvalidArgument) => {
-                ClientError::Invalid(message)
-            }
-            (Some("Unavailable"), _) | (None, tonic::Code::Unavailable) => {
+            (Some(reason::BAD_REQUEST | reason::INVALID), _)
+            | (None, tonic::Code::InvalidArgument) => ClientError::Invalid(message),
+            (Some(reason::UNAVAILABLE), _) | (None, tonic::Code::Unavailable) => {
                 ClientError::Unavailable(message)
             }
             (_, code) => ClientError::Other { code, message },
@@ -351,7 +348,7 @@ mod tests {
     fn status_with_reason(code: tonic::Code, reason: &'static str) -> tonic::Status {
         let mut status = tonic::Status::new(code, "boom");
         status.metadata_mut().insert(
-            REASON_METADATA,
+            metadata::REASON,
             tonic::metadata::MetadataValue::from_static(reason),
         );
         status

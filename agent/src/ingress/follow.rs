@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use minicloud_manifests::{App, Instance, Kind, ObjectMeta};
 use minicloud_proto::bearer::Authorized;
+use minicloud_proto::metadata::{self, reason};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb, EventType};
 use serde::de::DeserializeOwned;
@@ -22,8 +23,6 @@ const FIRST_RETRY: Duration = Duration::from_millis(100);
 const MAX_RETRY: Duration = Duration::from_secs(5);
 /// Changes buffered between a watch and the table builder.
 const CHANGE_BUFFER: usize = 1024;
-/// The gRPC metadata key carrying the server's machine-readable reason.
-const REASON_METADATA: &str = "minicloud-reason";
 
 /// Follows Apps and Instances through `client` and publishes the route table for `domain`
 /// to `routes` on every change, until `shutdown` completes.
@@ -240,11 +239,8 @@ fn decode<T: Followed>(object: &pb::Object) -> Option<T> {
 
 /// Whether the watch's version is gone (or the watcher fell behind): list again at once.
 fn is_expired(status: &tonic::Status) -> bool {
-    let reason = status
-        .metadata()
-        .get(REASON_METADATA)
-        .and_then(|value| value.to_str().ok());
-    matches!(reason, Some("Expired" | "TooSlow"))
+    let reason = metadata::reason_of(status);
+    matches!(reason, Some(reason::EXPIRED | reason::TOO_SLOW))
         || (reason.is_none() && status.code() == tonic::Code::OutOfRange)
 }
 
@@ -314,7 +310,7 @@ mod tests {
         let mut status = tonic::Status::aborted("behind");
         status
             .metadata_mut()
-            .insert(REASON_METADATA, "TooSlow".parse().unwrap());
+            .insert(metadata::REASON, "TooSlow".parse().unwrap());
         assert!(is_expired(&status));
         assert!(is_expired(&tonic::Status::out_of_range("old")));
         assert!(!is_expired(&tonic::Status::unavailable("down")));

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use super::apply::initialise_server_fields;
 use super::objects::{self, ObjectRef};
 use super::{ApiError, RequestContext, ResourceApi, Result};
-use crate::auth::Token;
+use crate::auth::{KeySecret as _, Token};
 use crate::store::{Compare, Txn, TxnOp};
 
 /// A key just issued: its full text (shown once) and its ApiKey object.

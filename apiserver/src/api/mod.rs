@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 pub use apply::{ApplyOutcome, ApplyResult};
 pub use delete::DeleteResult;
-pub use error::{ApiError, REASON_METADATA, RETRY_AFTER_METADATA, Result};
+pub use error::{ApiError, Result};
 pub use issue::IssuedKey;
 pub use objects::{ObjectRef, parse_revision};
 pub use secrets::Rotation;

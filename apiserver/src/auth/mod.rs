@@ -11,10 +11,10 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-pub use layer::{Gate, REQUEST_ID_HEADER, RequestId, authenticate};
+pub use layer::{Gate, RequestId, authenticate};
 use minicloud_manifests::{Kind, Role};
 use serde_json::Value;
-pub use token::Token;
+pub use token::{KeySecret, Token};
 
 use crate::api::{ApiError, ObjectRef, objects};
 use crate::store::{Compare, Store, Txn, TxnOp};

@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use minicloud_manifests::Kind;
 use minicloud_proto::bearer::Bearer;
+use minicloud_proto::object_labels;
 use minicloud_proto::v1::node_agent_client::NodeAgentClient;
 use minicloud_proto::v1::{AppLogsRequest, LogLine, LogsRequest};
 use serde_json::Value;
@@ -19,8 +20,6 @@ use super::RESCAN;
 use super::lines::LineSplitter;
 use crate::api::{ApiError, LabelSelector, ObjectRef, RequestContext, ResourceApi, TenantScope};
 
-/// The label by which the App controller marks the Instances of an App.
-const APP_LABEL: &str = "app";
 /// The tenant of a request that names none.
 const DEFAULT_TENANT: &str = "default";
 
@@ -103,7 +102,8 @@ impl Follower {
     /// Containers of the App to read now: new ones, and ones whose stream ended and that
     /// restarted since. A restarted container is read from where its stream ended.
     pub async fn scan(&mut self) -> Result<Vec<Source>, ApiError> {
-        let selector = LabelSelector::parse(&format!("{APP_LABEL}={}", self.request.app))?;
+        let selector =
+            LabelSelector::parse(&format!("{}={}", object_labels::APP, self.request.app))?;
         let scope = TenantScope::One(self.request.tenant.clone());
         let (instances, _) = self
             .api

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Subcommand};
 use minicloud_manifests::{App, Kind, Release};
+use minicloud_proto::object_labels;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -20,8 +21,6 @@ use crate::client::Client;
 
 /// How often an App changed by someone else between reading and writing it is read again.
 const ATTEMPTS: usize = 3;
-/// The label by which the app controller marks the Releases and Instances of an App.
-const APP_LABEL: &str = "app";
 
 /// Flags of `mini rollout`.
 #[derive(Args, Debug)]
@@ -71,7 +70,7 @@ async fn list_of<T: DeserializeOwned>(
     app: &App,
 ) -> Result<Vec<T>> {
     let tenant = app.metadata.tenant.clone().unwrap_or_default();
-    let selector = format!("{APP_LABEL}={}", app.metadata.name);
+    let selector = format!("{}={}", object_labels::APP, app.metadata.name);
     let objects = client.list(kind, tenant, &selector).await?;
     objects.into_iter().map(|o| typed(kind, o)).collect()
 }
