@@ -8,7 +8,6 @@ pub mod auth;
 pub mod grpc;
 pub mod keys;
 pub mod logs;
-pub mod private_file;
 pub mod ratelimit;
 pub mod rest;
 pub mod secret_service;
@@ -16,3 +15,5 @@ pub mod secrets;
 pub mod server;
 pub mod store;
 pub mod watch_cache;
+
+pub use minicloud_common::private_file;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
+use minicloud_common::server_files::ADMIN_KEY_FILE;
 use minicloud_manifests::{Kind, Scope};
 use minicloud_proto::api_key::Token;
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
@@ -48,7 +49,7 @@ pub fn api_key(key: Option<String>) -> Result<String> {
         Some(key) => Ok(key),
         None => bail!(
             "no API key: pass --key, set MINI_KEY or run `mini login --key KEY`; `mini server` \
-             prints the admin key on its first start and keeps it in <data dir>/admin.key"
+             prints the admin key on its first start and keeps it in <data dir>/{ADMIN_KEY_FILE}"
         ),
     }
 }

@@ -22,10 +22,9 @@ pub use object::{
     reveal, seal,
 };
 
-/// The key file in the data directory.
-pub const KEY_FILE: &str = "secret.key";
-/// The environment variable that, when set, holds the keyring instead of the key file.
-pub const KEY_ENV: &str = "MINICLOUD_SECRET_KEY";
+/// The key file in the data directory, and the environment variable that, when set, holds the
+/// keyring instead.
+pub use minicloud_common::server_files::{SECRET_KEY_ENV as KEY_ENV, SECRET_KEY_FILE as KEY_FILE};
 /// What the API shows in place of every Secret value.
 pub const MASK: &str = "********";
 
