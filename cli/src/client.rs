@@ -110,7 +110,8 @@ impl From<tonic::Status> for RequestFailed {
     }
 }
 
-/// A connected client working in one tenant.
+/// A connected client working in one tenant; clones share the connection.
+#[derive(Clone)]
 pub struct Client {
     grpc: ResourceServiceClient<Authorized>,
     channel: Authorized,

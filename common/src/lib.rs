@@ -1,5 +1,7 @@
-//! What minicloud's server and its clients share beyond the gRPC contracts: the files a server
-//! keeps its keys in, and how such private files are written.
+//! What minicloud's server and its clients share beyond the gRPC contracts: one policy for
+//! retrying a read-modify-write that loses a race, the files a server keeps its keys in, and how
+//! such private files are written.
 
 pub mod private_file;
+pub mod read_modify_write;
 pub mod server_files;

@@ -3,6 +3,7 @@
 //! server's reason (NotFound, Conflict, Expired…).
 
 use futures::stream::{BoxStream, StreamExt};
+use minicloud_common::read_modify_write::{Conflicting, KeptChanging};
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::metadata::{self, reason};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
@@ -102,6 +103,19 @@ impl From<tonic::Status> for ClientError {
             }
             (_, code) => ClientError::Other { code, message },
         }
+    }
+}
+
+/// A read-modify-write that keeps losing its race is a conflict.
+impl From<KeptChanging> for ClientError {
+    fn from(error: KeptChanging) -> Self {
+        ClientError::Conflict(error.to_string())
+    }
+}
+
+impl Conflicting for ClientError {
+    fn is_conflict(&self) -> bool {
+        ClientError::is_conflict(self)
     }
 }
 

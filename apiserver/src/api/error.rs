@@ -2,6 +2,7 @@
 //! becomes a gRPC status and an HTTP status with a machine-readable reason.
 
 use axum::http::StatusCode;
+use minicloud_common::read_modify_write::{Conflicting, KeptChanging};
 use minicloud_manifests::ValidationErrors;
 use minicloud_proto::metadata::{self, reason};
 
@@ -163,6 +164,19 @@ impl ApiError {
             "reason": self.reason(),
             "message": self.to_string(),
         })
+    }
+}
+
+/// A read-modify-write that keeps losing its race is a conflict the caller may try again.
+impl From<KeptChanging> for ApiError {
+    fn from(error: KeptChanging) -> Self {
+        ApiError::Conflict(error.to_string())
+    }
+}
+
+impl Conflicting for ApiError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, ApiError::Conflict(_))
     }
 }
 
