@@ -138,13 +138,7 @@ impl TenantScope {
 }
 
 /// Objects of one kind and the version the list was read at.
-#[derive(Clone, Debug)]
-pub struct Listing<T> {
-    /// The objects.
-    pub items: Vec<T>,
-    /// The store revision of the list; watch from here to follow on.
-    pub resource_version: String,
-}
+pub use minicloud_common::follow::Listing;
 
 /// One change a watch reports.
 #[derive(Clone, Debug, PartialEq)]
