@@ -16,6 +16,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use minicloud_proto::metadata;
 
 use crate::api::{ApiError, new_request_id};
 use crate::api_keys::{Authenticator, Token};
@@ -27,8 +28,6 @@ use crate::ratelimit::{Over, RateLimiter, retry_after_seconds};
 const OPEN_PATHS: [&str; 1] = ["/healthz"];
 /// The gRPC path prefix of the node agent's service.
 const NODE_AGENT: &str = "/minicloud.v1.NodeAgent/";
-/// The response header (and gRPC metadata) carrying the request id.
-pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// How often one caller's rate limiting is recorded at most.
 const RATE_LIMIT_RECORD_EVERY: Duration = Duration::from_secs(60);
 /// Rate-limited callers remembered before those recorded over a minute ago are forgotten.
@@ -106,7 +105,7 @@ pub async fn authenticate(State(gate): State<Gate>, request: Request, next: Next
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response
             .headers_mut()
-            .insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
+            .insert(HeaderName::from_static(metadata::REQUEST_ID), value);
     }
     response
 }

@@ -9,7 +9,6 @@ pub mod auth;
 pub mod gate;
 pub mod grpc;
 pub mod logs;
-pub mod private_file;
 pub mod ratelimit;
 pub mod rest;
 pub mod secrets;
@@ -17,3 +16,5 @@ pub mod server;
 pub mod store;
 pub mod watch_cache;
 pub mod wire;
+
+pub use minicloud_common::private_file;

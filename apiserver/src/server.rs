@@ -11,6 +11,7 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::serve::ListenerExt;
 use minicloud_proto::bearer::Bearer;
+use minicloud_proto::metadata;
 use minicloud_proto::v1::app_logs_server::AppLogsServer;
 use minicloud_proto::v1::audit_server::AuditServer;
 use minicloud_proto::v1::keys_server::KeysServer;
@@ -124,8 +125,8 @@ async fn oversized_is_resource_exhausted(mut response: Response) -> Response {
             headers.insert("grpc-message", value);
         }
         headers.insert(
-            crate::api::REASON_METADATA,
-            HeaderValue::from_static("RequestTooLarge"),
+            metadata::REASON,
+            HeaderValue::from_static(metadata::reason::REQUEST_TOO_LARGE),
         );
     }
     response

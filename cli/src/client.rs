@@ -6,9 +6,11 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result, bail};
 use clap::Args;
-use minicloud_apiserver::api::{ApiError, RETRY_AFTER_METADATA};
+use minicloud_common::server_files::ADMIN_KEY_FILE;
 use minicloud_manifests::{Kind, Scope};
+use minicloud_proto::api_key::Token;
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
+use minicloud_proto::metadata::{self, reason};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb};
 use serde_json::Value;
@@ -47,14 +49,14 @@ pub fn api_key(key: Option<String>) -> Result<String> {
         Some(key) => Ok(key),
         None => bail!(
             "no API key: pass --key, set MINI_KEY or run `mini login --key KEY`; `mini server` \
-             prints the admin key on its first start and keeps it in <data dir>/admin.key"
+             prints the admin key on its first start and keeps it in <data dir>/{ADMIN_KEY_FILE}"
         ),
     }
 }
 
 /// The tenant a key belongs to, read from its public prefix (`mc_acme_…`).
 fn tenant_of_key(key: &str) -> Option<String> {
-    minicloud_apiserver::api_keys::Token::parse(key).and_then(|token| token.tenant)
+    Token::parse(key).and_then(|token| token.tenant)
 }
 
 /// The URL of the server named by `server`, else the config file, else the default, with a
@@ -75,18 +77,18 @@ pub struct RequestFailed {
 impl RequestFailed {
     /// The server's reason (`NotFound`, `Expired`, …), when it sent one.
     pub fn reason(&self) -> Option<&str> {
-        ApiError::reason_of(&self.status)
+        metadata::reason_of(&self.status)
     }
 
     /// For a request refused by the server's rate limit, how long it asks to wait.
     fn retry_after(&self) -> Option<Duration> {
-        if self.reason() != Some("RateLimited") {
+        if self.reason() != Some(reason::RATE_LIMITED) {
             return None;
         }
         let seconds = self
             .status
             .metadata()
-            .get(RETRY_AFTER_METADATA)
+            .get(metadata::RETRY_AFTER)
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.parse().ok())
             .unwrap_or(1);
@@ -108,7 +110,8 @@ impl From<tonic::Status> for RequestFailed {
     }
 }
 
-/// A connected client working in one tenant.
+/// A connected client working in one tenant; clones share the connection.
+#[derive(Clone)]
 pub struct Client {
     grpc: ResourceServiceClient<Authorized>,
     channel: Authorized,
@@ -342,6 +345,16 @@ fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     cause.to_string()
 }
 
+/// A request the server refused for `reason`, saying `message`.
+#[cfg(test)]
+pub fn refused(code: tonic::Code, reason: &'static str, message: &str) -> RequestFailed {
+    let mut status = tonic::Status::new(code, message);
+    status
+        .metadata_mut()
+        .insert(metadata::REASON, reason.parse().expect("reasons are ASCII"));
+    RequestFailed::from(status)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -361,8 +374,7 @@ mod tests {
 
     #[test]
     fn the_reason_comes_from_the_status_metadata() {
-        let status = ApiError::Expired("too old".into()).grpc_status();
-        let failed = RequestFailed::from(status);
+        let failed = refused(tonic::Code::OutOfRange, reason::EXPIRED, "too old");
         assert_eq!(failed.reason(), Some("Expired"));
         assert_eq!(failed.to_string(), "too old");
     }

@@ -17,7 +17,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use anyhow::{Context as _, Result, bail};
-use minicloud_apiserver::private_file::write_private;
+use minicloud_common::private_file::write_private;
 use serde::Deserialize;
 
 /// Where to connect and in which tenant, as far as the config file says.

@@ -1,6 +1,7 @@
 //! `mini`, minicloud's single binary: client commands and the all-in-one server.
 
 mod agent_access;
+mod apps;
 mod client;
 mod commands;
 mod config;

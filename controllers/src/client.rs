@@ -3,16 +3,15 @@
 //! server's reason (NotFound, Conflict, Expired…).
 
 use futures::stream::{BoxStream, StreamExt};
+use minicloud_common::read_modify_write::{Conflicting, KeptChanging};
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
+use minicloud_proto::metadata::{self, reason};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::secrets_client::SecretsClient;
 use minicloud_proto::v1::{self as pb};
 use tonic::transport::Endpoint;
 
 use crate::object::{Object, ObjectKey};
-
-/// The gRPC metadata key carrying the server's machine-readable reason.
-const REASON_METADATA: &str = "minicloud-reason";
 
 /// Result of a client call.
 pub type Result<T, E = ClientError> = std::result::Result<T, E>;
@@ -87,24 +86,36 @@ impl ClientError {
 impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> Self {
         let message = status.message().to_owned();
-        let reason = status
-            .metadata()
-            .get(REASON_METADATA)
-            .and_then(|value| value.to_str().ok());
-        match (reason, status.code()) {
-            (Some("NotFound"), _) | (None, tonic::Code::NotFound) => ClientError::NotFound(message),
-            (Some("Conflict"), _) | (None, tonic::Code::Aborted) => ClientError::Conflict(message),
-            (Some("Expired" | "TooSlow"), _) | (None, tonic::Code::OutOfRange) => {
+        match (metadata::reason_of(&status), status.code()) {
+            (Some(reason::NOT_FOUND), _) | (None, tonic::Code::NotFound) => {
+                ClientError::NotFound(message)
+            }
+            (Some(reason::CONFLICT), _) | (None, tonic::Code::Aborted) => {
+                ClientError::Conflict(message)
+            }
+            (Some(reason::EXPIRED | reason::TOO_SLOW), _) | (None, tonic::Code::OutOfRange) => {
                 ClientError::Expired(message)
             }
-            (Some("BadRequest" | "Invalid"), _) | (None, tonic::Code::InvalidArgument) => {
-                ClientError::Invalid(message)
-            }
-            (Some("Unavailable"), _) | (None, tonic::Code::Unavailable) => {
+            (Some(reason::BAD_REQUEST | reason::INVALID), _)
+            | (None, tonic::Code::InvalidArgument) => ClientError::Invalid(message),
+            (Some(reason::UNAVAILABLE), _) | (None, tonic::Code::Unavailable) => {
                 ClientError::Unavailable(message)
             }
             (_, code) => ClientError::Other { code, message },
         }
+    }
+}
+
+/// A read-modify-write that keeps losing its race is a conflict.
+impl From<KeptChanging> for ClientError {
+    fn from(error: KeptChanging) -> Self {
+        ClientError::Conflict(error.to_string())
+    }
+}
+
+impl Conflicting for ClientError {
+    fn is_conflict(&self) -> bool {
+        ClientError::is_conflict(self)
     }
 }
 
@@ -127,13 +138,7 @@ impl TenantScope {
 }
 
 /// Objects of one kind and the version the list was read at.
-#[derive(Clone, Debug)]
-pub struct Listing<T> {
-    /// The objects.
-    pub items: Vec<T>,
-    /// The store revision of the list; watch from here to follow on.
-    pub resource_version: String,
-}
+pub use minicloud_common::follow::Listing;
 
 /// One change a watch reports.
 #[derive(Clone, Debug, PartialEq)]
@@ -351,7 +356,7 @@ mod tests {
     fn status_with_reason(code: tonic::Code, reason: &'static str) -> tonic::Status {
         let mut status = tonic::Status::new(code, "boom");
         status.metadata_mut().insert(
-            REASON_METADATA,
+            metadata::REASON,
             tonic::metadata::MetadataValue::from_static(reason),
         );
         status

@@ -3,36 +3,34 @@
 //! fresh read and written as a compare-and-swap, retried on conflict, and skipped when nothing
 //! changed.
 
+use minicloud_common::read_modify_write::ReadModifyWrite;
 use minicloud_manifests::{Instance, InstanceStatus};
 
 use crate::client::{ApiClient, ClientError};
 use crate::object::ObjectKey;
-
-/// Attempts before a conflict is reported.
-const ATTEMPTS: usize = 4;
 
 /// Replaces the status of the Instance at `key` with `change(instance)`, when that differs
 /// from its current status. A missing Instance is left alone.
 pub async fn update(
     client: &ApiClient,
     key: &ObjectKey,
-    change: impl Fn(&Instance) -> InstanceStatus,
+    change: impl Fn(&Instance) -> InstanceStatus + Sync,
 ) -> Result<(), ClientError> {
-    let mut last = None;
-    for _ in 0..ATTEMPTS {
-        let Some(mut instance) = client.get_opt::<Instance>(key).await? else {
-            return Ok(());
-        };
-        let status = change(&instance);
-        if instance.status.as_ref() == Some(&status) {
-            return Ok(());
-        }
-        instance.status = Some(status);
-        match client.update_status(&instance).await {
-            Err(error) if error.is_conflict() => last = Some(error),
-            Err(error) if error.is_not_found() => return Ok(()),
-            other => return other.map(drop),
-        }
-    }
-    Err(last.unwrap_or_else(|| ClientError::Conflict(format!("instance {key} kept changing"))))
+    let change = &change;
+    ReadModifyWrite::new(format!("instance {key}"), "given its new status")
+        .run(|| async move {
+            let Some(mut instance) = client.get_opt::<Instance>(key).await? else {
+                return Ok(());
+            };
+            let status = change(&instance);
+            if instance.status.as_ref() == Some(&status) {
+                return Ok(());
+            }
+            instance.status = Some(status);
+            match client.update_status(&instance).await {
+                Err(error) if error.is_not_found() => Ok(()),
+                other => other.map(drop),
+            }
+        })
+        .await
 }

@@ -4,10 +4,8 @@
 /// Docker labels the agent sets on every object it creates for minicloud.
 pub use minicloud_proto::labels as docker;
 
-/// Label on Releases and Instances naming their App.
-pub const APP: &str = "app";
-/// Label on Instances naming their Release.
-pub const RELEASE: &str = "release";
+/// Labels on Releases and Instances naming their App and Release.
+pub use minicloud_proto::object_labels::{APP, RELEASE};
 
 /// Finalizer on every Instance: the node sync removes it once the container is gone.
 pub const CONTAINER_FINALIZER: &str = "minicloud.dev/container";

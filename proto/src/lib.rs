@@ -3,8 +3,11 @@
 //! Objects travel as JSON text inside these envelopes; the `minicloud-manifests` types define
 //! that JSON.
 
+pub mod api_key;
 pub mod bearer;
 pub mod labels;
+pub mod metadata;
+pub mod object_labels;
 
 /// Version 1 of the minicloud API.
 pub mod v1 {

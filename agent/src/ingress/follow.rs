@@ -1,29 +1,29 @@
-//! Keeps the route table current from the API server: lists Apps and Instances of every tenant,
-//! watches them from the list's version, lists again when a watch ends, expires or fails, and
-//! publishes a new table after each burst of changes once both kinds have been listed.
+//! Keeps the route table current from the API server: follows Apps and Instances of every
+//! tenant (see [`minicloud_common::follow`]: list, watch from the list's version, list again
+//! when a watch ends, expires or fails), and publishes a new table after each burst of changes
+//! once both kinds have been listed.
 
 use std::collections::HashMap;
-use std::future::Future;
+use std::future::{Future, ready};
+use std::marker::PhantomData;
 use std::sync::Arc;
-use std::time::Duration;
 
+use futures::StreamExt;
+use futures::stream::BoxStream;
+use minicloud_common::follow::{Change, Listing, Source, follow as follow_kind};
 use minicloud_manifests::{App, Instance, Kind, ObjectMeta};
 use minicloud_proto::bearer::Authorized;
+use minicloud_proto::metadata::{self, reason};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb, EventType};
 use serde::de::DeserializeOwned;
 use tokio::sync::mpsc;
+use tracing::Instrument as _;
 
 use super::{RouteTable, RoutesWriter};
 
-/// First delay after a failure to reach the server; it doubles up to [`MAX_RETRY`].
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-/// Longest delay between attempts to reach the server.
-const MAX_RETRY: Duration = Duration::from_secs(5);
 /// Changes buffered between a watch and the table builder.
 const CHANGE_BUFFER: usize = 1024;
-/// The gRPC metadata key carrying the server's machine-readable reason.
-const REASON_METADATA: &str = "minicloud-reason";
 
 /// Follows Apps and Instances through `client` and publishes the route table for `domain`
 /// to `routes` on every change, until `shutdown` completes.
@@ -66,16 +66,6 @@ impl Followed for Instance {
     fn metadata(&self) -> &ObjectMeta {
         &self.metadata
     }
-}
-
-/// One change to the mirrored objects of a kind.
-enum Change<T> {
-    /// A fresh list: these are all the objects.
-    Listed(Vec<T>),
-    /// The object was created or changed.
-    Applied(T),
-    /// The object is gone.
-    Deleted(T),
 }
 
 /// The objects of one kind by tenant and name, and whether they were listed yet.
@@ -152,81 +142,81 @@ async fn build(
     }
 }
 
-/// Mirrors every object of kind `T` into `changes`, listing again whenever a watch ends; stops
-/// when the receiver is gone.
+/// Mirrors every object of kind `T` into `changes`; stops when the receiver is gone.
 async fn reflect<T: Followed>(
     client: ResourceServiceClient<Authorized>,
     changes: mpsc::Sender<Change<T>>,
 ) {
-    let mut retry = FIRST_RETRY;
-    loop {
-        match list_and_watch(client.clone(), &changes, &mut retry).await {
-            Ok(Flow::Closed) => return,
-            Ok(Flow::WatchEnded) => continue,
-            Err(status) if is_expired(&status) => {
-                tracing::debug!(kind = %T::KIND, %status, "watch expired; listing again");
-                continue;
-            }
-            Err(status) => {
-                tracing::warn!(
-                    kind = %T::KIND, error = %status.message(),
-                    "the ingress cannot follow the API server; retrying"
-                );
-            }
-        }
-        tokio::time::sleep(retry).await;
-        retry = (retry * 2).min(MAX_RETRY);
-    }
+    let source = EveryTenant::<T> {
+        client,
+        kind: PhantomData,
+    };
+    follow_kind(&source, changes)
+        .instrument(tracing::info_span!("ingress"))
+        .await;
 }
 
-/// How a list-and-watch round ended without an error.
-enum Flow {
-    /// The server ended the watch: list again.
-    WatchEnded,
-    /// Nobody reads the changes any more: stop.
-    Closed,
+/// Every object of kind `T`, in every tenant; objects that do not decode are skipped.
+struct EveryTenant<T> {
+    client: ResourceServiceClient<Authorized>,
+    kind: PhantomData<fn() -> T>,
 }
 
-/// One list, then one watch from the list's version, until the watch ends or fails. Resets
-/// `retry` once the server answers.
-async fn list_and_watch<T: Followed>(
-    mut client: ResourceServiceClient<Authorized>,
-    changes: &mpsc::Sender<Change<T>>,
-    retry: &mut Duration,
-) -> Result<Flow, tonic::Status> {
-    let list = client
-        .list(pb::ListRequest {
-            kind: T::KIND.as_str().into(),
-            tenant: "*".into(),
-            label_selector: String::new(),
-        })
-        .await?
-        .into_inner();
-    *retry = FIRST_RETRY;
-    let items = list.items.iter().filter_map(|o| decode::<T>(o)).collect();
-    if changes.send(Change::Listed(items)).await.is_err() {
-        return Ok(Flow::Closed);
+impl<T: Followed> Source for EveryTenant<T> {
+    type Object = T;
+    type Error = tonic::Status;
+    type Changes = BoxStream<'static, Result<Change<T>, tonic::Status>>;
+
+    fn kind(&self) -> &str {
+        T::KIND.as_str()
     }
-    let mut events = client
-        .watch(pb::WatchRequest {
-            kind: T::KIND.as_str().into(),
-            tenant: "*".into(),
-            label_selector: String::new(),
+
+    async fn list(&self) -> Result<Listing<T>, tonic::Status> {
+        let list = self
+            .client
+            .clone()
+            .list(pb::ListRequest {
+                kind: T::KIND.as_str().into(),
+                tenant: "*".into(),
+                label_selector: String::new(),
+            })
+            .await?
+            .into_inner();
+        Ok(Listing {
+            items: list.items.iter().filter_map(|o| decode::<T>(o)).collect(),
             resource_version: list.resource_version,
         })
-        .await?
-        .into_inner();
-    while let Some(event) = events.message().await? {
-        let change = match (event.r#type(), event.object.as_ref().and_then(decode::<T>)) {
-            (EventType::Added | EventType::Modified, Some(object)) => Change::Applied(object),
-            (EventType::Deleted, Some(object)) => Change::Deleted(object),
-            _ => continue,
-        };
-        if changes.send(change).await.is_err() {
-            return Ok(Flow::Closed);
-        }
     }
-    Ok(Flow::WatchEnded)
+
+    async fn watch(&self, resource_version: String) -> Result<Self::Changes, tonic::Status> {
+        let events = self
+            .client
+            .clone()
+            .watch(pb::WatchRequest {
+                kind: T::KIND.as_str().into(),
+                tenant: "*".into(),
+                label_selector: String::new(),
+                resource_version,
+            })
+            .await?
+            .into_inner();
+        Ok(events
+            .filter_map(|event| ready(event.map(change::<T>).transpose()))
+            .boxed())
+    }
+
+    fn is_expired(&self, status: &tonic::Status) -> bool {
+        is_expired(status)
+    }
+}
+
+/// The change a watch event reports, if it reports one about a `T`.
+fn change<T: Followed>(event: pb::WatchEvent) -> Option<Change<T>> {
+    match (event.r#type(), event.object.as_ref().and_then(decode::<T>)) {
+        (EventType::Added | EventType::Modified, Some(object)) => Some(Change::Applied(object)),
+        (EventType::Deleted, Some(object)) => Some(Change::Deleted(object)),
+        _ => None,
+    }
 }
 
 /// The object, or `None` (logged) when the server sent something that is not a `T`.
@@ -240,11 +230,8 @@ fn decode<T: Followed>(object: &pb::Object) -> Option<T> {
 
 /// Whether the watch's version is gone (or the watcher fell behind): list again at once.
 fn is_expired(status: &tonic::Status) -> bool {
-    let reason = status
-        .metadata()
-        .get(REASON_METADATA)
-        .and_then(|value| value.to_str().ok());
-    matches!(reason, Some("Expired" | "TooSlow"))
+    let reason = metadata::reason_of(status);
+    matches!(reason, Some(reason::EXPIRED | reason::TOO_SLOW))
         || (reason.is_none() && status.code() == tonic::Code::OutOfRange)
 }
 
@@ -314,7 +301,7 @@ mod tests {
         let mut status = tonic::Status::aborted("behind");
         status
             .metadata_mut()
-            .insert(REASON_METADATA, "TooSlow".parse().unwrap());
+            .insert(metadata::REASON, "TooSlow".parse().unwrap());
         assert!(is_expired(&status));
         assert!(is_expired(&tonic::Status::out_of_range("old")));
         assert!(!is_expired(&tonic::Status::unavailable("down")));

@@ -1,5 +1,6 @@
 //! Apply: create the object, update it to the manifest, or recognise that nothing changed.
 
+use minicloud_common::read_modify_write::ReadModifyWrite;
 use minicloud_manifests::{
     FieldError, Kind, OwnerReference, Resource, Scope, ValidationErrors, apply_defaults,
     parse_json_object, validate,
@@ -86,21 +87,17 @@ impl ResourceApi {
             _ => None,
         };
         desired.sealing = self.sealing(&desired.target).await;
-        for _ in 0..objects::MAX_ATTEMPTS {
-            let current = self.store.get(&desired.target.key()).await?;
-            let attempt = match current {
-                None => self.create(ctx, &desired, dry_run).await,
-                Some(kv) => self.update(ctx, &desired, &kv, dry_run).await,
-            };
-            match attempt {
-                Err(ApiError::Conflict(_)) if desired.precondition.is_none() => continue,
-                other => return other.map(ApplyResult::masked),
-            }
-        }
-        Err(ApiError::Conflict(format!(
-            "{} kept changing while it was being applied; try again",
-            desired.target.describe()
-        )))
+        let desired = &desired;
+        ReadModifyWrite::new(desired.target.describe(), "applied")
+            .retry_conflicts(desired.precondition.is_none())
+            .run(|| async move {
+                match self.store.get(&desired.target.key()).await? {
+                    None => self.create(ctx, desired, dry_run).await,
+                    Some(kv) => self.update(ctx, desired, &kv, dry_run).await,
+                }
+            })
+            .await
+            .map(ApplyResult::masked)
     }
 
     async fn create(

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use minicloud_common::read_modify_write::ReadModifyWrite;
 use minicloud_manifests::{Kind, Scope};
 use serde_json::Value;
 
@@ -44,38 +45,27 @@ impl ResourceApi {
             Some(tenant) => Some(self.quota_locks.lock(tenant).await),
             None => None,
         };
-        for _ in 0..objects::MAX_ATTEMPTS {
-            let kv = self
-                .store
-                .get(&target.key())
-                .await?
-                .ok_or_else(|| target.not_found())?;
-            objects::check_precondition(&kv, precondition)?;
-            let current = objects::decode(&kv, kv.mod_revision)?;
-            let attempt = if objects::finalizers(&current).is_empty() {
-                self.remove_with_dependents(&kv, &current, (ctx, target, "deleted"))
-                    .await
-                    .map(|()| DeleteResult {
+        ReadModifyWrite::new(target.describe(), "deleted")
+            .retry_conflicts(precondition.is_none())
+            .run(|| async move {
+                let (kv, current) = objects::read(&*self.store, target, precondition).await?;
+                if objects::finalizers(&current).is_empty() {
+                    self.remove_with_dependents(&kv, &current, (ctx, target, "deleted"))
+                        .await?;
+                    Ok(DeleteResult {
                         object: current,
                         finalizing: false,
                     })
-            } else {
-                self.mark_deleting(ctx, target, &kv, current)
-                    .await
-                    .map(|object| DeleteResult {
+                } else {
+                    let object = self.mark_deleting(ctx, target, &kv, current).await?;
+                    Ok(DeleteResult {
                         object,
                         finalizing: true,
                     })
-            };
-            match attempt {
-                Err(ApiError::Conflict(_)) if precondition.is_none() => continue,
-                other => return other.map(DeleteResult::masked),
-            }
-        }
-        Err(ApiError::Conflict(format!(
-            "{} kept changing while it was being deleted; try again",
-            target.describe()
-        )))
+                }
+            })
+            .await
+            .map(DeleteResult::masked)
     }
 
     async fn mark_deleting(

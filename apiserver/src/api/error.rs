@@ -2,7 +2,9 @@
 //! becomes a gRPC status and an HTTP status with a machine-readable reason.
 
 use axum::http::StatusCode;
+use minicloud_common::read_modify_write::{Conflicting, KeptChanging};
 use minicloud_manifests::ValidationErrors;
+use minicloud_proto::metadata::{self, reason};
 
 use crate::store::StoreError;
 use crate::watch_cache::WatchCacheError;
@@ -79,23 +81,23 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The machine-readable reason, stable across releases.
+    /// The machine-readable reason, stable across releases (one of [`reason`]'s).
     pub fn reason(&self) -> &'static str {
         match self {
-            ApiError::BadRequest(_) => "BadRequest",
-            ApiError::Invalid { .. } => "Invalid",
-            ApiError::NotFound { .. } => "NotFound",
-            ApiError::Unauthenticated(_) => "Unauthenticated",
-            ApiError::Forbidden(_) => "Forbidden",
-            ApiError::QuotaExceeded(_) => "QuotaExceeded",
-            ApiError::Conflict(_) => "Conflict",
-            ApiError::OwnerGone(_) => "OwnerGone",
-            ApiError::Expired(_) => "Expired",
-            ApiError::TooSlow(_) => "TooSlow",
-            ApiError::TooLarge { .. } => "RequestTooLarge",
-            ApiError::RateLimited { .. } => "RateLimited",
-            ApiError::Unavailable(_) => "Unavailable",
-            ApiError::Internal(_) => "Internal",
+            ApiError::BadRequest(_) => reason::BAD_REQUEST,
+            ApiError::Invalid { .. } => reason::INVALID,
+            ApiError::NotFound { .. } => reason::NOT_FOUND,
+            ApiError::Unauthenticated(_) => reason::UNAUTHENTICATED,
+            ApiError::Forbidden(_) => reason::FORBIDDEN,
+            ApiError::QuotaExceeded(_) => reason::QUOTA_EXCEEDED,
+            ApiError::Conflict(_) => reason::CONFLICT,
+            ApiError::OwnerGone(_) => reason::OWNER_GONE,
+            ApiError::Expired(_) => reason::EXPIRED,
+            ApiError::TooSlow(_) => reason::TOO_SLOW,
+            ApiError::TooLarge { .. } => reason::REQUEST_TOO_LARGE,
+            ApiError::RateLimited { .. } => reason::RATE_LIMITED,
+            ApiError::Unavailable(_) => reason::UNAVAILABLE,
+            ApiError::Internal(_) => reason::INTERNAL,
         }
     }
 
@@ -116,7 +118,8 @@ impl ApiError {
         }
     }
 
-    /// The gRPC status for this error; the reason travels in the `minicloud-reason` metadata.
+    /// The gRPC status for this error; the reason travels in the [`metadata::REASON`]
+    /// metadata.
     pub fn grpc_status(&self) -> tonic::Status {
         let code = match self {
             ApiError::BadRequest(_) | ApiError::Invalid { .. } => tonic::Code::InvalidArgument,
@@ -135,13 +138,13 @@ impl ApiError {
         };
         let mut status = tonic::Status::new(code, self.to_string());
         status.metadata_mut().insert(
-            REASON_METADATA,
+            metadata::REASON,
             tonic::metadata::MetadataValue::from_static(self.reason()),
         );
         if let Some(seconds) = self.retry_after() {
             status
                 .metadata_mut()
-                .insert(RETRY_AFTER_METADATA, seconds.into());
+                .insert(metadata::RETRY_AFTER, seconds.into());
         }
         status
     }
@@ -162,20 +165,20 @@ impl ApiError {
             "message": self.to_string(),
         })
     }
+}
 
-    /// The reason carried by a gRPC status from a minicloud server, if any.
-    pub fn reason_of(status: &tonic::Status) -> Option<&str> {
-        status
-            .metadata()
-            .get(REASON_METADATA)
-            .and_then(|value| value.to_str().ok())
+/// A read-modify-write that keeps losing its race is a conflict the caller may try again.
+impl From<KeptChanging> for ApiError {
+    fn from(error: KeptChanging) -> Self {
+        ApiError::Conflict(error.to_string())
     }
 }
 
-/// The gRPC metadata key carrying [`ApiError::reason`].
-pub const REASON_METADATA: &str = "minicloud-reason";
-/// The gRPC metadata key carrying [`ApiError::retry_after`] (HTTP uses `Retry-After`).
-pub const RETRY_AFTER_METADATA: &str = "retry-after";
+impl Conflicting for ApiError {
+    fn is_conflict(&self) -> bool {
+        matches!(self, ApiError::Conflict(_))
+    }
+}
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {

@@ -27,7 +27,7 @@ pub(crate) use apply::initialise_server_fields;
 pub use apply::{ApplyOutcome, ApplyResult};
 pub use context::{RequestContext, TenantScope, new_request_id};
 pub use delete::DeleteResult;
-pub use error::{ApiError, REASON_METADATA, RETRY_AFTER_METADATA, Result};
+pub use error::{ApiError, Result};
 pub use objects::{ObjectRef, parse_revision};
 pub use resource_api::ResourceApi;
 pub use selector::LabelSelector;

@@ -8,7 +8,7 @@ use minicloud_manifests::{Kind, Scope};
 use serde_json::{Map, Value};
 
 use super::{ApiError, Result};
-use crate::store::{KeyValue, Revision, StoreError, keys};
+use crate::store::{KeyValue, Revision, Store, StoreError, keys};
 
 /// The fields of an object that are not user content: everything else (`spec`, or `data` for a
 /// Secret) is what `generation` counts changes of.
@@ -72,9 +72,6 @@ impl ObjectRef {
     }
 }
 
-/// How often a write racing other writers is retried before the caller sees the conflict.
-pub const MAX_ATTEMPTS: usize = 8;
-
 /// Fails with a Conflict when the client's `precondition` is not the stored version.
 pub fn check_precondition(kv: &KeyValue, precondition: Option<Revision>) -> Result<()> {
     match precondition.filter(|expected| *expected != kv.mod_revision) {
@@ -86,6 +83,22 @@ pub fn check_precondition(kv: &KeyValue, precondition: Option<Revision>) -> Resu
         .into()),
         None => Ok(()),
     }
+}
+
+/// Reads `target` as stored, and as client JSON: NotFound when it does not exist, a Conflict
+/// when the client's `precondition` is not the stored version.
+pub async fn read(
+    store: &dyn Store,
+    target: &ObjectRef,
+    precondition: Option<Revision>,
+) -> Result<(KeyValue, Value)> {
+    let kv = store
+        .get(&target.key())
+        .await?
+        .ok_or_else(|| target.not_found())?;
+    check_precondition(&kv, precondition)?;
+    let current = decode(&kv, kv.mod_revision)?;
+    Ok((kv, current))
 }
 
 /// Decodes a stored value into client JSON carrying `revision` as its resourceVersion.

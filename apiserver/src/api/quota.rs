@@ -16,6 +16,7 @@
 
 use std::collections::BTreeSet;
 
+use minicloud_common::read_modify_write::ReadModifyWrite;
 use minicloud_manifests::{AppSpec, Bytes, Cpu, Kind, Quota, Resource, Scope, Usage, VolumeSpec};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -257,35 +258,37 @@ impl ResourceApi {
     /// Recounts one tenant; whether its record was corrected.
     async fn recount_tenant(&self, tenant: &str) -> Result<bool> {
         let _accounting = self.quota_locks.lock(tenant).await;
-        for _ in 0..objects::MAX_ATTEMPTS {
-            let ledger = self.ledger(tenant).await?;
-            let mut counted = Cost::ZERO;
-            for kind in [Kind::App, Kind::Volume] {
-                let prefix = keys::kind_prefix(kind.plural(), Some(tenant));
-                for kv in self.store.list(&prefix).await?.items {
-                    counted =
-                        counted.plus(Cost::of_stored(&objects::decode(&kv, kv.mod_revision)?)?);
+        ReadModifyWrite::new(format!("the usage of tenant {tenant:?}"), "recounted")
+            .run(|| async move {
+                let ledger = self.ledger(tenant).await?;
+                let mut counted = Cost::ZERO;
+                for kind in [Kind::App, Kind::Volume] {
+                    let prefix = keys::kind_prefix(kind.plural(), Some(tenant));
+                    for kv in self.store.list(&prefix).await?.items {
+                        counted =
+                            counted.plus(Cost::of_stored(&objects::decode(&kv, kv.mod_revision)?)?);
+                    }
                 }
-            }
-            let mirror_right = ledger.owner.is_none() || ledger.mirrored == Some(counted);
-            if counted == ledger.used && mirror_right {
-                return Ok(false);
-            }
-            let mut txn = Txn::default();
-            ledger.write(&mut txn, counted)?;
-            if self.store.txn(txn).await?.succeeded {
+                let mirror_right = ledger.owner.is_none() || ledger.mirrored == Some(counted);
+                if counted == ledger.used && mirror_right {
+                    return Ok(false);
+                }
+                let mut txn = Txn::default();
+                ledger.write(&mut txn, counted)?;
+                if !self.store.txn(txn).await?.succeeded {
+                    return Err(ApiError::Conflict(format!(
+                        "the usage of tenant {tenant:?} changed while it was being recounted"
+                    )));
+                }
                 tracing::info!(
                     tenant,
                     recorded = ?ledger.used,
                     counted = ?counted,
                     "usage record corrected"
                 );
-                return Ok(true);
-            }
-        }
-        Err(ApiError::Conflict(format!(
-            "the usage of tenant {tenant:?} kept changing while it was being recounted; try again"
-        )))
+                Ok(true)
+            })
+            .await
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use minicloud_manifests::{Kind, Role};
 use serde_json::Value;
 
-use super::token::Token;
+use super::token::{KeySecret as _, Token};
 use crate::api::{ApiError, ObjectRef, objects};
 use crate::auth::Identity;
 use crate::store::{Compare, Store, Txn, TxnOp};

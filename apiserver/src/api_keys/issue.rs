@@ -4,7 +4,7 @@
 use minicloud_manifests::{Kind, Role};
 use serde_json::{Value, json};
 
-use super::token::Token;
+use super::token::{KeySecret as _, Token};
 use crate::api::objects::{self, ObjectRef};
 use crate::api::{ApiError, RequestContext, ResourceApi, Result, initialise_server_fields};
 use crate::store::{Compare, Txn, TxnOp};

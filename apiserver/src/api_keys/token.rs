@@ -1,31 +1,25 @@
-//! The text of an API key and how it is kept: `mc_<tenant>_<prefix>_<secret>` (`-` in place of
-//! the tenant for cluster keys). The prefix is public, names the key everywhere (`mini key
-//! list`, the audit log) and finds its ApiKey object; the secret is 128 random bits, shown once.
-//! Only `sha256:<salt>:<hash>` of the secret is stored, compared in constant time.
+//! How the server makes and keeps API keys, whose text (`mc_<tenant>_<prefix>_<secret>`) is
+//! [`minicloud_proto::api_key`]'s: the secret is 128 random bits, shown once. Only
+//! `sha256:<salt>:<hash>` of the secret is stored, compared in constant time.
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-/// What every key starts with, so a leaked one is easy to recognise.
-const SCHEME: &str = "mc";
-/// The tenant field of cluster (admin) keys.
-const CLUSTER: &str = "-";
+pub use minicloud_proto::api_key::Token;
 
-/// The parts of a key as presented by a caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Token {
-    /// The key's tenant; `None` for a cluster key.
-    pub tenant: Option<String>,
-    /// 8 hex digits naming the key.
-    pub prefix: String,
-    /// The secret part.
-    pub secret: String,
+/// What only the server does with a key: make one, and keep its secret as a salted hash.
+pub trait KeySecret {
+    /// A new random key for `tenant` (`None`: a cluster key).
+    fn generate(tenant: Option<&str>) -> Self;
+    /// A fresh salted hash of the secret, as stored.
+    fn hash(&self) -> String;
+    /// Whether `stored` (from [`KeySecret::hash`]) is the hash of this key's secret.
+    fn matches(&self, stored: &str) -> bool;
 }
 
-impl Token {
-    /// A new random key for `tenant` (`None`: a cluster key).
-    pub fn generate(tenant: Option<&str>) -> Token {
+impl KeySecret for Token {
+    fn generate(tenant: Option<&str>) -> Token {
         let mut rng = rand::rng();
         let mut prefix = [0u8; 4];
         let mut secret = [0u8; 16];
@@ -38,40 +32,14 @@ impl Token {
         }
     }
 
-    /// Parses a key as a caller sent it; `None` when it is not shaped like one.
-    pub fn parse(text: &str) -> Option<Token> {
-        let (tenant, prefix) = parse_prefix(text)?;
-        let secret = text.trim().splitn(4, '_').nth(3)?;
-        if !is_hex(secret, 32) {
-            return None;
-        }
-        Some(Token {
-            tenant,
-            prefix,
-            secret: secret.to_ascii_lowercase(),
-        })
-    }
-
-    /// The public part that names the key: `mc_acme_1a2b3c4d`.
-    pub fn display_prefix(&self) -> String {
-        display_prefix(self.tenant.as_deref(), &self.prefix)
-    }
-
-    /// The name of the key's ApiKey object.
-    pub fn object_name(&self) -> String {
-        object_name(&self.prefix)
-    }
-
-    /// A fresh salted hash of the secret, as stored.
-    pub fn hash(&self) -> String {
+    fn hash(&self) -> String {
         let mut salt = [0u8; 16];
         rand::rng().fill_bytes(&mut salt);
         let salt = hex(&salt);
         format!("sha256:{salt}:{}", digest(&salt, &self.secret))
     }
 
-    /// Whether `stored` (from [`Token::hash`]) is the hash of this key's secret.
-    pub fn matches(&self, stored: &str) -> bool {
+    fn matches(&self, stored: &str) -> bool {
         let mut parts = stored.splitn(3, ':');
         let (Some("sha256"), Some(salt), Some(expected)) =
             (parts.next(), parts.next(), parts.next())
@@ -83,38 +51,6 @@ impl Token {
             .ct_eq(expected.as_bytes())
             .into()
     }
-}
-
-impl std::fmt::Display for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}_{}", self.display_prefix(), self.secret)
-    }
-}
-
-/// The public part that names a key: `mc_acme_1a2b3c4d`, `mc_-_1a2b3c4d` for a cluster key.
-pub fn display_prefix(tenant: Option<&str>, prefix: &str) -> String {
-    format!("{SCHEME}_{}_{prefix}", tenant.unwrap_or(CLUSTER))
-}
-
-/// The tenant (`None` for a cluster key) and the prefix named by a key's public part
-/// (`mc_acme_1a2b3c4d`) or by a whole key; `None` when it is not shaped like one.
-pub fn parse_prefix(text: &str) -> Option<(Option<String>, String)> {
-    let mut parts = text.trim().splitn(4, '_');
-    let (scheme, tenant, prefix) = (parts.next()?, parts.next()?, parts.next()?);
-    if scheme != SCHEME || tenant.is_empty() || !is_hex(prefix, 8) {
-        return None;
-    }
-    let tenant = (tenant != CLUSTER).then(|| tenant.to_owned());
-    Some((tenant, prefix.to_ascii_lowercase()))
-}
-
-fn is_hex(text: &str, len: usize) -> bool {
-    text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The name of the ApiKey object of the key with this prefix.
-pub fn object_name(prefix: &str) -> String {
-    format!("key-{prefix}")
 }
 
 fn digest(salt: &str, secret: &str) -> String {
@@ -132,6 +68,7 @@ fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minicloud_proto::api_key::parse_prefix;
 
     #[test]
     fn a_generated_key_parses_back_and_matches_its_hash_only() {
@@ -170,20 +107,6 @@ mod tests {
             Some((None, "1a2b3c4d".to_owned()))
         );
         assert_eq!(parse_prefix("acme"), None);
-    }
-
-    #[test]
-    fn malformed_keys_are_refused() {
-        for text in [
-            "",
-            "mc_acme_1a2b3c4d",
-            "xx_acme_1a2b3c4d_00112233445566778899aabbccddeeff",
-            "mc__1a2b3c4d_00112233445566778899aabbccddeeff",
-            "mc_acme_1a2b3c4_00112233445566778899aabbccddeeff",
-            "mc_acme_1a2b3c4d_00112233445566778899aabbccddeefg",
-        ] {
-            assert!(Token::parse(text).is_none(), "{text:?}");
-        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use minicloud_manifests::Kind;
 use minicloud_proto::bearer::Bearer;
+use minicloud_proto::object_labels;
 use minicloud_proto::v1::node_agent_client::NodeAgentClient;
 use minicloud_proto::v1::{AppLogsRequest, LogLine, LogsRequest};
 use serde_json::Value;
@@ -21,8 +22,6 @@ use crate::wire::DEFAULT_TENANT;
 
 /// How often a following stream looks for containers it does not read yet.
 pub const RESCAN: Duration = Duration::from_secs(1);
-/// The label by which the App controller marks the Instances of an App.
-const APP_LABEL: &str = "app";
 
 /// A node agent's client, presenting the server's key.
 type AgentClient = NodeAgentClient<InterceptedService<Channel, Bearer>>;
@@ -103,7 +102,8 @@ impl Follower {
     /// Containers of the App to read now: new ones, and ones whose stream ended and that
     /// restarted since. A restarted container is read from where its stream ended.
     pub async fn scan(&mut self) -> Result<Vec<Source>, ApiError> {
-        let selector = LabelSelector::parse(&format!("{APP_LABEL}={}", self.request.app))?;
+        let selector =
+            LabelSelector::parse(&format!("{}={}", object_labels::APP, self.request.app))?;
         let scope = TenantScope::One(self.request.tenant.clone());
         let (instances, _) = self
             .api

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use minicloud_common::read_modify_write::ReadModifyWrite;
 use minicloud_manifests::Kind;
 use serde_json::Value;
 use tokio::sync::OwnedRwLockReadGuard;
@@ -12,7 +13,7 @@ use tokio::sync::OwnedRwLockReadGuard;
 use crate::api::objects::{self, ObjectRef};
 use crate::api::{ApiError, RequestContext, ResourceApi, Result};
 use crate::secrets::{self, KEY_ENV, KeySource, Keyring};
-use crate::store::{KeyValue, StoreError, keys};
+use crate::store::{KeyValue, keys};
 
 /// How an apply stores a Secret's values: sealed under the keyring it holds (nothing for other
 /// kinds).
@@ -174,31 +175,32 @@ impl ResourceApi {
         ring: &Keyring,
         listed: KeyValue,
     ) -> Result<(secrets::Resealed, Option<Value>)> {
-        let key = listed.key.clone();
-        let mut read = Some(listed);
-        for _ in 0..objects::MAX_ATTEMPTS {
-            let Some(kv) = read.take() else {
-                return Ok((secrets::Resealed::default(), None));
-            };
-            let mut object = objects::decode(&kv, kv.mod_revision)?;
-            let resealed = secrets::reseal(ring, &kv.key, &mut object);
-            if !resealed.changed {
-                return Ok((resealed, Some(object)));
-            }
-            match self
-                .store
-                .update(&kv.key, objects::encode(&object), kv.mod_revision)
-                .await
-            {
-                Ok(_) => return Ok((resealed, Some(object))),
-                Err(StoreError::Conflict { .. }) => read = self.store.get(&key).await?,
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Err(ApiError::Conflict(format!(
-            "{} kept changing while it was being re-encrypted; run the rotation again",
-            describe(&key)
-        )))
+        let key = &listed.key.clone();
+        let mut listed = Some(listed);
+        ReadModifyWrite::new(describe(key), "re-encrypted")
+            .advice("run the rotation again")
+            .run(|| {
+                // The first attempt writes on the listed version, the others on a fresh read.
+                let listed = listed.take();
+                async move {
+                    let read = match listed {
+                        Some(kv) => Some(kv),
+                        None => self.store.get(key).await?,
+                    };
+                    let Some(kv) = read else {
+                        return Ok((secrets::Resealed::default(), None));
+                    };
+                    let mut object = objects::decode(&kv, kv.mod_revision)?;
+                    let resealed = secrets::reseal(ring, &kv.key, &mut object);
+                    if resealed.changed {
+                        self.store
+                            .update(&kv.key, objects::encode(&object), kv.mod_revision)
+                            .await?;
+                    }
+                    Ok((resealed, Some(object)))
+                }
+            })
+            .await
     }
 }
 

@@ -8,12 +8,10 @@ use std::sync::Arc;
 use tokio::sync::{OwnedRwLockReadGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::keyring::{Keyring, KeyringError};
-use crate::private_file::write_private;
-
-/// The key file in the data directory.
-pub const KEY_FILE: &str = "secret.key";
-/// The environment variable that, when set, holds the keyring instead of the key file.
-pub const KEY_ENV: &str = "MINICLOUD_SECRET_KEY";
+use minicloud_common::private_file::write_private;
+/// The key file in the data directory, and the environment variable that, when set, holds the
+/// keyring instead.
+pub use minicloud_common::server_files::{SECRET_KEY_ENV as KEY_ENV, SECRET_KEY_FILE as KEY_FILE};
 
 /// Where the keyring lives, which decides what a rotation can do.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use minicloud_apiserver::api::{ApiError, RequestContext, ResourceApi};
+use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::secrets::{Keyring, SecretKeys};
 use minicloud_apiserver::server::ServerOptions;
 use minicloud_apiserver::store::Store;
@@ -271,7 +271,7 @@ pub fn parse(object: pb::Object) -> Value {
 
 /// The machine-readable reason of a failed call.
 pub fn reason(status: &tonic::Status) -> &str {
-    ApiError::reason_of(status).unwrap_or("<none>")
+    minicloud_proto::metadata::reason_of(status).unwrap_or("<none>")
 }
 
 /// A field of an object by JSON pointer, as a string.

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 use anyhow::Result;
 use clap::Args;
 use minicloud_manifests::Kind;
+use minicloud_proto::object_labels;
 use serde_json::{Map, Value};
 
 use super::get::parse_kind;
@@ -20,8 +21,6 @@ use crate::output::{self, age, events, indent, table};
 const LABEL_WIDTH: usize = 18;
 /// How many of the latest events a description shows.
 const MAX_EVENTS: usize = 15;
-/// The label by which the App controller marks the Releases and Instances of an App.
-const APP_LABEL: &str = "app";
 
 /// Flags of `mini describe`.
 #[derive(Args, Debug)]
@@ -50,7 +49,7 @@ async fn related(client: &mut Client, kind: Kind, object: &Value) -> Result<Vec<
         return Ok(Vec::new());
     }
     let tenant = text(object, "/metadata/tenant").to_owned();
-    let selector = format!("{APP_LABEL}={}", object::name(object));
+    let selector = format!("{}={}", object_labels::APP, object::name(object));
     let mut related = client
         .list(Kind::Release, tenant.clone(), &selector)
         .await?;

@@ -11,6 +11,7 @@ use anyhow::{Result, bail};
 use clap::Args;
 use futures::StreamExt;
 use minicloud_manifests::Kind;
+use minicloud_proto::object_labels;
 use minicloud_proto::v1::{EventType, WatchRequest};
 use serde_json::Value;
 
@@ -19,8 +20,6 @@ use crate::client::{self, Client, ConnectArgs, RequestFailed};
 use crate::object;
 use crate::output::{self, events};
 
-/// The label by which the App controller marks the Releases and Instances of an App.
-const APP_LABEL: &str = "app";
 /// The kinds whose statuses tell what happened.
 const KINDS: [Kind; 2] = [Kind::App, Kind::Instance];
 
@@ -60,7 +59,9 @@ impl Filter {
     /// The label selector to list or watch `kind` with.
     fn selector(&self, kind: Kind) -> String {
         match &self.target {
-            Some((Kind::App, app)) if kind == Kind::Instance => format!("{APP_LABEL}={app}"),
+            Some((Kind::App, app)) if kind == Kind::Instance => {
+                format!("{}={app}", object_labels::APP)
+            }
             _ => String::new(),
         }
     }

@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use minicloud_apiserver::api_keys::token;
 use minicloud_manifests::Kind;
+use minicloud_proto::api_key;
 use minicloud_proto::v1::{self as pb};
 use serde_json::Value;
 
@@ -94,10 +94,10 @@ pub async fn run(args: KeyArgs) -> Result<ExitCode> {
 
 /// The tenant ("" for cluster keys) and ApiKey object name of a key prefix (or whole key).
 fn parse_prefix(prefix: &str) -> Result<(String, String)> {
-    let Some((tenant, prefix)) = token::parse_prefix(prefix) else {
+    let Some((tenant, prefix)) = api_key::parse_prefix(prefix) else {
         bail!("{prefix:?} is not a key prefix; `mini key list` shows them, like mc_acme_1a2b3c4d");
     };
-    Ok((tenant.unwrap_or_default(), token::object_name(&prefix)))
+    Ok((tenant.unwrap_or_default(), api_key::object_name(&prefix)))
 }
 
 /// The `mini key list` table, in the same column style as `mini get`.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use anyhow::{Result, bail};
 use clap::Args;
 use minicloud_manifests::Kind;
+use minicloud_proto::metadata::reason;
 use serde_json::{Value, json};
 
 use crate::client::{Client, ConnectArgs, RequestFailed};
@@ -52,7 +53,7 @@ pub async fn run(args: QuotaArgs) -> Result<ExitCode> {
 fn is_not_found(error: &anyhow::Error) -> bool {
     error
         .downcast_ref::<RequestFailed>()
-        .is_some_and(|failed| failed.reason() == Some("NotFound"))
+        .is_some_and(|failed| failed.reason() == Some(reason::NOT_FOUND))
 }
 
 /// The table: one row per resource, `unlimited` where the quota sets no bound.

@@ -13,7 +13,7 @@ use anyhow::Result;
 use clap::Args;
 use minicloud_controllers::app::restarted;
 
-use super::rollout::{Change, change_app};
+use crate::apps::{Change, change_app};
 use crate::client::{Client, ConnectArgs};
 use crate::output;
 
@@ -28,9 +28,9 @@ pub struct RestartArgs {
 
 /// Restarts the App; `mini rollout status APP` follows the rollout.
 pub async fn run(args: RestartArgs) -> Result<ExitCode> {
-    let mut client = Client::connect(&args.connect).await?;
+    let client = Client::connect(&args.connect).await?;
     let now = SystemTime::now();
-    change_app(&mut client, &args.app, |app, _| {
+    change_app(&client, &args.app, |app, _| {
         Ok(Change::Write(Box::new(restarted(app, now)), ()))
     })
     .await?;

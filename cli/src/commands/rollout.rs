@@ -4,22 +4,15 @@
 //! (`minicloud_controllers::app`).
 
 mod history;
-mod read;
 mod status;
 mod undo;
 
 use std::process::ExitCode;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::{Args, Subcommand};
-use minicloud_manifests::{App, Kind, Release};
 
 use super::restart;
-use crate::client::Client;
-use read::{list_of, read_app};
-
-/// How often an App changed by someone else between reading and writing it is read again.
-const ATTEMPTS: usize = 3;
 
 /// Flags of `mini rollout`.
 #[derive(Args, Debug)]
@@ -48,37 +41,4 @@ pub async fn run(args: RolloutArgs) -> Result<ExitCode> {
         RolloutCommand::Undo(args) => undo::run(args).await,
         RolloutCommand::Restart(args) => restart::run(args).await,
     }
-}
-
-/// What to do to an App, and what to tell the user about it.
-pub enum Change<T> {
-    /// Write this App.
-    Write(Box<App>, T),
-    /// Leave the App as it is.
-    Skip(T),
-}
-
-/// Reads the App `name` and its Releases, lets `decide` say what to do, and writes the App it
-/// returns as a compare-and-swap on the version read — reading again when someone else
-/// changed the App in between, so that no concurrent change is lost. Returns what was done.
-pub async fn change_app<T>(
-    client: &mut Client,
-    name: &str,
-    decide: impl Fn(&App, &[Release]) -> Result<Change<T>>,
-) -> Result<Change<T>> {
-    for _ in 0..ATTEMPTS {
-        let app = read_app(client, name).await?;
-        let releases = list_of::<Release>(client, Kind::Release, &app).await?;
-        let change = decide(&app, &releases)?;
-        let Change::Write(changed, _) = &change else {
-            return Ok(change);
-        };
-        let json = serde_json::to_value(changed).expect("Apps always serialize");
-        match client.apply(&json, false).await {
-            Ok(_) => return Ok(change),
-            Err(error) if error.reason() == Some("Conflict") => continue,
-            Err(error) => return Err(error.into()),
-        }
-    }
-    bail!("app/{name} kept changing while it was being updated; try again")
 }

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use minicloud_apiserver::secrets::{KEY_ENV, KEY_FILE};
+use minicloud_common::server_files::{SECRET_KEY_ENV, SECRET_KEY_FILE};
 use minicloud_proto::v1::{self as pb};
 
 use crate::client::{Client, ConnectArgs};
@@ -65,11 +65,11 @@ fn report(rotation: &pb::RotateKeyResponse) -> String {
         (true, _) => {}
         (false, false) => {
             text.push_str(&format!(
-                "retired key(s) {retired}, removed from {KEY_FILE}\n"
+                "retired key(s) {retired}, removed from {SECRET_KEY_FILE}\n"
             ));
         }
         (false, true) => text.push_str(&format!(
-            "no value needs key(s) {retired} any more: remove them from {KEY_ENV}\n"
+            "no value needs key(s) {retired} any more: remove them from {SECRET_KEY_ENV}\n"
         )),
     }
     text

@@ -18,7 +18,6 @@ use clap::Args;
 use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::api_keys::Authenticator;
 use minicloud_apiserver::audit::AuditOptions;
-use minicloud_apiserver::private_file::write_private;
 use minicloud_apiserver::ratelimit::{RateLimit, parse_rate};
 use minicloud_apiserver::secrets::{KEY_ENV, KEY_FILE, KeySource, SecretKeys};
 use minicloud_apiserver::server::{ServerOptions, serve_with};
@@ -26,6 +25,8 @@ use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
+use minicloud_common::private_file::write_private;
+use minicloud_common::server_files::ADMIN_KEY_FILE;
 use minicloud_manifests::Role;
 use minicloud_proto::bearer::Bearer;
 use tokio::net::TcpListener;
@@ -34,9 +35,6 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use crate::{data_dir, node};
-
-/// The file in the data directory holding the admin key.
-pub const ADMIN_KEY_FILE: &str = "admin.key";
 
 /// Flags of `mini server`.
 #[derive(Args, Debug)]

@@ -8,6 +8,7 @@ use std::time::SystemTime;
 
 use anyhow::Result;
 use minicloud_manifests::Kind;
+use minicloud_proto::metadata::reason;
 use minicloud_proto::v1::{EventType, WatchEvent, WatchRequest};
 use serde_json::{Value, json};
 
@@ -66,7 +67,7 @@ pub async fn run(client: &mut Client, options: WatchOptions) -> Result<ExitCode>
 /// Turns the server's `Expired` answer into advice on what to do.
 fn explain(error: RequestFailed, resume: Option<&str>) -> anyhow::Error {
     match (error.reason(), resume) {
-        (Some("Expired"), Some(version)) => anyhow::anyhow!(
+        (Some(reason::EXPIRED), Some(version)) => anyhow::anyhow!(
             "resourceVersion {version} is too old to resume from (the server no longer keeps that \
              history); run the command again without --resource-version to start from the current state"
         ),
@@ -182,7 +183,7 @@ fn line(text: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use minicloud_apiserver::api::ApiError;
+    use crate::client::refused;
 
     #[test]
     fn an_event_line_puts_the_type_first() {
@@ -192,14 +193,14 @@ mod tests {
 
     #[test]
     fn an_expired_version_tells_the_user_to_start_over() {
-        let failed = RequestFailed::from(ApiError::Expired("gone".into()).grpc_status());
+        let failed = refused(tonic::Code::OutOfRange, reason::EXPIRED, "gone");
         let message = explain(failed, Some("7")).to_string();
         assert!(message.contains("without --resource-version"), "{message}");
     }
 
     #[test]
     fn other_failures_keep_the_server_message() {
-        let failed = RequestFailed::from(ApiError::TooSlow("too slow".into()).grpc_status());
+        let failed = refused(tonic::Code::OutOfRange, reason::TOO_SLOW, "too slow");
         assert_eq!(explain(failed, Some("7")).to_string(), "too slow");
     }
 }

@@ -1,63 +1,83 @@
-//! Keeps a [`Cache`] in step with the API server: list, then watch from the list's version;
-//! on an expired version, a failed watch or the end of the stream, list again.
+//! Keeps a [`Cache`] in step with the API server, following every object of its kind (see
+//! [`minicloud_common::follow`]: list, watch from the list's version, list again when the
+//! version expires, the watch fails or the stream ends).
 
-use std::time::Duration;
+use std::future::ready;
+use std::marker::PhantomData;
 
 use futures::StreamExt;
+use futures::stream::BoxStream;
+use minicloud_common::follow::{Change, Closed, Follower, Listing, Source, follow};
 use tokio_util::sync::CancellationToken;
 
 use super::cache::Cache;
 use crate::client::{ApiClient, ClientError, TenantScope, WatchEvent};
 use crate::object::Object;
 
-/// First delay after a failure to reach the server; it doubles up to [`MAX_RETRY`].
-const FIRST_RETRY: Duration = Duration::from_millis(100);
-/// Longest delay between attempts to reach the server.
-const MAX_RETRY: Duration = Duration::from_secs(5);
-
 /// Mirrors every object of kind `T` into `cache` until `shutdown`.
 pub async fn reflect<T: Object>(client: ApiClient, cache: Cache<T>, shutdown: CancellationToken) {
-    let mut retry = FIRST_RETRY;
-    while !shutdown.is_cancelled() {
-        let outcome = tokio::select! {
-            outcome = list_and_watch(&client, &cache) => outcome,
-            () = shutdown.cancelled() => return,
-        };
-        match outcome {
-            Ok(()) => retry = FIRST_RETRY,
-            Err(error) if error.is_expired() => {
-                tracing::debug!(kind = %T::KIND, %error, "watch expired; listing again");
-                retry = FIRST_RETRY;
-                continue;
-            }
-            Err(error) => {
-                tracing::warn!(kind = %T::KIND, %error, "cannot follow the API server; retrying");
-            }
-        }
-        tokio::select! {
-            () = tokio::time::sleep(retry) => {}
-            () = shutdown.cancelled() => return,
-        }
-        retry = (retry * 2).min(MAX_RETRY);
+    let source = EveryTenant::<T> {
+        client,
+        kind: PhantomData,
+    };
+    tokio::select! {
+        biased;
+        () = shutdown.cancelled() => {}
+        () = follow(&source, cache) => {}
     }
 }
 
-/// One list followed by one watch, until the watch ends (`Ok`) or fails.
-async fn list_and_watch<T: Object>(
-    client: &ApiClient,
-    cache: &Cache<T>,
-) -> Result<(), ClientError> {
-    let listing = client.list::<T>(&TenantScope::All, "").await?;
-    cache.replace(listing.items);
-    let mut events = client
-        .watch::<T>(&TenantScope::All, "", Some(&listing.resource_version))
-        .await?;
-    while let Some(event) = events.next().await {
-        match event? {
-            WatchEvent::Added(object) | WatchEvent::Modified(object) => cache.applied(object),
-            WatchEvent::Deleted(object) => cache.deleted(object),
-            WatchEvent::Bookmark(_) => {}
-        }
+/// Every object of kind `T`, in every tenant, through the resource API.
+struct EveryTenant<T> {
+    client: ApiClient,
+    kind: PhantomData<fn() -> T>,
+}
+
+impl<T: Object> Source for EveryTenant<T> {
+    type Object = T;
+    type Error = ClientError;
+    type Changes = BoxStream<'static, Result<Change<T>, ClientError>>;
+
+    fn kind(&self) -> &str {
+        T::KIND.as_str()
     }
-    Ok(())
+
+    async fn list(&self) -> Result<Listing<T>, ClientError> {
+        self.client.list::<T>(&TenantScope::All, "").await
+    }
+
+    async fn watch(&self, resource_version: String) -> Result<Self::Changes, ClientError> {
+        let events = self
+            .client
+            .watch::<T>(&TenantScope::All, "", Some(&resource_version))
+            .await?;
+        Ok(events
+            .filter_map(|event| {
+                ready(match event {
+                    Ok(WatchEvent::Added(object) | WatchEvent::Modified(object)) => {
+                        Some(Ok(Change::Applied(object)))
+                    }
+                    Ok(WatchEvent::Deleted(object)) => Some(Ok(Change::Deleted(object))),
+                    Ok(WatchEvent::Bookmark(_)) => None,
+                    Err(error) => Some(Err(error)),
+                })
+            })
+            .boxed())
+    }
+
+    fn is_expired(&self, error: &ClientError) -> bool {
+        error.is_expired()
+    }
+}
+
+/// A cache takes every change at once; it is never closed.
+impl<T: Object> Follower<T> for Cache<T> {
+    async fn take(&mut self, change: Change<T>) -> Result<(), Closed> {
+        match change {
+            Change::Listed(items) => self.replace(items),
+            Change::Applied(object) => self.applied(object),
+            Change::Deleted(object) => self.deleted(object),
+        }
+        Ok(())
+    }
 }

@@ -9,7 +9,7 @@ use clap::Args;
 use minicloud_controllers::app::is_failed;
 use minicloud_manifests::{App, Kind, Release};
 
-use super::read::{list_of, read_app};
+use crate::apps::{list_of, read_app};
 use crate::client::{Client, ConnectArgs};
 use crate::output::{self, age, table};
 

@@ -12,7 +12,7 @@ use minicloud_controllers::app::{Progress, progress};
 use minicloud_manifests::{App, Instance, Kind, Release};
 use minicloud_proto::v1::{EventType, WatchRequest};
 
-use super::read::{list_of, read_app, typed};
+use crate::apps::{list_of, read_app, typed};
 use crate::client::{self, Client, ConnectArgs};
 use crate::output;
 

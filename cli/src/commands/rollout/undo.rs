@@ -11,7 +11,7 @@ use clap::Args;
 use minicloud_controllers::app::{is_failed, release_hash, undo_target, with_release};
 use minicloud_manifests::{App, Release};
 
-use super::{Change, change_app};
+use crate::apps::{Change, change_app};
 use crate::client::{Client, ConnectArgs};
 use crate::output;
 
@@ -30,9 +30,9 @@ pub struct UndoArgs {
 
 /// Applies the earlier spec, or says why there is nothing to do.
 pub async fn run(args: UndoArgs) -> Result<ExitCode> {
-    let mut client = Client::connect(&args.connect).await?;
+    let client = Client::connect(&args.connect).await?;
     let to_revision = args.to_revision;
-    let change = change_app(&mut client, &args.app, |app, releases| {
+    let change = change_app(&client, &args.app, |app, releases| {
         undo(app, releases, to_revision)
     })
     .await?;

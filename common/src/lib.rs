@@ -1,0 +1,8 @@
+//! What minicloud's server and its clients share beyond the gRPC contracts: one policy for
+//! retrying a read-modify-write that loses a race, one loop for following a kind by list and
+//! watch, the files a server keeps its keys in, and how such private files are written.
+
+pub mod follow;
+pub mod private_file;
+pub mod read_modify_write;
+pub mod server_files;
