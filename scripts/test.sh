@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # minicloud's whole gate, from a fresh Debian machine: installs what is missing, starts a
 # private etcd on a loopback port (and dockerd when it is not running), checks that no file of a
-# crate imports its way back to itself, runs rustfmt, clippy and every test with nextest, and stops what it started — also when a step fails.
+# crate imports its way back to itself, runs rustfmt, clippy and every test with nextest, and
+# stops what it started — also when a step fails.
 #
 #   scripts/test.sh [extra nextest arguments, e.g. a test filter]
 set -euo pipefail

@@ -93,7 +93,7 @@ async fn a_started_instance_runs_with_every_isolation_default() {
     let tenant = Tenant::new();
     let service = agent(&tenant).await;
     let spec = json!({
-        "image": support::IMAGE, "command": SERVE, "resources": {},
+        "image": support::IMAGE, "command": SERVE,
         "volumes": [{"volume": "data", "mountPath": "/data", "readOnly": true}]
     });
     let ops = vec![

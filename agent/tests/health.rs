@@ -42,7 +42,7 @@ async fn start_checked(
         "image": support::IMAGE,
         "command": ["sh", "-c", script],
         "ports": [{"name": "http", "port": 8080}],
-        "resources": {},
+
         "healthCheck": {
             "http": {"path": path, "port": "http"},
             "periodSeconds": 1,

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use minicloud_agent::{Agent, AgentConfig, AgentService};
+use minicloud_manifests::AppSpec;
 use minicloud_proto::v1::node_agent_server::NodeAgent;
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{
@@ -157,15 +158,14 @@ pub fn network(tenant: &Tenant) -> Op {
 
 /// StartInstance of instance `<app>-1` of `app` running `command` in the test image.
 pub fn start(tenant: &Tenant, app: &str, command: &[&str]) -> Op {
-    start_spec(
-        tenant,
-        app,
-        json!({"image": IMAGE, "command": command, "resources": {}}),
-    )
+    start_spec(tenant, app, json!({"image": IMAGE, "command": command}))
 }
 
-/// StartInstance of instance `<app>-1` of `app` with the container spec `container`.
-pub fn start_spec(tenant: &Tenant, app: &str, container: serde_json::Value) -> Op {
+/// StartInstance of instance `<app>-1` of `app` with the container an App spec written as
+/// `app_spec` resolves to, defaults filled in as the app controller fills them.
+pub fn start_spec(tenant: &Tenant, app: &str, app_spec: serde_json::Value) -> Op {
+    let app_spec: AppSpec = serde_json::from_value(app_spec).expect("a valid App spec");
+    let container = serde_json::to_value(app_spec.container()).expect("specs serialize");
     Op::StartInstance(StartInstance {
         tenant: tenant.name.clone(),
         app: app.into(),
