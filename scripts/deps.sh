@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
-# Installs what minicloud needs on a Debian machine and is missing: protoc and its well-known
-# types (etcd-client's build), etcd, the Docker Engine, the static busybox that example and
-# test images are built from, and cargo-nextest. Safe to run repeatedly; does nothing when
+# Installs what minicloud needs on a Debian machine and is missing: python3 and git (the gate
+# and `mini server`'s data-directory check), protoc and its well-known types (etcd-client's
+# build), etcd, the Docker Engine, the static busybox that example and test images are built
+# from, and cargo-nextest. Safe to run repeatedly; does nothing when
 # everything is present.
 set -euo pipefail
 
 missing=()
 command -v curl >/dev/null || missing+=(curl)
+# The gate's import-circle check and the scripts' free-port helper.
+command -v python3 >/dev/null || missing+=(python3)
 # `mini server` asks git whether its data directory would be committed.
 command -v git >/dev/null || missing+=(git)
 command -v protoc >/dev/null || missing+=(protobuf-compiler)

@@ -16,5 +16,3 @@ pub mod server;
 pub mod store;
 pub mod watch_cache;
 pub mod wire;
-
-pub use minicloud_common::private_file;

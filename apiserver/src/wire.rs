@@ -1,5 +1,5 @@
-//! What the gRPC services and the REST routes share in reading a request: the caller's
-//! context, kind names as users write them, tenant scopes and optional resourceVersions.
+//! What the gRPC services and the REST routes share in reading a request: the default tenant,
+//! kind names as users write them, tenant scopes and optional resourceVersions.
 
 use minicloud_manifests::Kind;
 use tonic::{Request, Status};

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Result, bail};
+use minicloud_common::server_files::{ADMIN_KEY_FILE, SECRET_KEY_FILE};
 
 /// Refuses `data_dir` when it lies inside a git work tree and git does not ignore it. When git
 /// cannot answer (it is not installed, or refuses the repository), the server starts with a
@@ -19,8 +20,8 @@ pub fn refuse_if_published(data_dir: &Path) -> Result<()> {
         Some(true) => Ok(()),
         Some(false) => bail!(
             "the data directory {dir} is inside the git work tree {tree} and git does not \
-             ignore it: its admin.key, secret.key and store would be published by the next \
-             `git add -A`. Keep minicloud's state outside the checkout (`--data-dir \
+             ignore it: its {ADMIN_KEY_FILE}, {SECRET_KEY_FILE} and store would be published by \
+             the next `git add -A`. Keep minicloud's state outside the checkout (`--data-dir \
              /var/lib/minicloud`), or add the directory to {tree}/.gitignore (for example a \
              line `/{name}/`)",
             dir = dir.display(),
@@ -35,7 +36,7 @@ pub fn refuse_if_published(data_dir: &Path) -> Result<()> {
                 data_dir = %dir.display(),
                 work_tree = %work_tree.display(),
                 "the data directory is inside a git work tree and git could not say whether it \
-                 is ignored; make sure admin.key and secret.key are never committed"
+                 is ignored; make sure its key files are never committed"
             );
             Ok(())
         }

@@ -18,6 +18,7 @@ pub async fn update(
 ) -> Result<(), ClientError> {
     let change = &change;
     ReadModifyWrite::new(format!("instance {key}"), "given its new status")
+        .advice("the next reconcile writes it again")
         .run(|| async move {
             let Some(mut instance) = client.get_opt::<Instance>(key).await? else {
                 return Ok(());

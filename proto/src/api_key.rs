@@ -10,8 +10,9 @@ const SCHEME: &str = "mc";
 /// The tenant field of cluster (admin) keys.
 const CLUSTER: &str = "-";
 
-/// The parts of a key as presented by a caller.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// The parts of a key as presented by a caller. Its `Debug` form hides the secret, so a token
+/// that reaches a log line or an error leaks only its public prefix.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Token {
     /// The key's tenant; `None` for a cluster key.
     pub tenant: Option<String>,
@@ -19,6 +20,16 @@ pub struct Token {
     pub prefix: String,
     /// The secret part: 32 hex digits.
     pub secret: String,
+}
+
+impl fmt::Debug for Token {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Token")
+            .field("tenant", &self.tenant)
+            .field("prefix", &self.prefix)
+            .field("secret", &"********")
+            .finish()
+    }
 }
 
 impl Token {
@@ -108,5 +119,16 @@ mod tests {
         ] {
             assert!(Token::parse(text).is_none(), "{text:?}");
         }
+    }
+
+    #[test]
+    fn a_token_never_shows_its_secret_in_debug_output() {
+        let secret = "0123456789abcdef0123456789abcdef";
+        let token = Token::parse(&format!("mc_acme_1a2b3c4d_{secret}")).unwrap();
+        let printed = format!("{token:?}");
+        assert!(
+            printed.contains("1a2b3c4d") && !printed.contains(secret),
+            "{printed}"
+        );
     }
 }

@@ -22,6 +22,6 @@ pub const SPEC_HASH: &str = "minicloud.spec-hash";
 pub const VOLUME: &str = "minicloud.volume";
 /// The container ports, as `8080/tcp,9090/udp`; documentation only, never published.
 pub const PORTS: &str = "minicloud.ports";
-/// The container's health check as JSON (a minicloud-manifests `HealthCheck` with every default
-/// filled in and its port as a number), so the agent knows what to probe from Docker alone.
+/// The container's health check as JSON (a minicloud-manifests `ResolvedHealthCheck`, with its
+/// port as a number), so the agent knows what to probe from Docker alone.
 pub const HEALTH: &str = "minicloud.health";

@@ -1,7 +1,8 @@
 //! A container's health check as the agent runs it. When the container is created, the check
 //! (its defaults already filled in by the Instance's resolved container) gets its named port
-//! turned into its number and is stored in the container's `minicloud.health` label; the prober reads it back from there, so what to probe
-//! is known from Docker alone, also after the agent restarts.
+//! turned into its number and is stored in the container's `minicloud.health` label; the prober
+//! reads it back from there, so what to probe is known from Docker alone, also after the agent
+//! restarts.
 
 use std::collections::BTreeMap;
 

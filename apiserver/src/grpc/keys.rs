@@ -1,4 +1,4 @@
-//! The gRPC face of key issuing: `minicloud.v1.Keys` mapped onto [`ResourceApi::issue_key`].
+//! The gRPC face of key issuing: `minicloud.v1.Keys` mapped onto `ResourceApi::issue_key_audited`.
 
 use std::sync::Arc;
 

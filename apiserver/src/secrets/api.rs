@@ -12,7 +12,9 @@ use tokio::sync::OwnedRwLockReadGuard;
 
 use crate::api::objects::{self, ObjectRef};
 use crate::api::{ApiError, RequestContext, ResourceApi, Result};
-use crate::secrets::{self, KEY_ENV, KeySource, Keyring};
+use minicloud_common::server_files::SECRET_KEY_ENV;
+
+use crate::secrets::{self, KeySource, Keyring};
 use crate::store::{KeyValue, keys};
 
 /// How an apply stores a Secret's values: sealed under the keyring it holds (nothing for other
@@ -120,11 +122,11 @@ impl ResourceApi {
         match self.secrets.source() {
             KeySource::Environment if ring.ids().len() < 2 => {
                 return Err(ApiError::BadRequest(format!(
-                    "this server's Secret key comes from {KEY_ENV}, which only its operator can \
+                    "this server's Secret key comes from {SECRET_KEY_ENV}, which only its operator can \
                      change: generate a key (`head -c 32 /dev/urandom | base64`), restart the \
-                     server with {KEY_ENV}=<new key>,<current key>, run `mini secret rotate-key` \
+                     server with {SECRET_KEY_ENV}=<new key>,<current key>, run `mini secret rotate-key` \
                      again to re-encrypt every Secret under the new key, then drop the old key \
-                     from {KEY_ENV}"
+                     from {SECRET_KEY_ENV}"
                 )));
             }
             KeySource::Environment => {}

@@ -9,9 +9,7 @@ use tokio::sync::{OwnedRwLockReadGuard, RwLock, RwLockReadGuard, RwLockWriteGuar
 
 use super::keyring::{Keyring, KeyringError};
 use minicloud_common::private_file::write_private;
-/// The key file in the data directory, and the environment variable that, when set, holds the
-/// keyring instead.
-pub use minicloud_common::server_files::{SECRET_KEY_ENV as KEY_ENV, SECRET_KEY_FILE as KEY_FILE};
+use minicloud_common::server_files::SECRET_KEY_ENV;
 
 /// Where the keyring lives, which decides what a rotation can do.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -64,7 +62,7 @@ impl SecretKeys {
     /// The keyring in `MINICLOUD_SECRET_KEY`'s form (`text`).
     pub fn from_env(text: &str) -> Result<Self, SecretKeysError> {
         Ok(Self::new(
-            Keyring::from_list(text, KEY_ENV)?,
+            Keyring::from_list(text, SECRET_KEY_ENV)?,
             KeySource::Environment,
         ))
     }
@@ -141,12 +139,13 @@ fn write_key_file(path: &Path, ring: &Keyring) -> Result<(), SecretKeysError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use minicloud_common::server_files::SECRET_KEY_FILE;
     use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn the_key_file_is_created_private_and_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("data").join(KEY_FILE);
+        let path = dir.path().join("data").join(SECRET_KEY_FILE);
         let created = SecretKeys::from_file(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
@@ -159,7 +158,7 @@ mod tests {
     #[test]
     fn a_persisted_rotation_is_what_the_next_start_reads() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join(KEY_FILE);
+        let path = dir.path().join(SECRET_KEY_FILE);
         let keys = SecretKeys::from_file(&path).unwrap();
         let rotated = keys.ring.try_read().unwrap().rotated();
         keys.persist(&rotated).unwrap();

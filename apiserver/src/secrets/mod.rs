@@ -12,7 +12,7 @@ mod key_source;
 mod keyring;
 mod object;
 
-pub use key_source::{KEY_ENV, KEY_FILE, KeySource, SecretKeys, SecretKeysError};
+pub use key_source::{KeySource, SecretKeys, SecretKeysError};
 pub use keyring::{KEY_LEN, Key, Keyring, KeyringError};
 pub use object::{
     MASK, Resealed, Unreadable, check_values_are_strings, key_ids, mask, mask_diff, open_all,

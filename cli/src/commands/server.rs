@@ -19,14 +19,14 @@ use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::api_keys::Authenticator;
 use minicloud_apiserver::audit::AuditOptions;
 use minicloud_apiserver::ratelimit::{RateLimit, parse_rate};
-use minicloud_apiserver::secrets::{KEY_ENV, KEY_FILE, KeySource, SecretKeys};
+use minicloud_apiserver::secrets::{KeySource, SecretKeys};
 use minicloud_apiserver::server::{ServerOptions, serve_with};
 use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
 use minicloud_common::private_file::write_private;
-use minicloud_common::server_files::ADMIN_KEY_FILE;
+use minicloud_common::server_files::{ADMIN_KEY_FILE, SECRET_KEY_ENV, SECRET_KEY_FILE};
 use minicloud_manifests::Role;
 use minicloud_proto::bearer::Bearer;
 use tokio::net::TcpListener;
@@ -223,18 +223,22 @@ async fn admin_key(api: &ResourceApi, data_dir: &Path) -> Result<String> {
 /// The keyring sealing Secret values: `MINICLOUD_SECRET_KEY` when set, else
 /// `<data_dir>/secret.key`, created (0600) with a new key on the first start.
 fn secret_keys(data_dir: &Path) -> Result<SecretKeys> {
-    let keys = match std::env::var(KEY_ENV) {
+    let keys = match std::env::var(SECRET_KEY_ENV) {
         Ok(text) => SecretKeys::from_env(&text)?,
-        Err(std::env::VarError::NotPresent) => SecretKeys::from_file(&data_dir.join(KEY_FILE))?,
+        Err(std::env::VarError::NotPresent) => {
+            SecretKeys::from_file(&data_dir.join(SECRET_KEY_FILE))?
+        }
         Err(std::env::VarError::NotUnicode(_)) => {
-            anyhow::bail!("{KEY_ENV} is not valid UTF-8; it holds base64 keys separated by commas")
+            anyhow::bail!(
+                "{SECRET_KEY_ENV} is not valid UTF-8; it holds base64 keys separated by commas"
+            )
         }
     };
     match keys.source() {
         KeySource::File(path) => {
             tracing::info!(path = %path.display(), "Secret values are sealed with the key file")
         }
-        _ => tracing::info!("Secret values are sealed with the keys in {KEY_ENV}"),
+        _ => tracing::info!("Secret values are sealed with the keys in {SECRET_KEY_ENV}"),
     }
     Ok(keys)
 }

@@ -82,7 +82,7 @@ pub fn progress(app: &App, releases: &[Release], instances: &[Instance]) -> Prog
         .partition(|i| same.contains(&i.spec.release));
     Progress::RollingOut {
         release,
-        replicas: app.spec.replicas.unwrap_or(1) as usize,
+        replicas: app.spec.replica_count() as usize,
         updated: updated.len(),
         updated_ready: updated.iter().filter(|i| is_ready(i)).count(),
         old: old.len(),

@@ -43,7 +43,7 @@ pub fn app_status(
 ) -> AppStatus {
     let updated: Vec<&&Instance> = live.iter().filter(|i| decision.is_updated(i)).collect();
     let counts = Counts {
-        desired: app.spec.replicas.unwrap_or(1) as usize,
+        desired: app.spec.replica_count() as usize,
         ready: live.iter().filter(|i| is_ready(i)).count(),
         updated: updated.len(),
         updated_ready: updated.iter().filter(|i| is_ready(i)).count(),

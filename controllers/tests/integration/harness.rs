@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use minicloud_apiserver::api::{RequestContext, ResourceApi};
-use minicloud_apiserver::secrets::{KEY_FILE, SecretKeys};
+use minicloud_apiserver::secrets::SecretKeys;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
+use minicloud_common::server_files::SECRET_KEY_FILE;
 use minicloud_controllers::agent::fake::{FakeAgent, FakeConnector};
 use minicloud_controllers::client::{ApiClient, TenantScope};
 use minicloud_controllers::object::ObjectKey;
@@ -184,7 +185,7 @@ impl Cluster {
 /// `listener`, with a new admin key.
 async fn serve(dir: &std::path::Path, listener: tokio::net::TcpListener) -> (Server, String) {
     let store = EmbeddedStore::open(dir).expect("open the embedded store");
-    let secrets = SecretKeys::from_file(&dir.join(KEY_FILE)).expect("the Secret key file");
+    let secrets = SecretKeys::from_file(&dir.join(SECRET_KEY_FILE)).expect("the Secret key file");
     let secrets = Arc::new(secrets);
     let api = Arc::new(ResourceApi::new(
         Arc::new(store),

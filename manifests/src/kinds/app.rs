@@ -14,7 +14,7 @@ object_kind!(
 );
 
 with_container_fields! {
-    /// The desired state of an App, as written; [`AppSpec::container`] resolves it.
+    /// The desired state of an App, as written; omitted settings get their defaults.
     #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
     pub struct AppSpec {
@@ -90,7 +90,7 @@ pub struct Ingress {
     pub host: Option<String>,
 }
 
-/// Rolling-update parameters, as written; [`UpdateStrategy::resolve`] fills in the defaults.
+/// Rolling-update parameters, as written; omitted ones get their defaults.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateStrategy {

@@ -119,7 +119,7 @@ impl fmt::Display for PortRef {
 }
 
 /// Limits enforced on the container, as written. Omitted fields get defaults (250m CPU, 128Mi
-/// memory, 256 processes; see [`Resources::resolve`]): tenant containers always run with limits.
+/// memory, 256 processes): tenant containers always run with limits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Resources {
@@ -228,7 +228,7 @@ macro_rules! with_container_fields {
 
 pub(crate) use with_container_fields;
 
-/// Limits a container runs with, every one set: what [`Resources`] resolves to.
+/// Limits a container runs with, every one set: what resources resolve to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResolvedResources {
@@ -240,8 +240,8 @@ pub struct ResolvedResources {
     pub pids: u32,
 }
 
-/// A health check with every timing and threshold set: what [`HealthCheck`] resolves to. Its
-/// port is a number whenever the container declares the port it names.
+/// A health check with every timing and threshold set: what a health check resolves to. Its
+/// port stays as written; the agent looks a named one up in the container's ports.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ResolvedHealthCheck {
@@ -261,7 +261,7 @@ pub struct ResolvedHealthCheck {
 
 with_container_fields! {
     /// The container an Instance runs, resolved from its Release's App spec
-    /// ([`AppSpec::container`](crate::kinds::AppSpec::container)): defaults applied, so the
+    /// (`AppSpec::container`): defaults applied, so the
     /// scheduler, quota and agent take its values as they are.
     #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
     #[serde(rename_all = "camelCase", deny_unknown_fields)]
