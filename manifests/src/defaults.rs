@@ -160,6 +160,21 @@ mod tests {
         App::new(ObjectMeta::named("web", Some("acme")), spec).into()
     }
 
+    /// A check of port `http` every 2 s, with nothing else set.
+    fn every_two_seconds() -> HealthCheck {
+        HealthCheck {
+            http: HttpProbe {
+                path: "/healthz".into(),
+                port: PortRef::Name("http".into()),
+            },
+            initial_delay_seconds: None,
+            period_seconds: Some(2),
+            timeout_seconds: None,
+            failure_threshold: None,
+            success_threshold: None,
+        }
+    }
+
     fn spec_of(resource: &Resource) -> &AppSpec {
         match resource {
             Resource::App(app) => &app.spec,
@@ -201,17 +216,7 @@ mod tests {
                 cpu: Some(Cpu::from_millis(500)),
                 ..Resources::default()
             }),
-            health_check: Some(HealthCheck {
-                http: HttpProbe {
-                    path: "/healthz".into(),
-                    port: PortRef::Name("http".into()),
-                },
-                initial_delay_seconds: None,
-                period_seconds: Some(2),
-                timeout_seconds: None,
-                failure_threshold: None,
-                success_threshold: None,
-            }),
+            health_check: Some(every_two_seconds()),
             ..AppSpec::default()
         });
         apply_defaults(&mut resource);
@@ -252,17 +257,7 @@ mod tests {
                 memory: Some(Bytes::mebibytes(64)),
                 ..Resources::default()
             }),
-            health_check: Some(HealthCheck {
-                http: HttpProbe {
-                    path: "/healthz".into(),
-                    port: PortRef::Name("http".into()),
-                },
-                initial_delay_seconds: None,
-                period_seconds: Some(2),
-                timeout_seconds: None,
-                failure_threshold: None,
-                success_threshold: None,
-            }),
+            health_check: Some(every_two_seconds()),
             ..AppSpec::default()
         };
         let container = spec.container();
