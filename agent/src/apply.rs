@@ -354,10 +354,12 @@ mod tests {
     }
 
     fn start(hash: &str) -> Op {
-        let container = json!({
-            "image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256},
+        let spec: minicloud_manifests::AppSpec = serde_json::from_value(json!({
+            "image": "hello:1",
             "volumes": [{"volume": "data", "mountPath": "/data"}]
-        });
+        }))
+        .unwrap();
+        let container = serde_json::to_value(spec.container()).unwrap();
         Op::StartInstance(StartInstance {
             tenant: "acme".into(),
             app: "web".into(),

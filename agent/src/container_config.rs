@@ -221,7 +221,11 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn start(container: serde_json::Value) -> StartInstance {
+    /// The StartInstance of the container an App spec written as `app_spec` resolves to, as
+    /// the app controller makes it.
+    fn start(app_spec: serde_json::Value) -> StartInstance {
+        let spec: minicloud_manifests::AppSpec = serde_json::from_value(app_spec).unwrap();
+        let container = serde_json::to_value(spec.container()).unwrap();
         StartInstance {
             tenant: "acme".into(),
             app: "web".into(),
@@ -236,11 +240,8 @@ mod tests {
 
     #[test]
     fn only_allowlisted_capabilities_are_added_back() {
-        let spec = |caps: &[&str]| {
-            start(
-                json!({"image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256}, "capabilities": caps}),
-            )
-        };
+        let spec =
+            |caps: &[&str]| start(json!({"image": "hello:1", "capabilities": {"add": caps}}));
         let config = container_config(&spec(&["NET_BIND_SERVICE", "CHOWN"]), "n1").unwrap();
         assert_eq!(config.cap_drop, ["ALL"]);
         assert_eq!(config.cap_add, ["NET_BIND_SERVICE", "CHOWN"]);
@@ -253,7 +254,7 @@ mod tests {
 
     #[test]
     fn a_minimal_spec_gets_every_isolation_default() {
-        let minimal = container_of(json!({"image": "hello:1"}));
+        let minimal = json!({"image": "hello:1"});
         let config = container_config(&start(minimal), "n1").unwrap();
         assert_eq!(config.name, "mc-acme-web-1");
         assert_eq!((config.entrypoint, config.cmd), (None, None));
@@ -286,8 +287,7 @@ mod tests {
 
     #[test]
     fn labels_name_node_tenant_app_instance_release_and_spec_hash() {
-        let config =
-            container_config(&start(json!({"image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256}})), "n1").unwrap();
+        let config = container_config(&start(json!({"image": "hello:1"})), "n1").unwrap();
         let expected = [
             ("minicloud.managed", "true"),
             ("minicloud.node", "n1"),
@@ -347,19 +347,13 @@ mod tests {
         assert!(config.tmpfs["/tmp"].ends_with(",uid=1000,gid=1000"));
     }
 
-    /// The resolved container of an App spec written as `app_spec`.
-    fn container_of(app_spec: serde_json::Value) -> serde_json::Value {
-        let spec: minicloud_manifests::AppSpec = serde_json::from_value(app_spec).unwrap();
-        serde_json::to_value(spec.container()).unwrap()
-    }
-
     #[test]
     fn the_health_check_is_stored_resolved_in_a_label() {
-        let op = start(container_of(json!({
+        let op = start(json!({
             "image": "hello:1",
             "ports": [{"name": "http", "port": 8080}],
             "healthCheck": {"http": {"path": "/healthz", "port": "http"}, "periodSeconds": 2}
-        })));
+        }));
         let config = container_config(&op, "n1").unwrap();
         let stored: serde_json::Value =
             serde_json::from_str(&config.labels["minicloud.health"]).unwrap();
@@ -373,19 +367,17 @@ mod tests {
 
     #[test]
     fn a_health_check_on_an_undeclared_port_is_refused() {
-        let op = start(container_of(json!({
+        let op = start(json!({
             "image": "hello:1",
             "healthCheck": {"http": {"path": "/healthz", "port": "http"}}
-        })));
+        }));
         let err = container_config(&op, "n1").unwrap_err();
         assert!(matches!(err, ConfigError::UnknownHealthCheckPort(port) if port == "http"));
     }
 
     #[test]
     fn secret_values_never_appear_in_debug_output() {
-        let mut op = start(
-            json!({"image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256}}),
-        );
+        let mut op = start(json!({"image": "hello:1"}));
         op.secret_env.insert("TOKEN".into(), "s3cr3t".into());
         let config = container_config(&op, "n1").unwrap();
         assert_eq!(config.env.to_docker(), ["TOKEN=s3cr3t"]);
@@ -396,7 +388,7 @@ mod tests {
     #[test]
     fn a_secret_reference_without_a_value_is_refused() {
         let op = start(json!({
-            "image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256},
+            "image": "hello:1",
             "env": [{"name": "DB", "valueFrom": {"secret": {"name": "db", "key": "k"}}}]
         }));
         let err = container_config(&op, "n1").unwrap_err();
@@ -412,7 +404,7 @@ mod tests {
             Err(ConfigError::InvalidSpec(_))
         ));
         let op = start(json!({
-            "image": "hello:1", "resources": {"cpu": "250m", "memory": "128Mi", "pids": 256},
+            "image": "hello:1",
             "volumes": [{"volume": "data", "mountPath": "data"}]
         }));
         assert!(matches!(

@@ -6,14 +6,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use minicloud_common::read_modify_write::ReadModifyWrite;
+use minicloud_common::server_files::SECRET_KEY_ENV;
 use minicloud_manifests::Kind;
 use serde_json::Value;
 use tokio::sync::OwnedRwLockReadGuard;
 
 use crate::api::objects::{self, ObjectRef};
 use crate::api::{ApiError, RequestContext, ResourceApi, Result};
-use minicloud_common::server_files::SECRET_KEY_ENV;
-
 use crate::secrets::{self, KeySource, Keyring};
 use crate::store::{KeyValue, keys};
 
@@ -122,11 +121,11 @@ impl ResourceApi {
         match self.secrets.source() {
             KeySource::Environment if ring.ids().len() < 2 => {
                 return Err(ApiError::BadRequest(format!(
-                    "this server's Secret key comes from {SECRET_KEY_ENV}, which only its operator can \
-                     change: generate a key (`head -c 32 /dev/urandom | base64`), restart the \
-                     server with {SECRET_KEY_ENV}=<new key>,<current key>, run `mini secret rotate-key` \
-                     again to re-encrypt every Secret under the new key, then drop the old key \
-                     from {SECRET_KEY_ENV}"
+                    "this server's Secret key comes from {SECRET_KEY_ENV}, which only its \
+                     operator can change: generate a key (`head -c 32 /dev/urandom | base64`), \
+                     restart the server with {SECRET_KEY_ENV}=<new key>,<current key>, run \
+                     `mini secret rotate-key` again to re-encrypt every Secret under the new \
+                     key, then drop the old key from {SECRET_KEY_ENV}"
                 )));
             }
             KeySource::Environment => {}
