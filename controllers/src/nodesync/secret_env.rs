@@ -98,12 +98,16 @@ fn secret_env(
         };
         let reference = &source.secret;
         let id = (tenant.to_owned(), reference.name.clone());
-        let read = secrets
-            .get(&id)
-            .expect("every Secret a start names is read before it is attached");
-        let data = read
-            .as_ref()
-            .map_err(|problem| format!("env var {}: {problem}", var.name))?;
+        let data = match secrets.get(&id) {
+            Some(Ok(data)) => data,
+            Some(Err(problem)) => return Err(format!("env var {}: {problem}", var.name)),
+            None => {
+                return Err(format!(
+                    "env var {}: Secret {:?} was not read for this start; it is tried again",
+                    var.name, reference.name
+                ));
+            }
+        };
         let value = data.get(&reference.key).ok_or_else(|| {
             format!(
                 "env var {} reads key {:?} of Secret {:?}, which has no such key; add it to the Secret",
@@ -251,6 +255,21 @@ mod tests {
             problems["u1"],
             "env var DB_PASSWORD reads key \"password\" of Secret \"db\", which has no such \
              key; add it to the Secret"
+        );
+    }
+
+    #[test]
+    fn a_start_whose_secret_was_not_read_is_held_back_rather_than_started_without_it() {
+        let steps = vec![start(
+            "u1",
+            vec![secret_var("DB_PASSWORD", "db", "password")],
+        )];
+        let mut problems = HashMap::new();
+        assert!(attach(steps, &Resolved::new(), &mut problems).is_empty());
+        assert!(
+            problems["u1"].contains("was not read"),
+            "{}",
+            problems["u1"]
         );
     }
 
