@@ -86,15 +86,15 @@ impl ClientError {
 impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> Self {
         let message = status.message().to_owned();
+        if metadata::is_expired(&status) {
+            return ClientError::Expired(message);
+        }
         match (metadata::reason_of(&status), status.code()) {
             (Some(reason::NOT_FOUND), _) | (None, tonic::Code::NotFound) => {
                 ClientError::NotFound(message)
             }
             (Some(reason::CONFLICT), _) | (None, tonic::Code::Aborted) => {
                 ClientError::Conflict(message)
-            }
-            (Some(reason::EXPIRED | reason::TOO_SLOW), _) | (None, tonic::Code::OutOfRange) => {
-                ClientError::Expired(message)
             }
             (Some(reason::BAD_REQUEST | reason::INVALID), _)
             | (None, tonic::Code::InvalidArgument) => ClientError::Invalid(message),

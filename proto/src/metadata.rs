@@ -18,6 +18,14 @@ pub fn reason_of(status: &tonic::Status) -> Option<&str> {
         .and_then(|value| value.to_str().ok())
 }
 
+/// Whether `status` says the revision a watch started from is gone, or the watcher fell too far
+/// behind (from a server without reasons: OUT_OF_RANGE): the caller lists again.
+pub fn is_expired(status: &tonic::Status) -> bool {
+    let reason = reason_of(status);
+    matches!(reason, Some(reason::EXPIRED | reason::TOO_SLOW))
+        || (reason.is_none() && status.code() == tonic::Code::OutOfRange)
+}
+
 /// Why a request failed, stable across releases: the [`REASON`] metadata of a gRPC status and
 /// the `reason` field of an HTTP error body.
 pub mod reason {
@@ -63,5 +71,16 @@ mod tests {
             .metadata_mut()
             .insert(REASON, reason::CONFLICT.parse().unwrap());
         assert_eq!(reason_of(&status), Some("Conflict"));
+    }
+
+    #[test]
+    fn expiry_is_read_from_the_reason_or_the_code() {
+        let mut status = tonic::Status::aborted("behind");
+        status
+            .metadata_mut()
+            .insert(REASON, "TooSlow".parse().unwrap());
+        assert!(is_expired(&status));
+        assert!(is_expired(&tonic::Status::out_of_range("old")));
+        assert!(!is_expired(&tonic::Status::unavailable("down")));
     }
 }

@@ -13,7 +13,7 @@ use futures::stream::BoxStream;
 use minicloud_common::follow::{Change, Listing, Source, follow as follow_kind};
 use minicloud_manifests::{App, Instance, Kind, ObjectMeta};
 use minicloud_proto::bearer::Authorized;
-use minicloud_proto::metadata::{self, reason};
+use minicloud_proto::metadata;
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::{self as pb, EventType};
 use serde::de::DeserializeOwned;
@@ -206,7 +206,7 @@ impl<T: Followed> Source for EveryTenant<T> {
     }
 
     fn is_expired(&self, status: &tonic::Status) -> bool {
-        is_expired(status)
+        metadata::is_expired(status)
     }
 }
 
@@ -226,13 +226,6 @@ fn decode<T: Followed>(object: &pb::Object) -> Option<T> {
             tracing::warn!(kind = %T::KIND, %error, "the ingress skips an object it cannot decode");
         })
         .ok()
-}
-
-/// Whether the watch's version is gone (or the watcher fell behind): list again at once.
-fn is_expired(status: &tonic::Status) -> bool {
-    let reason = metadata::reason_of(status);
-    matches!(reason, Some(reason::EXPIRED | reason::TOO_SLOW))
-        || (reason.is_none() && status.code() == tonic::Code::OutOfRange)
 }
 
 #[cfg(test)]
@@ -294,16 +287,5 @@ mod tests {
         builder.await.unwrap();
         let table = routes.current().expect("a published table");
         assert!(table.lookup("web.acme.localhost").is_some());
-    }
-
-    #[test]
-    fn expiry_is_read_from_the_reason_or_the_code() {
-        let mut status = tonic::Status::aborted("behind");
-        status
-            .metadata_mut()
-            .insert(metadata::REASON, "TooSlow".parse().unwrap());
-        assert!(is_expired(&status));
-        assert!(is_expired(&tonic::Status::out_of_range("old")));
-        assert!(!is_expired(&tonic::Status::unavailable("down")));
     }
 }
