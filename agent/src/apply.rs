@@ -350,6 +350,7 @@ mod tests {
             tenant: "acme".into(),
             name: "data".into(),
             size_bytes: 1 << 20,
+            ..EnsureVolume::default()
         })
     }
 

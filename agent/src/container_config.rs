@@ -193,12 +193,12 @@ fn mounts(tenant: &str, spec: &ContainerSpec) -> Result<Vec<Mount>, ConfigError>
             let path = &mount.mount_path;
             if !path.starts_with('/') || path.trim_end_matches('/').is_empty() {
                 return Err(ConfigError::InvalidMountPath {
-                    volume: mount.volume.clone(),
+                    volume: mount.name.clone(),
                     path: path.clone(),
                 });
             }
             Ok(Mount {
-                volume: labels::volume_name(tenant, &mount.volume),
+                volume: labels::volume_name(tenant, &mount.name),
                 target: path.clone(),
                 read_only: mount.read_only,
             })

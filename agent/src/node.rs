@@ -71,6 +71,7 @@ pub fn node_object(name: &str, endpoint: &str, info: NodeInfo, now: SystemTime) 
         allocatable: Some(capacity.clone()),
         capacity: Some(capacity),
         heartbeat_time: Some(timestamp(now)),
+        storage: None,
         observed_generation: None,
         conditions: vec![ready(now)],
     });

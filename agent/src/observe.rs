@@ -89,8 +89,10 @@ pub fn observed_state(
             .map(|v| ObservedVolume {
                 name: v.name,
                 labels: v.labels.into_iter().collect(),
+                ..ObservedVolume::default()
             })
             .collect(),
+        volume_mechanism: None,
     }
 }
 

@@ -5,7 +5,10 @@ use std::sync::Arc;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use minicloud_proto::v1::node_agent_server::NodeAgent;
-use minicloud_proto::v1::{LogChunk, LogsRequest, ObserveRequest, ObservedState, Plan, PlanResult};
+use minicloud_proto::v1::{
+    DeleteSnapshotRequest, DeleteSnapshotResult, LogChunk, LogsRequest, ObserveRequest,
+    ObservedState, Plan, PlanResult, RestoreVolumeRequest, SnapshotProgress, TakeSnapshotRequest,
+};
 use tonic::{Request, Response, Status};
 
 use crate::apply::{Executor, find_container};
@@ -69,6 +72,37 @@ impl NodeAgent for AgentService {
 
     async fn apply(&self, request: Request<Plan>) -> Result<Response<PlanResult>, Status> {
         Ok(Response::new(self.executor.apply(request.get_ref()).await))
+    }
+
+    type TakeSnapshotStream = BoxStream<'static, Result<SnapshotProgress, Status>>;
+
+    async fn take_snapshot(
+        &self,
+        _request: Request<TakeSnapshotRequest>,
+    ) -> Result<Response<Self::TakeSnapshotStream>, Status> {
+        Err(Status::unimplemented(
+            "snapshots are not available on this agent",
+        ))
+    }
+
+    type RestoreVolumeStream = BoxStream<'static, Result<SnapshotProgress, Status>>;
+
+    async fn restore_volume(
+        &self,
+        _request: Request<RestoreVolumeRequest>,
+    ) -> Result<Response<Self::RestoreVolumeStream>, Status> {
+        Err(Status::unimplemented(
+            "restores are not available on this agent",
+        ))
+    }
+
+    async fn delete_snapshot(
+        &self,
+        _request: Request<DeleteSnapshotRequest>,
+    ) -> Result<Response<DeleteSnapshotResult>, Status> {
+        Err(Status::unimplemented(
+            "snapshots are not available on this agent",
+        ))
     }
 
     type LogsStream = BoxStream<'static, Result<LogChunk, Status>>;

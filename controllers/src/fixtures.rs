@@ -53,7 +53,7 @@ pub fn mounting(mut container: ContainerSpec, volumes: &[&str]) -> ContainerSpec
     container.volumes = volumes
         .iter()
         .map(|volume| VolumeMount {
-            volume: (*volume).into(),
+            name: (*volume).into(),
             mount_path: "/data".into(),
             read_only: false,
             host_path: None,

@@ -150,7 +150,11 @@ mod tests {
             ObjectMeta::named("data", Some("acme")),
             VolumeSpec {
                 size: Bytes::gibibytes(1),
-                backup: None,
+                access_mode: Default::default(),
+                reclaim_policy: Default::default(),
+                snapshots: None,
+                restore: None,
+                security_context: None,
                 from_snapshot: None,
             },
         )

@@ -249,7 +249,7 @@ fn mounts_are_absolute_unique_and_off_system_paths() {
     let twice = "  volumes: [{volume: a, mountPath: /d}, {volume: b, mountPath: /d/}]\n";
     assert_invalid(&app(twice), "spec.volumes[1].mountPath", "two mounts");
     let same = "  volumes: [{volume: a, mountPath: /d}, {volume: a, mountPath: /e}]\n";
-    assert_invalid(&app(same), "spec.volumes[1].volume", "mounted twice");
+    assert_invalid(&app(same), "spec.volumes[1].name", "mounted twice");
 }
 
 #[test]
@@ -335,22 +335,22 @@ fn security_escalations_are_refused_with_clear_errors() {
 }
 
 #[test]
-fn volumes_need_a_size_and_a_valid_backup_schedule() {
+fn volumes_need_a_size_and_a_valid_snapshot_schedule() {
     let volume = |spec: &str| {
         format!("kind: Volume\nmetadata: {{name: data, tenant: acme}}\nspec: {spec}\n")
     };
     assert_valid(&volume(
-        "{size: 1Gi, backup: {schedule: \"*/30 2-4 * * MON-FRI\", keep: 7}}",
+        "{size: 1Gi, snapshots: {schedule: \"*/30 2-4 * * MON-FRI\", keep: {last: 7}}}",
     ));
     assert_invalid(&volume("{size: 0}"), "spec.size", "above 0");
     assert_invalid(
-        &volume("{size: 1Gi, backup: {schedule: \"0 25 * * *\", keep: 7}}"),
-        "spec.backup.schedule",
+        &volume("{size: 1Gi, snapshots: {schedule: \"0 25 * * *\"}}"),
+        "spec.snapshots.schedule",
         "5 fields",
     );
     assert_invalid(
-        &volume("{size: 1Gi, backup: {schedule: \"0 3 * * *\", keep: 0}}"),
-        "spec.backup.keep",
+        &volume("{size: 1Gi, snapshots: {schedule: \"0 3 * * *\", keep: {daily: 0}}}"),
+        "spec.snapshots.keep.daily",
         "between 1 and",
     );
 }

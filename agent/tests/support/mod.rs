@@ -146,6 +146,7 @@ pub fn volume(tenant: &Tenant, name: &str) -> Op {
         tenant: tenant.name.clone(),
         name: name.into(),
         size_bytes: 1 << 20,
+        ..EnsureVolume::default()
     })
 }
 

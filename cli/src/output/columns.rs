@@ -67,7 +67,7 @@ fn kind_columns(kind: Kind) -> &'static [Column] {
             Column("NODE", Field("/status/node"), NARROW),
             Column("AGE", Age, NARROW),
             Column("USED", Field("/status/usedBytes"), WIDE),
-            Column("BACKUP", Field("/spec/backup/schedule"), WIDE),
+            Column("SCHEDULE", Field("/spec/snapshots/schedule"), WIDE),
         ],
         Kind::Snapshot => &[
             Column("VOLUME", Field("/spec/volume"), NARROW),

@@ -133,6 +133,7 @@ impl FakeAgent {
                 let volume = ObservedVolume {
                     name: v.name.clone(),
                     labels: self.managed_labels(&v.tenant),
+                    ..ObservedVolume::default()
                 };
                 self.modify(|s| {
                     s.volumes.retain(|x| x.name != volume.name);

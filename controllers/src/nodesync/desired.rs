@@ -45,7 +45,7 @@ pub fn desired_state(
             .container
             .volumes
             .iter()
-            .map(|m| (tenant.clone(), m.volume.clone()))
+            .map(|m| (tenant.clone(), m.name.clone()))
             .collect();
         if let Some((_, missing)) = mounts.iter().find(|id| !known.contains(*id)) {
             let message =
@@ -98,8 +98,8 @@ mod tests {
     fn volume(name: &str) -> Volume {
         let spec = VolumeSpec {
             size: Bytes::gibibytes(1),
-            backup: None,
             from_snapshot: None,
+            ..VolumeSpec::new(Bytes::gibibytes(1))
         };
         Volume::new(ObjectMeta::named(name, Some("acme")), spec)
     }

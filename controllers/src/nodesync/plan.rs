@@ -242,6 +242,7 @@ fn ensure_storage(desired: &Desired, observed: &ObservedState) -> Vec<Op> {
                 tenant,
                 name,
                 size_bytes,
+                ..EnsureVolume::default()
             }));
         }
     }
@@ -363,6 +364,7 @@ mod tests {
             containers,
             networks,
             volumes: Vec::new(),
+            volume_mechanism: None,
         }
     }
 
@@ -537,6 +539,7 @@ mod tests {
         let volume = |tenant: &str, name: &str| ObservedVolume {
             name: name.into(),
             labels: managed(tenant),
+            ..ObservedVolume::default()
         };
         let mut state = observed(vec![], vec![network("acme")]);
         state.volumes = vec![volume("beta", "kept"), volume("beta", "stale")];

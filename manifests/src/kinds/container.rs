@@ -138,8 +138,9 @@ pub struct Resources {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VolumeMount {
-    /// The Volume's name, in the same tenant.
-    pub volume: String,
+    /// The Volume's name, in the same tenant (`volume` is accepted too).
+    #[serde(alias = "volume")]
+    pub name: String,
     /// Absolute path inside the container.
     pub mount_path: String,
     /// Mount read-only.

@@ -22,12 +22,17 @@ pub use container::{
     ResolvedHealthCheck, ResolvedResources, Resources, SecretKeyRef, VolumeMount,
 };
 pub use instance::{Instance, InstancePhase, InstanceSpec, InstanceStatus};
-pub use node::{Node, NodeAddress, NodeAddressType, NodeCapacity, NodeSpec, NodeStatus};
+pub use node::{
+    Node, NodeAddress, NodeAddressType, NodeCapacity, NodeSpec, NodeStatus, NodeStorage,
+};
 pub use release::{Release, ReleaseSpec};
 pub use secret::Secret;
-pub use snapshot::{Snapshot, SnapshotPhase, SnapshotSpec, SnapshotStatus};
+pub use snapshot::{Snapshot, SnapshotOrigin, SnapshotPhase, SnapshotSpec, SnapshotStatus};
 pub use tenant::{Quota, Tenant, TenantSpec, TenantStatus, Usage};
-pub use volume::{BackupPolicy, Volume, VolumeSpec, VolumeStatus};
+pub use volume::{
+    AccessMode, KeepPolicy, ReclaimPolicy, RestoreRequest, SnapshotSchedule, VOLUME_EVENTS_KEPT,
+    Volume, VolumeEvent, VolumePhase, VolumeSecurityContext, VolumeSpec, VolumeStatus, VolumeUser,
+};
 
 use object::object_kind;
 

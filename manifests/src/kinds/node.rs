@@ -74,10 +74,24 @@ pub struct NodeStatus {
     /// When the agent last reported (RFC 3339, UTC).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat_time: Option<String>,
+    /// How the node enforces volume sizes (`loop-ext4`), or why it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<NodeStorage>,
     /// The `metadata.generation` this status reflects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<u64>,
     /// Typed observations (`Ready`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+/// How a node enforces volume sizes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeStorage {
+    /// The mechanism (`loop-ext4`), or `none` when the host offers none.
+    pub mechanism: String,
+    /// What it means, or why no mechanism works on this host and what to install.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
 }

@@ -175,20 +175,20 @@ pub(super) fn mounts(errors: &mut Errors, base: &str, mounts: &[VolumeMount]) {
     let mut paths = HashSet::new();
     for (i, mount) in mounts.iter().enumerate() {
         let path = format!("{base}.volumes[{i}]");
-        if !is_dns_label(&mount.volume) {
+        if !is_dns_label(&mount.name) {
             errors.add(
-                format!("{path}.volume"),
+                format!("{path}.name"),
                 format!(
                     "{:?} is not a valid Volume name; {DNS_LABEL_HELP}",
-                    mount.volume
+                    mount.name
                 ),
             );
-        } else if !volumes.insert(mount.volume.as_str()) {
+        } else if !volumes.insert(mount.name.as_str()) {
             errors.add(
-                format!("{path}.volume"),
+                format!("{path}.name"),
                 format!(
                     "volume {:?} is mounted twice; mount each volume once",
-                    mount.volume
+                    mount.name
                 ),
             );
         }

@@ -69,25 +69,31 @@ pub(super) fn volume(errors: &mut Errors, volume: &Volume) {
     if spec.size == Bytes::ZERO {
         errors.add("spec.size", "a volume needs a size above 0, like \"1Gi\"");
     }
-    if let Some(backup) = &spec.backup {
-        if let Err(e) = parse_schedule(&backup.schedule) {
+    if let Some(snapshots) = &spec.snapshots {
+        if let Err(e) = parse_schedule(&snapshots.schedule) {
             errors.add(
-                "spec.backup.schedule",
+                "spec.snapshots.schedule",
                 format!(
                     "{:?} is not a valid cron schedule ({e}); use 5 fields: minute hour \
                  day-of-month month day-of-week, like \"0 3 * * *\"",
-                    backup.schedule
+                    snapshots.schedule
                 ),
             );
         }
-        if !(1..=MAX_KEEP).contains(&backup.keep) {
-            errors.add(
-                "spec.backup.keep",
-                format!(
-                    "keep {} is out of range; keep between 1 and {MAX_KEEP} snapshots",
-                    backup.keep
-                ),
-            );
+        let keep = &snapshots.keep;
+        for (field, count) in [
+            ("last", keep.last),
+            ("daily", keep.daily),
+            ("weekly", keep.weekly),
+        ] {
+            if let Some(count) = count.filter(|c| !(1..=MAX_KEEP).contains(c)) {
+                errors.add(
+                    format!("spec.snapshots.keep.{field}"),
+                    format!(
+                        "keep {count} is out of range; keep between 1 and {MAX_KEEP} snapshots"
+                    ),
+                );
+            }
         }
     }
     if let Some(snapshot) = &spec.from_snapshot {
