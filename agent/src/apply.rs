@@ -452,6 +452,7 @@ mod tests {
             Op::RemoveVolume(RemoveVolume {
                 tenant: "acme".into(),
                 name: "data".into(),
+                keep_data: false,
             }),
         ];
         let result = executor.apply(&plan(ops)).await;

@@ -1,7 +1,8 @@
 //! A recording fake of a node agent for tests: it keeps an observed state in memory, applies
 //! plans to it the way a real agent would (containers start running, and ready, at once),
 //! records every plan, pushes a snapshot on every change, and can be scripted to fail or to hold
-//! plans back (like a busy Docker Engine).
+//! plans back (like a busy Docker Engine). Snapshots are archives kept in memory: taking one
+//! records its location, restoring checks that it exists with the same checksum.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -12,11 +13,11 @@ use minicloud_manifests::Node;
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{
     ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume, Operation, OperationResult,
-    Plan, PlanResult, StartInstance,
+    Plan, PlanResult, RestoreVolumeRequest, SnapshotProgress, StartInstance, TakeSnapshotRequest,
 };
 use tokio::sync::watch;
 
-use super::{AgentClient, AgentConnector, AgentError, ObservedStream};
+use super::{AgentClient, AgentConnector, AgentError, ObservedStream, ProgressStream};
 use crate::labels::docker;
 
 /// What the fake holds besides its observed state.
@@ -25,6 +26,10 @@ struct Script {
     plans: Vec<Plan>,
     failures: VecDeque<tonic::Status>,
     next_id: u64,
+    /// Archives in the fake snapshot store: location → SHA-256.
+    archives: HashMap<String, String>,
+    /// Every restore asked for, in order.
+    restores: Vec<RestoreVolumeRequest>,
 }
 
 /// One fake node agent.
@@ -54,6 +59,18 @@ impl FakeAgent {
     /// What the fake reports now.
     pub fn observed(&self) -> ObservedState {
         self.state.borrow().clone()
+    }
+
+    /// The locations of the archives in the fake snapshot store.
+    pub fn archives(&self) -> Vec<String> {
+        let mut locations: Vec<String> = self.lock().archives.keys().cloned().collect();
+        locations.sort();
+        locations
+    }
+
+    /// Every restore asked for so far, in order.
+    pub fn restores(&self) -> Vec<RestoreVolumeRequest> {
+        self.lock().restores.clone()
     }
 
     /// Every plan applied so far, in order.
@@ -226,6 +243,71 @@ impl AgentClient for FakeAgent {
             .map(|op| self.run(op))
             .collect();
         Ok(PlanResult { results })
+    }
+
+    async fn take_snapshot(
+        &self,
+        request: TakeSnapshotRequest,
+    ) -> Result<ProgressStream, AgentError> {
+        if let Some(status) = self.lock().failures.pop_front() {
+            return Err(status.into());
+        }
+        let exists = self.observed().volumes.iter().any(|v| {
+            v.name == request.volume && v.labels.get(docker::TENANT) == Some(&request.tenant)
+        });
+        if !exists {
+            let missing = format!("volume {} does not exist on {}", request.volume, self.node);
+            return Err(tonic::Status::not_found(missing).into());
+        }
+        let sha256 = format!("{:064x}", self.lock().archives.len() + 1);
+        self.lock()
+            .archives
+            .insert(request.location.clone(), sha256.clone());
+        let done = SnapshotProgress {
+            bytes_done: 1024,
+            bytes_total: 1024,
+            done: true,
+            archive_bytes: 512,
+            sha256,
+            pause_millis: 1,
+            location: request.location,
+        };
+        Ok(stream::iter([Ok(done)]).boxed())
+    }
+
+    async fn restore_volume(
+        &self,
+        request: RestoreVolumeRequest,
+    ) -> Result<ProgressStream, AgentError> {
+        let archive = request.archive.clone().unwrap_or_default();
+        let stored = self.lock().archives.get(&archive.location).cloned();
+        match stored {
+            None => Err(tonic::Status::not_found(format!(
+                "no archive at {:?} in the snapshot store",
+                archive.location
+            ))
+            .into()),
+            Some(sha256) if sha256 != archive.sha256 => Err(tonic::Status::data_loss(format!(
+                "archive {:?} has SHA-256 {sha256}, not {}",
+                archive.location, archive.sha256
+            ))
+            .into()),
+            Some(_) => {
+                self.lock().restores.push(request);
+                let done = SnapshotProgress {
+                    bytes_done: 1024,
+                    bytes_total: 1024,
+                    done: true,
+                    location: archive.location,
+                    ..SnapshotProgress::default()
+                };
+                Ok(stream::iter([Ok(done)]).boxed())
+            }
+        }
+    }
+
+    async fn delete_snapshot(&self, location: &str) -> Result<bool, AgentError> {
+        Ok(self.lock().archives.remove(location).is_some())
     }
 }
 

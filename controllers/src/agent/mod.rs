@@ -12,7 +12,10 @@ use futures::stream::{BoxStream, StreamExt};
 use minicloud_manifests::Node;
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::node_agent_client::NodeAgentClient;
-use minicloud_proto::v1::{ObserveRequest, ObservedState, Plan, PlanResult};
+use minicloud_proto::v1::{
+    DeleteSnapshotRequest, ObserveRequest, ObservedState, Plan, PlanResult, RestoreVolumeRequest,
+    SnapshotProgress, TakeSnapshotRequest,
+};
 use tonic::transport::Endpoint;
 
 /// Why a call to an agent failed.
@@ -38,6 +41,9 @@ pub enum AgentError {
 /// Observed states of a node as its agent pushes them; an error ends the stream.
 pub type ObservedStream = BoxStream<'static, Result<ObservedState, AgentError>>;
 
+/// Progress of a snapshot or restore, the last item with `done` set; an error ends the stream.
+pub type ProgressStream = BoxStream<'static, Result<SnapshotProgress, AgentError>>;
+
 /// One node's agent.
 #[async_trait]
 pub trait AgentClient: Send + Sync {
@@ -49,6 +55,21 @@ pub trait AgentClient: Send + Sync {
 
     /// Applies the plan's operations in order; each reports its own result.
     async fn apply(&self, plan: Plan) -> Result<PlanResult, AgentError>;
+
+    /// Archives a volume into the node's snapshot store.
+    async fn take_snapshot(
+        &self,
+        request: TakeSnapshotRequest,
+    ) -> Result<ProgressStream, AgentError>;
+
+    /// Replaces a volume's content with an archive from the snapshot store.
+    async fn restore_volume(
+        &self,
+        request: RestoreVolumeRequest,
+    ) -> Result<ProgressStream, AgentError>;
+
+    /// Deletes an archive from the snapshot store; false when it was already gone.
+    async fn delete_snapshot(&self, location: &str) -> Result<bool, AgentError>;
 }
 
 /// Finds the agent of a Node.
@@ -101,6 +122,40 @@ impl AgentClient for GrpcAgent {
 
     async fn apply(&self, plan: Plan) -> Result<PlanResult, AgentError> {
         Ok(self.inner.clone().apply(plan).await?.into_inner())
+    }
+
+    async fn take_snapshot(
+        &self,
+        request: TakeSnapshotRequest,
+    ) -> Result<ProgressStream, AgentError> {
+        let stream = self
+            .inner
+            .clone()
+            .take_snapshot(request)
+            .await?
+            .into_inner();
+        Ok(stream.map(|item| item.map_err(AgentError::from)).boxed())
+    }
+
+    async fn restore_volume(
+        &self,
+        request: RestoreVolumeRequest,
+    ) -> Result<ProgressStream, AgentError> {
+        let stream = self
+            .inner
+            .clone()
+            .restore_volume(request)
+            .await?
+            .into_inner();
+        Ok(stream.map(|item| item.map_err(AgentError::from)).boxed())
+    }
+
+    async fn delete_snapshot(&self, location: &str) -> Result<bool, AgentError> {
+        let request = DeleteSnapshotRequest {
+            location: location.to_owned(),
+        };
+        let result = self.inner.clone().delete_snapshot(request).await?;
+        Ok(result.into_inner().deleted)
     }
 }
 

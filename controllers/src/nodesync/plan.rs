@@ -290,6 +290,7 @@ fn remove_unused_storage(
             Op::RemoveVolume(RemoveVolume {
                 tenant: tenant.into(),
                 name,
+                keep_data: false,
             })
         });
     networks.chain(volumes).collect()
