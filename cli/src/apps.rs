@@ -71,10 +71,10 @@ pub async fn change_app<T>(
         .map_err(|AttemptFailed(error)| error)
 }
 
-/// Why one attempt at changing an App failed; a write the server refused as a conflict is
+/// Why one attempt at changing an object failed; a write the server refused as a conflict is
 /// tried again.
 #[derive(Debug)]
-struct AttemptFailed(anyhow::Error);
+pub struct AttemptFailed(pub anyhow::Error);
 
 impl From<anyhow::Error> for AttemptFailed {
     fn from(error: anyhow::Error) -> Self {

@@ -10,6 +10,7 @@ mod files;
 mod node;
 mod object;
 mod output;
+mod volumes;
 
 use std::process::ExitCode;
 
@@ -17,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     agent, apply, audit, controllers, delete, describe, diff, events, get, key, login, logs, quota,
-    restart, rollout, secret, server, tenant,
+    restart, rollout, secret, server, snapshot, tenant, volume,
 };
 
 /// minicloud: a self-hosted, multi-tenant container platform.
@@ -72,6 +73,10 @@ enum Command {
     Quota(quota::QuotaArgs),
     /// Re-encrypt every Secret under a new key (`mini secret rotate-key`).
     Secret(secret::SecretArgs),
+    /// Take a volume's snapshot now, or restore one in place.
+    Snapshot(snapshot::SnapshotArgs),
+    /// Restore a volume in place from one of its tenant's snapshots.
+    Volume(volume::VolumeArgs),
 }
 
 impl Command {
@@ -114,6 +119,8 @@ async fn main() -> ExitCode {
         Command::Tenant(args) => tenant::run(args).await,
         Command::Quota(args) => quota::run(args).await,
         Command::Secret(args) => secret::run(args).await,
+        Command::Snapshot(args) => snapshot::run(args).await,
+        Command::Volume(args) => volume::run(args).await,
     };
     outcome.unwrap_or_else(|error| {
         if is_closed_pipe(&error) {

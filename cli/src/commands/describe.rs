@@ -1,6 +1,7 @@
 //! `mini describe KIND NAME`: one object for people — identity, metadata, the spec as YAML,
 //! the rest of the status, its conditions as a table, and for an App its recent events: the
-//! latest condition changes of the App, its Releases and its Instances.
+//! latest condition changes of the App, its Releases and its Instances. A Volume shows its
+//! snapshots and its own events (restores, instances stopped and started) instead.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -15,7 +16,7 @@ use serde_json::{Map, Value};
 use super::get::parse_kind;
 use crate::client::{Client, ConnectArgs};
 use crate::object::{self, cell, text};
-use crate::output::{self, age, events, indent, table};
+use crate::output::{self, age, events, indent, table, units};
 
 /// Width of the label column (`Annotations:` and a space).
 const LABEL_WIDTH: usize = 18;
@@ -43,12 +44,21 @@ pub async fn run(args: DescribeArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The objects whose changes are part of `object`'s story: an App's Releases and Instances.
+/// The objects whose changes are part of `object`'s story: an App's Releases and Instances,
+/// a Volume's Snapshots.
 async fn related(client: &mut Client, kind: Kind, object: &Value) -> Result<Vec<Value>> {
+    let tenant = text(object, "/metadata/tenant").to_owned();
+    if kind == Kind::Volume {
+        let snapshots = client.list(Kind::Snapshot, tenant, "").await?;
+        let name = object::name(object);
+        return Ok(snapshots
+            .into_iter()
+            .filter(|s| text(s, "/spec/volume") == name)
+            .collect());
+    }
     if kind != Kind::App {
         return Ok(Vec::new());
     }
-    let tenant = text(object, "/metadata/tenant").to_owned();
     let selector = format!("{}={}", object_labels::APP, object::name(object));
     let mut related = client
         .list(Kind::Release, tenant.clone(), &selector)
@@ -71,12 +81,85 @@ fn render(object: &Value, related: &[Value], now: SystemTime) -> String {
     out.push_str("Conditions:\n");
     out.push_str(&indent(&conditions(object, now), 2));
     out.push('\n');
-    if !related.is_empty() {
+    if text(object, "/kind") == Kind::Volume.as_str() {
+        out.push_str("Snapshots:\n");
+        out.push_str(&indent(&snapshots(related, now), 2));
+        out.push_str("\nEvents:\n");
+        out.push_str(&indent(&volume_events(object, now), 2));
+        out.push('\n');
+    } else if !related.is_empty() {
         out.push_str("Events:\n");
         out.push_str(&indent(&events(object, related, now), 2));
         out.push('\n');
     }
     out
+}
+
+/// A Volume's snapshots, oldest first.
+fn snapshots(snapshots: &[Value], now: SystemTime) -> String {
+    let header = ["NAME", "STATUS", "ORIGIN", "SIZE", "TAKEN"].map(String::from);
+    let mut rows: Vec<(String, Vec<String>)> = snapshots
+        .iter()
+        .map(|snapshot| {
+            let taken = text(snapshot, "/status/completedAt");
+            let size = snapshot
+                .pointer("/status/sizeBytes")
+                .and_then(Value::as_u64);
+            let row = vec![
+                object::name(snapshot).to_owned(),
+                or_none(cell(snapshot, "/status/phase")),
+                or_none(cell(snapshot, "/spec/origin")).replace("<none>", "Manual"),
+                size.map_or_else(|| "<none>".into(), units::bytes),
+                if taken.is_empty() {
+                    "<none>".into()
+                } else {
+                    format!("{} ago", age::since(taken, now))
+                },
+            ];
+            (
+                text(snapshot, "/metadata/creationTimestamp").to_owned(),
+                row,
+            )
+        })
+        .collect();
+    rows.sort();
+    match rows.is_empty() {
+        true => "<none>".to_owned(),
+        false => table::render(
+            &header,
+            &rows.into_iter().map(|(_, r)| r).collect::<Vec<_>>(),
+        ),
+    }
+}
+
+/// A Volume's own events, oldest first.
+fn volume_events(object: &Value, now: SystemTime) -> String {
+    let header = ["AGE", "REASON", "MESSAGE"].map(String::from);
+    let rows: Vec<Vec<String>> = object
+        .pointer("/status/events")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .map(|event| {
+            vec![
+                age::since(text(event, "/time"), now),
+                cell(event, "/reason"),
+                cell(event, "/message"),
+            ]
+        })
+        .collect();
+    match rows.is_empty() {
+        true => "<none>".to_owned(),
+        false => table::render(&header, &rows),
+    }
+}
+
+fn or_none(value: String) -> String {
+    if value.is_empty() {
+        "<none>".into()
+    } else {
+        value
+    }
 }
 
 /// The latest condition changes of `object` and `related`, oldest first.
@@ -171,6 +254,7 @@ fn other_status(object: &Value) -> Option<Value> {
     let mut status = object.get("status")?.as_object()?.clone();
     status.remove("conditions");
     status.remove("observedGeneration");
+    status.remove("events");
     (!status.is_empty()).then_some(Value::Object(status))
 }
 
@@ -292,6 +376,35 @@ mod tests {
             lines[3].contains("Ready=False") && lines[3].contains("exit code 3"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_volume_shows_its_snapshots_and_its_events() {
+        let volume = json!({"kind": "Volume", "metadata": {"name": "data", "tenant": "acme"},
+            "spec": {"size": "1Gi"},
+            "status": {"phase": "Ready", "usedBytes": 1024, "events": [
+                {"time": "2026-01-01T00:03:00Z", "reason": "Restored",
+                 "message": "from data-1 (2Mi)"}]}});
+        let snapshot = json!({"kind": "Snapshot", "metadata": {"name": "data-1",
+                "creationTimestamp": "2026-01-01T00:01:00Z"},
+            "spec": {"volume": "data"},
+            "status": {"phase": "Ready", "sizeBytes": 2_097_152u64,
+                "completedAt": "2026-01-01T00:02:00Z"}});
+        let text = render(&volume, &[snapshot], now());
+        let snapshots = text
+            .split("Snapshots:\n")
+            .nth(1)
+            .expect("a Snapshots section");
+        assert!(
+            snapshots.contains("data-1   Ready    Manual   2Mi    3m ago"),
+            "{text}"
+        );
+        let events = text.split("Events:\n").nth(1).expect("an Events section");
+        assert!(
+            events.contains("2m    Restored   from data-1 (2Mi)"),
+            "{text}"
+        );
+        assert!(!text.contains("  events:"), "{text}");
     }
 
     #[test]

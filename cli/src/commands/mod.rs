@@ -17,5 +17,7 @@ pub mod restart;
 pub mod rollout;
 pub mod secret;
 pub mod server;
+pub mod snapshot;
 pub mod tenant;
+pub mod volume;
 mod watch;

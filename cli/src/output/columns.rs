@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use minicloud_manifests::{Kind, Scope};
 use serde_json::Value;
 
-use super::age;
+use super::{age, units};
 use crate::object;
 
 /// What a cell shows.
@@ -23,6 +23,14 @@ enum Cell {
     Count(&'static str),
     /// Time since creation.
     Age,
+    /// Time since the timestamp at a JSON pointer; empty when there is none.
+    Since(&'static str),
+    /// A byte count at a JSON pointer, in binary units (`23.5Gi`).
+    Bytes(&'static str),
+    /// A duration in milliseconds at a JSON pointer (`35ms`, `1.2s`).
+    Millis(&'static str),
+    /// The Apps that have a Volume mounted, each once.
+    MountedBy,
 }
 
 /// A column: its title, what it shows, and whether only `-o wide` shows it.
@@ -64,17 +72,25 @@ fn kind_columns(kind: Kind) -> &'static [Column] {
         ],
         Kind::Volume => &[
             Column("SIZE", Field("/spec/size"), NARROW),
-            Column("NODE", Field("/status/node"), NARROW),
+            Column("USED", Bytes("/status/usedBytes"), NARROW),
+            Column("PHASE", Field("/status/phase"), NARROW),
+            Column("APP", MountedBy, NARROW),
             Column("AGE", Age, NARROW),
-            Column("USED", Field("/status/usedBytes"), WIDE),
+            Column("NODE", Field("/status/node"), WIDE),
+            Column("ACCESS", Field("/spec/accessMode"), WIDE),
+            Column("RECLAIM", Field("/spec/reclaimPolicy"), WIDE),
             Column("SCHEDULE", Field("/spec/snapshots/schedule"), WIDE),
+            Column("LAST SNAPSHOT", Field("/status/lastSnapshot"), WIDE),
         ],
         Kind::Snapshot => &[
             Column("VOLUME", Field("/spec/volume"), NARROW),
-            Column("PHASE", Field("/status/phase"), NARROW),
-            Column("AGE", Age, NARROW),
-            Column("SIZE", Field("/status/sizeBytes"), WIDE),
-            Column("COMPLETED", Field("/status/completedAt"), WIDE),
+            Column("SIZE", Bytes("/status/sizeBytes"), NARROW),
+            Column("STATUS", Field("/status/phase"), NARROW),
+            Column("TAKEN", Since("/status/completedAt"), NARROW),
+            Column("ORIGIN", Field("/spec/origin"), WIDE),
+            Column("CONTENT", Bytes("/status/contentBytes"), WIDE),
+            Column("PAUSE", Millis("/status/pauseMillis"), WIDE),
+            Column("SHA256", Short("/status/sha256", 12), WIDE),
         ],
         Kind::Secret => &[
             Column("KEYS", Count("/data"), NARROW),
@@ -178,12 +194,41 @@ fn render(cell: Cell, object: &Value, now: SystemTime) -> String {
             .map_or(0, |map| map.len())
             .to_string(),
         Cell::Age => age::since(object::text(object, "/metadata/creationTimestamp"), now),
+        Cell::Since(pointer) => match object::text(object, pointer) {
+            "" => String::new(),
+            timestamp => age::since(timestamp, now),
+        },
+        Cell::Bytes(pointer) => object
+            .pointer(pointer)
+            .and_then(Value::as_u64)
+            .map(units::bytes)
+            .unwrap_or_default(),
+        Cell::Millis(pointer) => object
+            .pointer(pointer)
+            .and_then(Value::as_u64)
+            .map(units::millis)
+            .unwrap_or_default(),
+        Cell::MountedBy => mounted_by_apps(object),
     };
     if text.is_empty() {
         "<none>".to_owned()
     } else {
         text
     }
+}
+
+/// The Apps among a Volume's `status.mountedBy`, each once, in order.
+fn mounted_by_apps(object: &Value) -> String {
+    let mut apps: Vec<&str> = Vec::new();
+    let users = object
+        .pointer("/status/mountedBy")
+        .and_then(Value::as_array);
+    for app in users.into_iter().flatten().map(|u| object::text(u, "/app")) {
+        if !app.is_empty() && !apps.contains(&app) {
+            apps.push(app);
+        }
+    }
+    apps.join(",")
 }
 
 fn condition_status(object: &Value, kind: &str) -> String {
@@ -282,6 +327,40 @@ mod tests {
             "status": {"conditions": [{"type": "Ready", "status": "True"}]}});
         let row = Columns::new(Kind::Node, false, false).row(&node, now());
         assert_eq!(row[1], "True");
+    }
+
+    #[test]
+    fn a_volume_shows_its_size_use_phase_and_the_apps_mounting_it() {
+        let volume = json!({"kind": "Volume", "metadata": {"name": "data",
+                "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"size": "1Gi"},
+            "status": {"phase": "Ready", "usedBytes": 25_690_112u64, "mountedBy": [
+                {"app": "web", "instance": "web-1"}, {"app": "web", "instance": "web-2"},
+                {"app": "cron", "instance": "cron-1", "readOnly": true}]}});
+        let columns = Columns::new(Kind::Volume, false, false);
+        assert_eq!(
+            columns.header(),
+            ["NAME", "SIZE", "USED", "PHASE", "APP", "AGE"]
+        );
+        assert_eq!(
+            columns.row(&volume, now()),
+            ["data", "1Gi", "24.5Mi", "Ready", "web,cron", "10m"]
+        );
+    }
+
+    #[test]
+    fn a_snapshot_shows_its_volume_size_status_and_when_it_was_taken() {
+        let snapshot = json!({"kind": "Snapshot", "metadata": {"name": "data-1"},
+            "spec": {"volume": "data"},
+            "status": {"phase": "Ready", "sizeBytes": 3_145_728u64, "pauseMillis": 42,
+                "completedAt": "2026-01-01T00:09:00Z"}});
+        let row = Columns::new(Kind::Snapshot, true, false).row(&snapshot, now());
+        assert_eq!(row[..5], ["data-1", "data", "3Mi", "Ready", "60s"]);
+        assert_eq!(row[7], "42ms");
+        let pending = json!({"kind": "Snapshot", "metadata": {"name": "data-2"},
+            "spec": {"volume": "data"}});
+        let row = Columns::new(Kind::Snapshot, false, false).row(&pending, now());
+        assert_eq!(row[2..], ["<none>", "<none>", "<none>"]);
     }
 
     #[test]

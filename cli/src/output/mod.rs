@@ -5,6 +5,7 @@ pub mod columns;
 pub mod diff;
 pub mod events;
 pub mod table;
+pub mod units;
 
 use std::io::Write;
 
