@@ -224,32 +224,64 @@ fn resources_are_positive_and_sane() {
 #[test]
 fn mounts_are_absolute_unique_and_off_system_paths() {
     assert_valid(&app(
-        "  volumes: [{volume: a, mountPath: /data}, {volume: b, mountPath: /logs, readOnly: true}]\n",
+        "  volumes: [{name: a, mountPath: /data}, {volume: b, mountPath: /logs, readOnly: true}]\n",
     ));
+    let refused = [
+        ("data", "absolute"),
+        ("/", "'/'"),
+        ("/data/../etc", "'..'"),
+        ("/data/./x", "'.'"),
+        ("//proc", "empty segment"),
+        ("/proc", "kernel and the container runtime"),
+        ("/proc/x", "kernel and the container runtime"),
+        ("/sys/fs/cgroup", "kernel and the container runtime"),
+        ("/dev", "kernel and the container runtime"),
+        ("/dev/shm/", "kernel and the container runtime"),
+    ];
+    for (path, fragment) in refused {
+        assert_invalid(
+            &app(&format!(
+                "  volumes: [{{name: a, mountPath: \"{path}\"}}]\n"
+            )),
+            "spec.volumes[0].mountPath",
+            fragment,
+        );
+    }
+    assert_valid(&app("  volumes: [{name: a, mountPath: /devices}]\n"));
+    let twice = "  volumes: [{name: a, mountPath: /d}, {name: b, mountPath: /d/}]\n";
     assert_invalid(
-        &app("  volumes: [{volume: a, mountPath: data}]\n"),
-        "spec.volumes[0].mountPath",
-        "absolute",
+        &app(twice),
+        "spec.volumes[1].mountPath",
+        "used by two mounts, spec.volumes[0].mountPath and spec.volumes[1].mountPath",
     );
-    assert_invalid(
-        &app("  volumes: [{volume: a, mountPath: /}]\n"),
-        "spec.volumes[0].mountPath",
-        "'/'",
-    );
-    assert_invalid(
-        &app("  volumes: [{volume: a, mountPath: /data/../etc}]\n"),
-        "spec.volumes[0].mountPath",
-        "'..'",
-    );
-    assert_invalid(
-        &app("  volumes: [{volume: a, mountPath: /proc/x}]\n"),
-        "spec.volumes[0].mountPath",
-        "runtime",
-    );
-    let twice = "  volumes: [{volume: a, mountPath: /d}, {volume: b, mountPath: /d/}]\n";
-    assert_invalid(&app(twice), "spec.volumes[1].mountPath", "two mounts");
-    let same = "  volumes: [{volume: a, mountPath: /d}, {volume: a, mountPath: /e}]\n";
+    let same = "  volumes: [{name: a, mountPath: /d}, {name: a, mountPath: /e}]\n";
     assert_invalid(&app(same), "spec.volumes[1].name", "mounted twice");
+}
+
+#[test]
+fn mounts_inside_other_mounts_are_refused_naming_both() {
+    let nested = "  volumes: [{name: a, mountPath: /data}, {name: b, mountPath: /data/x}]\n";
+    assert_invalid(
+        &app(nested),
+        "spec.volumes[1].mountPath",
+        "spec.volumes[0].mountPath \"/data\" and spec.volumes[1].mountPath \"/data/x\" overlap",
+    );
+    let outer_last =
+        "  volumes: [{name: a, mountPath: /srv/app/cache}, {name: b, mountPath: /srv/}]\n";
+    assert_invalid(
+        &app(outer_last),
+        "spec.volumes[1].mountPath",
+        "spec.volumes[0].mountPath \"/srv/app/cache\" and spec.volumes[1].mountPath \"/srv\" overlap",
+    );
+    assert_valid(&app(
+        "  volumes: [{name: a, mountPath: /data}, {name: b, mountPath: /data2}]\n",
+    ));
+}
+
+#[test]
+fn instances_follow_the_same_mount_rules() {
+    let instance = "kind: Instance\nmetadata: {name: web-1-a, tenant: acme}\nspec:\n  app: web\n  release: web-1\n  container:\n    image: hello:1\n    resources: {cpu: 250m, memory: 128Mi, pids: 256}\n    volumes: [{name: a, mountPath: /data}, {name: b, mountPath: /data/x}]\n";
+    assert_invalid(instance, "spec.container.volumes[1].mountPath", "overlap");
 }
 
 #[test]
