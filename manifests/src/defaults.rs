@@ -4,12 +4,13 @@
 //! the Instance's [`ContainerSpec`]) have no optional fields, so admission, quota, controllers
 //! and agent take their values as they are and never default anything themselves.
 //! [`apply_defaults`] writes the same values back into a written object, so stored objects show
-//! the effective values. Idempotent. (`apiVersion` needs no step here: it is defaulted while
+//! the effective values — among them a Volume's snapshot retention, which controllers read
+//! from the stored object. Idempotent. (`apiVersion` needs no step here: it is defaulted while
 //! parsing, as the type can only hold `minicloud/v1`.)
 
 use crate::kinds::{
-    AppSpec, ContainerSpec, HealthCheck, ResolvedHealthCheck, ResolvedResources, ResolvedUpdate,
-    Resources, UpdateStrategy,
+    AppSpec, ContainerSpec, HealthCheck, KeepPolicy, ResolvedHealthCheck, ResolvedResources,
+    ResolvedUpdate, Resources, SnapshotSchedule, UpdateStrategy, VolumeSpec,
 };
 use crate::quantity::{Bytes, Cpu};
 use crate::resource::Resource;
@@ -22,12 +23,16 @@ pub const DEFAULT_MEMORY: Bytes = Bytes::mebibytes(128);
 pub const DEFAULT_PIDS: u32 = 256;
 /// Instances a rolling update may add above `replicas` when an App sets no `maxSurge`.
 pub const DEFAULT_MAX_SURGE: u32 = 1;
+/// Scheduled snapshots kept when a Volume's schedule has no keep rule at all: the newest this
+/// many, a week of daily snapshots.
+pub const DEFAULT_KEEP_LAST: u32 = 7;
 
 /// Fills in defaults. The ingress host is left to the server, which knows the domain.
 pub fn apply_defaults(resource: &mut Resource) {
     match resource {
         Resource::App(app) => app.spec = app.spec.with_defaults(),
         Resource::Release(release) => release.spec.app_spec = release.spec.app_spec.with_defaults(),
+        Resource::Volume(volume) => volume.spec = volume.spec.with_defaults(),
         _ => {}
     }
 }
@@ -150,10 +155,39 @@ impl AppSpec {
     }
 }
 
+impl VolumeSpec {
+    /// The spec with its snapshot retention resolved: what is stored.
+    pub fn with_defaults(&self) -> VolumeSpec {
+        VolumeSpec {
+            snapshots: self.snapshots.as_ref().map(SnapshotSchedule::with_defaults),
+            ..self.clone()
+        }
+    }
+}
+
+impl SnapshotSchedule {
+    /// The schedule with a keep rule: its own, or, when it has none at all, the newest
+    /// [`DEFAULT_KEEP_LAST`].
+    pub fn with_defaults(&self) -> SnapshotSchedule {
+        let keep = if self.keep == KeepPolicy::default() {
+            KeepPolicy {
+                last: Some(DEFAULT_KEEP_LAST),
+                ..KeepPolicy::default()
+            }
+        } else {
+            self.keep
+        };
+        SnapshotSchedule {
+            keep,
+            ..self.clone()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kinds::{App, HttpProbe, PortRef};
+    use crate::kinds::{App, HttpProbe, PortRef, Volume};
     use crate::meta::ObjectMeta;
 
     fn app(spec: AppSpec) -> Resource {
@@ -292,5 +326,55 @@ mod tests {
             spec.with_defaults().resolved_update(),
             spec.resolved_update()
         );
+    }
+
+    fn volume(snapshots: Option<SnapshotSchedule>) -> VolumeSpec {
+        let spec = VolumeSpec {
+            snapshots,
+            ..VolumeSpec::new(Bytes::gibibytes(1))
+        };
+        let mut resource: Resource =
+            Volume::new(ObjectMeta::named("data", Some("acme")), spec).into();
+        apply_defaults(&mut resource);
+        match resource {
+            Resource::Volume(volume) => volume.spec,
+            _ => unreachable!("built as a Volume"),
+        }
+    }
+
+    fn nightly(keep: KeepPolicy) -> SnapshotSchedule {
+        SnapshotSchedule {
+            schedule: "0 3 * * *".into(),
+            time_zone: None,
+            keep,
+        }
+    }
+
+    #[test]
+    fn a_schedule_without_a_keep_rule_keeps_the_newest_seven() {
+        let spec = volume(Some(nightly(KeepPolicy::default())));
+        let keep = spec.snapshots.unwrap().keep;
+        assert_eq!(
+            keep,
+            KeepPolicy {
+                last: Some(DEFAULT_KEEP_LAST),
+                daily: None,
+                weekly: None
+            }
+        );
+        assert_eq!(DEFAULT_KEEP_LAST, 7);
+    }
+
+    #[test]
+    fn a_schedule_with_any_keep_rule_keeps_only_its_own() {
+        let weekly = KeepPolicy {
+            weekly: Some(4),
+            ..KeepPolicy::default()
+        };
+        assert_eq!(
+            volume(Some(nightly(weekly))).snapshots.unwrap().keep,
+            weekly
+        );
+        assert_eq!(volume(None).snapshots, None, "no schedule, no retention");
     }
 }

@@ -15,6 +15,7 @@ pub mod parse;
 mod place;
 pub mod quantity;
 pub mod resource;
+pub mod schedule;
 pub mod schema;
 pub mod validate;
 pub mod yaml;
@@ -29,5 +30,6 @@ pub use parse::{
 };
 pub use quantity::{Bytes, Cpu, QuantityError};
 pub use resource::Resource;
+pub use schedule::ScheduleError;
 pub use validate::{FieldError, ValidationErrors, validate};
 pub use yaml::to_yaml;

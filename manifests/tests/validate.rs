@@ -224,32 +224,64 @@ fn resources_are_positive_and_sane() {
 #[test]
 fn mounts_are_absolute_unique_and_off_system_paths() {
     assert_valid(&app(
-        "  volumes: [{volume: a, mountPath: /data}, {volume: b, mountPath: /logs, readOnly: true}]\n",
+        "  volumes: [{name: a, mountPath: /data}, {volume: b, mountPath: /logs, readOnly: true}]\n",
     ));
+    let refused = [
+        ("data", "absolute"),
+        ("/", "'/'"),
+        ("/data/../etc", "'..'"),
+        ("/data/./x", "'.'"),
+        ("//proc", "empty segment"),
+        ("/proc", "kernel and the container runtime"),
+        ("/proc/x", "kernel and the container runtime"),
+        ("/sys/fs/cgroup", "kernel and the container runtime"),
+        ("/dev", "kernel and the container runtime"),
+        ("/dev/shm/", "kernel and the container runtime"),
+    ];
+    for (path, fragment) in refused {
+        assert_invalid(
+            &app(&format!(
+                "  volumes: [{{name: a, mountPath: \"{path}\"}}]\n"
+            )),
+            "spec.volumes[0].mountPath",
+            fragment,
+        );
+    }
+    assert_valid(&app("  volumes: [{name: a, mountPath: /devices}]\n"));
+    let twice = "  volumes: [{name: a, mountPath: /d}, {name: b, mountPath: /d/}]\n";
     assert_invalid(
-        &app("  volumes: [{volume: a, mountPath: data}]\n"),
-        "spec.volumes[0].mountPath",
-        "absolute",
+        &app(twice),
+        "spec.volumes[1].mountPath",
+        "used by two mounts, spec.volumes[0].mountPath and spec.volumes[1].mountPath",
     );
-    assert_invalid(
-        &app("  volumes: [{volume: a, mountPath: /}]\n"),
-        "spec.volumes[0].mountPath",
-        "'/'",
-    );
-    assert_invalid(
-        &app("  volumes: [{volume: a, mountPath: /data/../etc}]\n"),
-        "spec.volumes[0].mountPath",
-        "'..'",
-    );
-    assert_invalid(
-        &app("  volumes: [{volume: a, mountPath: /proc/x}]\n"),
-        "spec.volumes[0].mountPath",
-        "runtime",
-    );
-    let twice = "  volumes: [{volume: a, mountPath: /d}, {volume: b, mountPath: /d/}]\n";
-    assert_invalid(&app(twice), "spec.volumes[1].mountPath", "two mounts");
-    let same = "  volumes: [{volume: a, mountPath: /d}, {volume: a, mountPath: /e}]\n";
+    let same = "  volumes: [{name: a, mountPath: /d}, {name: a, mountPath: /e}]\n";
     assert_invalid(&app(same), "spec.volumes[1].name", "mounted twice");
+}
+
+#[test]
+fn mounts_inside_other_mounts_are_refused_naming_both() {
+    let nested = "  volumes: [{name: a, mountPath: /data}, {name: b, mountPath: /data/x}]\n";
+    assert_invalid(
+        &app(nested),
+        "spec.volumes[1].mountPath",
+        "spec.volumes[0].mountPath \"/data\" and spec.volumes[1].mountPath \"/data/x\" overlap",
+    );
+    let outer_last =
+        "  volumes: [{name: a, mountPath: /srv/app/cache}, {name: b, mountPath: /srv/}]\n";
+    assert_invalid(
+        &app(outer_last),
+        "spec.volumes[1].mountPath",
+        "spec.volumes[0].mountPath \"/srv/app/cache\" and spec.volumes[1].mountPath \"/srv\" overlap",
+    );
+    assert_valid(&app(
+        "  volumes: [{name: a, mountPath: /data}, {name: b, mountPath: /data2}]\n",
+    ));
+}
+
+#[test]
+fn instances_follow_the_same_mount_rules() {
+    let instance = "kind: Instance\nmetadata: {name: web-1-a, tenant: acme}\nspec:\n  app: web\n  release: web-1\n  container:\n    image: hello:1\n    resources: {cpu: 250m, memory: 128Mi, pids: 256}\n    volumes: [{name: a, mountPath: /data}, {name: b, mountPath: /data/x}]\n";
+    assert_invalid(instance, "spec.container.volumes[1].mountPath", "overlap");
 }
 
 #[test]
@@ -334,24 +366,117 @@ fn security_escalations_are_refused_with_clear_errors() {
     );
 }
 
+fn volume(spec: &str) -> String {
+    format!("kind: Volume\nmetadata: {{name: data, tenant: acme}}\nspec: {spec}\n")
+}
+
 #[test]
-fn volumes_need_a_size_and_a_valid_snapshot_schedule() {
-    let volume = |spec: &str| {
-        format!("kind: Volume\nmetadata: {{name: data, tenant: acme}}\nspec: {spec}\n")
+fn volume_sizes_leave_room_for_a_filesystem_and_stay_sane() {
+    assert_valid(&volume("{size: 16Mi}"));
+    assert_valid(&volume("{size: 16Ti}"));
+    assert_invalid(&volume("{size: 0}"), "spec.size", "needs a size");
+    assert_invalid(&volume("{size: 1Mi}"), "spec.size", "at least 16Mi");
+    assert_invalid(&volume("{size: 17Ti}"), "spec.size", "at most 16Ti");
+}
+
+#[test]
+fn a_size_that_does_not_parse_is_reported_at_its_line_and_column() {
+    let text = "kind: Volume\nmetadata: {name: data, tenant: acme}\nspec:\n  size: 1Gx\n";
+    let message = parse_documents(text).unwrap_err().to_string();
+    for fragment in ["spec.size at line 4, column 9", "\"1Gx\"", "Gi"] {
+        assert!(message.contains(fragment), "{message:?} lacks {fragment:?}");
+    }
+}
+
+#[test]
+fn snapshot_schedules_take_five_fields_or_six_with_seconds() {
+    for schedule in ["*/30 2-4 * * MON-FRI", "*/5 * * * * *", "0 0 3 * * *"] {
+        assert_valid(&volume(&format!(
+            "{{size: 1Gi, snapshots: {{schedule: \"{schedule}\"}}}}"
+        )));
+    }
+    for garbage in ["0 25 * * *", "every day", "* * *"] {
+        assert_invalid(
+            &volume(&format!(
+                "{{size: 1Gi, snapshots: {{schedule: \"{garbage}\"}}}}"
+            )),
+            "spec.snapshots.schedule",
+            "write 5 fields, minute hour day-of-month month day-of-week",
+        );
+    }
+}
+
+#[test]
+fn snapshot_schedules_are_read_in_an_iana_zone() {
+    let zoned = |zone: &str| {
+        volume(&format!(
+            "{{size: 1Gi, snapshots: {{schedule: \"0 3 * * *\", timeZone: \"{zone}\"}}}}"
+        ))
     };
-    assert_valid(&volume(
-        "{size: 1Gi, snapshots: {schedule: \"*/30 2-4 * * MON-FRI\", keep: {last: 7}}}",
-    ));
-    assert_invalid(&volume("{size: 0}"), "spec.size", "above 0");
+    assert_valid(&zoned("Europe/Berlin"));
+    assert_valid(&zoned("UTC"));
     assert_invalid(
-        &volume("{size: 1Gi, snapshots: {schedule: \"0 25 * * *\"}}"),
-        "spec.snapshots.schedule",
-        "5 fields",
+        &zoned("CEST+2"),
+        "spec.snapshots.timeZone",
+        "IANA time zone",
     );
+    assert_invalid(
+        &zoned("america/new_york"),
+        "spec.snapshots.timeZone",
+        "write \"America/New_York\"",
+    );
+}
+
+#[test]
+fn keep_rules_count_from_one_to_a_thousand() {
+    assert_valid(&volume(
+        "{size: 1Gi, snapshots: {schedule: \"0 3 * * *\", keep: {last: 7, daily: 30, weekly: 1000}}}",
+    ));
     assert_invalid(
         &volume("{size: 1Gi, snapshots: {schedule: \"0 3 * * *\", keep: {daily: 0}}}"),
         "spec.snapshots.keep.daily",
-        "between 1 and",
+        "between 1 and 1000",
+    );
+    assert_invalid(
+        &volume("{size: 1Gi, snapshots: {schedule: \"0 3 * * *\", keep: {weekly: 1001}}}"),
+        "spec.snapshots.keep.weekly",
+        "between 1 and 1000",
+    );
+}
+
+#[test]
+fn restores_name_a_snapshot_and_an_rfc3339_time() {
+    let restore = |snapshot: &str, at: &str| {
+        volume(&format!(
+            "{{size: 1Gi, restore: {{snapshot: {snapshot}, requestedAt: \"{at}\"}}}}"
+        ))
+    };
+    assert_valid(&restore("nightly-1", "2026-12-03T12:00:00Z"));
+    assert_valid(&restore("nightly-1", "2026-12-03T13:00:00.5+01:00"));
+    assert_invalid(
+        &restore("nightly-1", "2026-12-03 12:00"),
+        "spec.restore.requestedAt",
+        "RFC 3339",
+    );
+    assert_invalid(
+        &restore("Nightly", "2026-12-03T12:00:00Z"),
+        "spec.restore.snapshot",
+        "Snapshot name",
+    );
+    assert_invalid(
+        &volume("{size: 1Gi, fromSnapshot: Nightly}"),
+        "spec.fromSnapshot",
+        "Snapshot name",
+    );
+}
+
+#[test]
+fn the_root_group_cannot_own_a_volume() {
+    assert_valid(&volume("{size: 1Gi, securityContext: {fsGroup: 1000}}"));
+    assert_invalid(
+        &volume("{size: 1Gi, securityContext: {fsGroup: 0}}"),
+        "spec.securityContext.fsGroup",
+        "root group",
     );
 }
 

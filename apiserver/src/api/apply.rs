@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::objects::{self, ObjectRef};
 use super::quota::{self, Cost};
+use super::transitions;
 use super::{ApiError, RequestContext, ResourceApi, Result};
 use crate::secrets::api::Sealing;
 use crate::store::{Compare, KeyValue, Revision, Txn, TxnOp};
@@ -116,6 +117,9 @@ impl ResourceApi {
         initialise_server_fields(&mut object);
         let owners = &desired.resource.metadata().owner_references;
         let owners_live = self.owner_guards(&desired.target, owners).await?;
+        let named_live = self
+            .admit_references(&desired.target, &desired.resource, None)
+            .await?;
         let cost = Cost::of(&desired.resource);
         let ledger = match quota::tenant_of(&desired.target) {
             Some(tenant) if quota::accounted(desired.target.kind) => {
@@ -140,6 +144,7 @@ impl ResourceApi {
         let key = desired.target.key();
         let mut compares = vec![Compare::Absent(key.clone())];
         compares.extend(owners_live);
+        compares.extend(named_live);
         let stored = desired.sealing.encode(&object, None);
         let mut txn = Txn::when(compares).then([TxnOp::Put(key, stored)]);
         if let Some(ledger) = &ledger {
@@ -157,7 +162,8 @@ impl ResourceApi {
         let outcome = self.store.txn(txn).await?;
         if !outcome.succeeded {
             return Err(ApiError::Conflict(format!(
-                "{}, its owner or its tenant's usage changed while it was being created",
+                "{}, its owner, an object it names or its tenant's usage changed while it was \
+                 being created",
                 desired.target.describe()
             )));
         }
@@ -265,6 +271,10 @@ impl ResourceApi {
                 diff: String::new(),
             });
         }
+        transitions::check(&current, &desired.resource)?;
+        let named_live = self
+            .admit_references(&desired.target, &desired.resource, Some(&current))
+            .await?;
         let diff = diff(Some(&current), &object);
         if dry_run {
             let (before, after) = (Cost::of_stored(&current)?, Cost::of(&desired.resource));
@@ -287,8 +297,7 @@ impl ResourceApi {
         let revision = self
             .write_update(
                 ctx,
-                &desired.target,
-                kv,
+                (&desired.target, kv, named_live),
                 (Cost::of_stored(&current)?, Cost::of(&desired.resource)),
                 desired.sealing.encode(&object, Some(&stored)),
             )
@@ -301,19 +310,20 @@ impl ResourceApi {
         })
     }
 
-    /// Replaces `kv` with `stored` (the encoding of the update), with the audit record of
-    /// `ctx`; when that changes what the object costs (`before` → `after`), the tenant's usage
-    /// moves in the same transaction, admitted against its quota.
+    /// Replaces `kv`, the stored `target`, with `stored` (the encoding of the update), with the
+    /// audit record of `ctx`, while every one of `guards` holds; when that changes what the
+    /// object costs (`before` → `after`), the tenant's usage moves in the same transaction,
+    /// admitted against its quota.
     async fn write_update(
         &self,
         ctx: &RequestContext,
-        target: &ObjectRef,
-        kv: &KeyValue,
+        (target, kv, guards): (&ObjectRef, &KeyValue, Vec<Compare>),
         (before, after): (Cost, Cost),
         stored: Vec<u8>,
     ) -> Result<Revision> {
         let mut txn = Txn::when([Compare::ModRevision(kv.key.clone(), kv.mod_revision)])
             .then([TxnOp::Put(kv.key.clone(), stored)]);
+        txn.compares.extend(guards);
         if let Some(ledger) = self.admit_change(target, before, after).await? {
             ledger.record(&mut txn, before, after)?;
         }
@@ -321,7 +331,8 @@ impl ResourceApi {
         let outcome = self.store.txn(txn).await?;
         if !outcome.succeeded {
             return Err(ApiError::Conflict(format!(
-                "{} or its tenant's usage changed while it was being updated",
+                "{}, an object it names or its tenant's usage changed while it was being \
+                 updated",
                 target.describe()
             )));
         }

@@ -17,10 +17,12 @@ mod error;
 pub(crate) mod objects;
 mod quota;
 mod record;
+mod references;
 mod resource_api;
 mod selector;
 mod status;
 mod tenant_locks;
+mod transitions;
 mod watch;
 
 pub(crate) use apply::initialise_server_fields;

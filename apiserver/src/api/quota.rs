@@ -9,10 +9,13 @@
 //! When the Tenant exists, its `status.usage` is written in that same transaction, so it always
 //! equals the record. A tenant using nothing has no record.
 //!
-//! An App costs what it may run at its peak — `replicas + update.maxSurge` containers (a
-//! rollout never adds more new instances than `replicas`, so the surge counts up to that), each
-//! with its CPU and memory limits — so a rolling update never takes a
-//! tenant past its quota either; a Volume costs its size in storage.
+//! An App costs its steady state: `replicas` containers, each with its CPU and memory limits. A
+//! rolling update's surge is a bounded transient allowance that admission does not count: the
+//! app controller adds at most `update.maxSurge` instances per App, only while a rollout runs,
+//! and the scheduler still places them only where a node has room. So a tenant with
+//! `containers: 5` runs five 1-replica Apps, whatever their surge. A Volume costs its size in
+//! storage, from its creation until it is removed (a Volume with finalizers keeps its storage
+//! while they run: its data still exists).
 
 use std::collections::BTreeSet;
 
@@ -64,12 +67,10 @@ impl Cost {
         }
     }
 
-    /// What an App may run at its peak: `replicas` plus its rolling update's surge (never more
-    /// than `replicas`), each instance with its limits.
+    /// What an App runs when no rollout is under way: `replicas` instances, each with its
+    /// limits. A rollout's surge is not counted (see the module docs).
     fn of_app(spec: &AppSpec) -> Cost {
-        let replicas = u64::from(spec.replica_count());
-        let surge = u64::from(spec.resolved_update().max_surge);
-        let containers = replicas.saturating_add(surge.min(replicas));
+        let containers = u64::from(spec.replica_count());
         let limits = spec.resolved_resources();
         Cost {
             containers,
@@ -350,9 +351,8 @@ impl Ledger {
             return Ok(());
         }
         let counted = match target.kind {
-            Kind::App => {
-                " (an App counts replicas + update.maxSurge containers, each with its limits)"
-            }
+            Kind::App => " (an App counts its replicas, each with its limits)",
+            Kind::Volume => " (a Volume counts its size)",
             _ => "",
         };
         Err(ApiError::QuotaExceeded(format!(
@@ -489,7 +489,7 @@ mod tests {
     }
 
     #[test]
-    fn an_app_reserves_its_rolling_update_surge_while_it_runs() {
+    fn a_rolling_update_surge_is_not_counted() {
         let app = |replicas: u64, update: Value| {
             Cost::of_stored(
                 &json!({"kind": "App", "spec": {"replicas": replicas, "update": update,
@@ -497,14 +497,9 @@ mod tests {
             )
             .unwrap()
         };
-        assert_eq!(app(2, json!({"maxSurge": 2})).containers, 4);
-        assert_eq!(app(2, json!({"maxSurge": 2})).cpu_millis, 1000);
-        assert_eq!(app(2, json!({})).containers, 3, "the default surge is 1");
-        assert_eq!(
-            app(1, json!({"maxSurge": 5})).containers,
-            2,
-            "no more than replicas"
-        );
+        assert_eq!(app(2, json!({"maxSurge": 2})).containers, 2);
+        assert_eq!(app(2, json!({"maxSurge": 2})).cpu_millis, 500);
+        assert_eq!(app(1, json!({})).containers, 1, "the default surge of 1");
         assert_eq!(app(0, json!({"maxSurge": 2})), Cost::ZERO);
     }
 

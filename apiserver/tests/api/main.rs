@@ -15,6 +15,7 @@ mod quota;
 mod restart;
 mod secrets;
 mod semantics;
+mod volumes;
 mod watch;
 
 /// Instantiates every API test for one backend.
@@ -48,8 +49,14 @@ macro_rules! api_tests {
                 quota::concurrent_creates_never_overshoot_the_quota,
                 quota::usage_stays_exact_through_scaling_resizing_refusals_and_deletes,
                 quota::a_tenant_created_after_its_objects_shows_their_usage,
-                quota::an_app_reserves_room_for_its_rolling_update,
+                quota::an_app_counts_its_replicas_not_its_rolling_update_surge,
+                quota::concurrent_volumes_and_growth_fill_the_storage_quota_exactly,
+                quota::a_volume_keeps_its_storage_until_its_finalizers_let_it_go,
                 quota::usage_is_recounted_for_objects_stored_before_quotas,
+                volumes::a_volume_is_made_only_from_a_live_snapshot_of_its_tenant,
+                volumes::a_restore_names_a_live_snapshot_when_it_is_asked_for,
+                volumes::a_snapshot_archives_an_existing_volume_and_keeps_it,
+                volumes::a_volume_never_shrinks_and_keeps_its_source,
                 secrets::secret_values_are_masked_in_every_answer,
                 secrets::rest_masks_secret_values_too,
                 secrets::an_unchanged_secret_is_unchanged_and_a_diff_hides_values,

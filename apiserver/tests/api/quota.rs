@@ -1,6 +1,7 @@
 //! Quotas: admission refuses what would take a tenant past its quota, saying used / requested /
-//! limit; concurrent creates never overshoot; and the usage record, mirrored in the Tenant's
-//! `status.usage`, stays exact through scale-ups, scale-downs, resizes, refusals and deletes.
+//! limit; concurrent creates and resizes never overshoot; an App counts its replicas, not its
+//! rolling update's surge; and the usage record, mirrored in the Tenant's `status.usage`, stays
+//! exact through scale-ups, scale-downs, resizes, refusals, finalizers and deletes.
 
 use std::sync::Arc;
 
@@ -49,6 +50,18 @@ async fn delete_in_acme(client: &mut Client, kind: &str, name: &str) {
     client.delete(request).await.expect("delete");
 }
 
+async fn get_in_acme(client: &mut Client, kind: &str, name: &str) -> Result<Value, tonic::Status> {
+    let reference = pb::ObjectRef {
+        kind: kind.into(),
+        tenant: "acme".into(),
+        name: name.into(),
+    };
+    let request = pb::GetRequest {
+        r#ref: Some(reference),
+    };
+    Ok(parse(client.get(request).await?.into_inner()))
+}
+
 /// The Tenant's `status.usage`, after checking it equals the raw usage record.
 async fn usage(server: &TestServer, client: &mut Client) -> Value {
     let tenant = get(client, "Tenant", "acme").await.expect("the tenant");
@@ -87,25 +100,13 @@ pub async fn concurrent_creates_never_overshoot_the_quota(server: TestServer) {
         .unwrap();
     apply(&mut client, &app("base", 2)).await.unwrap();
     for round in 0..ROUNDS {
-        let contenders = (0..CONTENDERS).map(|index| {
-            let mut client = client.clone();
-            tokio::spawn(async move {
-                let name = format!("race-{round}-{index}");
-                (name.clone(), apply(&mut client, &app(&name, 1)).await)
-            })
-        });
-        let results = futures::future::join_all(contenders).await;
-        let mut created = Vec::new();
-        for result in results {
-            let (name, outcome) = result.expect("the task ran");
-            match outcome {
-                Ok(_) => created.push(name),
-                Err(status) => expect_refused(
-                    Err::<(), _>(status),
-                    "containers: used 7, requested 1, limit 7",
-                ),
-            }
-        }
+        let contender = |index: usize| {
+            let name = format!("race-{round}-{index}");
+            let manifest = app(&name, 1);
+            (name, manifest)
+        };
+        let refusal = "containers: used 7, requested 1, limit 7";
+        let created = race(&client, CONTENDERS, contender, refusal).await;
         assert_eq!(
             created.len(),
             5,
@@ -238,29 +239,140 @@ pub async fn a_tenant_created_after_its_objects_shows_their_usage(server: TestSe
     );
 }
 
-pub async fn an_app_reserves_room_for_its_rolling_update(server: TestServer) {
+/// Applies the manifests `make` gives for indices `0..contenders` all at once, and returns the
+/// names of those admitted; each refusal must be the quota's and contain `refusal`.
+async fn race(
+    client: &Client,
+    contenders: usize,
+    make: impl Fn(usize) -> (String, Value),
+    refusal: &str,
+) -> Vec<String> {
+    let tasks = (0..contenders).map(|index| {
+        let mut client = client.clone();
+        let (name, manifest) = make(index);
+        tokio::spawn(async move { (name, apply(&mut client, &manifest).await) })
+    });
+    let mut admitted = Vec::new();
+    for result in futures::future::join_all(tasks).await {
+        match result.expect("the task ran") {
+            (name, Ok(_)) => admitted.push(name),
+            (_, Err(status)) => expect_refused(Err::<(), _>(status), refusal),
+        }
+    }
+    admitted
+}
+
+pub async fn an_app_counts_its_replicas_not_its_rolling_update_surge(server: TestServer) {
     let mut client = server.client().await;
-    apply(&mut client, &tenant(json!({"containers": 4})))
+    apply(&mut client, &tenant(json!({"containers": 5})))
         .await
         .unwrap();
-    let mut surging = app("web", 2);
-    surging["spec"]["update"] = json!({});
-    apply(&mut client, &surging).await.unwrap();
-    assert_eq!(
-        usage(&server, &mut client).await,
-        json!({"containers": 3, "cpu": "750m", "memory": "384Mi", "storage": "0"}),
-        "2 replicas and the default surge of 1"
-    );
-    let mut another = app("api", 1);
-    another["spec"]["update"] = json!({});
-    expect_refused(
-        apply(&mut client, &another).await,
-        "containers: used 3, requested 2, limit 4) (an App counts replicas + update.maxSurge",
-    );
-    apply(&mut client, &app("api", 1))
+    let surging = |index: usize| {
+        let name = format!("app-{index}");
+        let mut manifest = app(&name, 1);
+        manifest["spec"]["update"] = json!({});
+        (name, manifest)
+    };
+    for round in 0..ROUNDS {
+        let created = race(
+            &client,
+            CONTENDERS,
+            surging,
+            "containers: used 5, requested 1, limit 5) (an App counts its replicas, each with \
+             its limits)",
+        )
+        .await;
+        assert_eq!(
+            created.len(),
+            5,
+            "round {round}: five 1-replica Apps with the default surge fit in 5 containers"
+        );
+        assert_eq!(
+            usage(&server, &mut client).await,
+            json!({"containers": 5, "cpu": "1250m", "memory": "640Mi", "storage": "0"})
+        );
+        for name in created {
+            delete_in_acme(&mut client, "App", &name).await;
+        }
+        assert_eq!(usage(&server, &mut client).await["containers"], 0);
+    }
+}
+
+pub async fn concurrent_volumes_and_growth_fill_the_storage_quota_exactly(server: TestServer) {
+    let mut client = server.client().await;
+    apply(&mut client, &tenant(json!({"storage": "3Gi"})))
         .await
-        .expect("without a surge it fits");
-    assert_eq!(usage(&server, &mut client).await["containers"], 4);
+        .unwrap();
+    let one_gibibyte = |index: usize| {
+        let name = format!("vol-{index}");
+        let manifest = volume(&name, "1Gi");
+        (name, manifest)
+    };
+    let refusal = "storage: used 3Gi, requested 1Gi, limit 3Gi) (a Volume counts its size)";
+    let mut created = race(&client, 10, one_gibibyte, refusal).await;
+    assert_eq!(created.len(), 3, "exactly the three 1Gi volumes that fit");
+    assert_eq!(usage(&server, &mut client).await["storage"], "3Gi");
+
+    created.sort();
+    expect_refused(
+        apply(&mut client, &volume(&created[0], "2Gi")).await,
+        refusal,
+    );
+    delete_in_acme(&mut client, "Volume", &created[2]).await;
+    assert_eq!(usage(&server, &mut client).await["storage"], "2Gi");
+    let growers = created[..2].to_vec();
+    let grown = race(
+        &client,
+        2,
+        |index| (growers[index].clone(), volume(&growers[index], "2Gi")),
+        refusal,
+    )
+    .await;
+    assert_eq!(grown.len(), 1, "only one of two growths fits: {grown:?}");
+    assert_eq!(usage(&server, &mut client).await["storage"], "3Gi");
+    let mut sizes = Vec::new();
+    for name in &growers {
+        let object = get_in_acme(&mut client, "Volume", name)
+            .await
+            .expect("the volume");
+        sizes.push(field(&object, "/spec/size").clone());
+    }
+    sizes.sort_by_key(Value::to_string);
+    assert_eq!(
+        sizes,
+        [json!("1Gi"), json!("2Gi")],
+        "the refused growth kept its size"
+    );
+}
+
+pub async fn a_volume_keeps_its_storage_until_its_finalizers_let_it_go(server: TestServer) {
+    let mut client = server.client().await;
+    apply(&mut client, &tenant(json!({"storage": "2Gi"})))
+        .await
+        .unwrap();
+    let mut guarded = volume("data", "2Gi");
+    guarded["metadata"]["finalizers"] = json!(["minicloud.dev/reclaim"]);
+    apply(&mut client, &guarded).await.unwrap();
+    delete_in_acme(&mut client, "Volume", "data").await;
+    assert_eq!(
+        usage(&server, &mut client).await["storage"],
+        "2Gi",
+        "its data still exists while the finalizer runs"
+    );
+    expect_refused(
+        apply(&mut client, &volume("more", "1Gi")).await,
+        "storage: used 2Gi, requested 1Gi, limit 2Gi",
+    );
+    guarded["metadata"]["finalizers"] = json!([]);
+    apply(&mut client, &guarded).await.unwrap();
+    assert!(
+        get_in_acme(&mut client, "Volume", "data").await.is_err(),
+        "removed"
+    );
+    assert_eq!(usage(&server, &mut client).await["storage"], "0");
+    apply(&mut client, &volume("more", "2Gi"))
+        .await
+        .expect("the freed storage is usable again");
 }
 
 pub async fn usage_is_recounted_for_objects_stored_before_quotas(server: TestServer) {

@@ -94,7 +94,8 @@ pub struct Ingress {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct UpdateStrategy {
-    /// Instances allowed above `replicas` during an update (default 1).
+    /// Instances allowed above `replicas` during an update (default 1). A transient allowance:
+    /// the tenant's quota counts `replicas` only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_surge: Option<u32>,
     /// Instances allowed to be unavailable during an update (default 0).

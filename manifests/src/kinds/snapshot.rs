@@ -16,7 +16,8 @@ object_kind!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SnapshotSpec {
-    /// The Volume to archive, in the same tenant.
+    /// The Volume to archive, in the same tenant; it must exist when the Snapshot is created,
+    /// and cannot change afterwards.
     pub volume: String,
     /// Why it is taken: only `Scheduled` snapshots are pruned by the volume's retention.
     #[serde(default, skip_serializing_if = "SnapshotOrigin::is_default")]

@@ -17,7 +17,8 @@ object_kind!(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct VolumeSpec {
-    /// The size, a hard limit: a write past it fails with "No space left on device". It may
+    /// The size, a hard limit: a write past it fails with "No space left on device". Between
+    /// 16Mi (room for its filesystem) and 16Ti; counted in the tenant's `storage` quota. It may
     /// grow (online, while mounted); it never shrinks.
     pub size: Bytes,
     /// Who may mount it read-write at once.
@@ -29,7 +30,8 @@ pub struct VolumeSpec {
     /// Snapshots taken on a schedule, and which of them to keep.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snapshots: Option<SnapshotSchedule>,
-    /// Fill the new volume from this Snapshot (of the same tenant) before anything mounts it.
+    /// Fill the new volume from this Snapshot (of the same tenant, not being deleted) before
+    /// anything mounts it. Fixed when the volume is created.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from_snapshot: Option<String>,
     /// Replace the volume's content in place with a Snapshot's (`mini volume restore`): the
@@ -96,12 +98,14 @@ impl ReclaimPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SnapshotSchedule {
-    /// A cron schedule: 5 fields (`0 */6 * * *`: every six hours), or 6 with seconds first.
+    /// A cron schedule: 5 fields (`0 */6 * * *`: every six hours), or 6 with seconds first
+    /// (`*/30 * * * * *`: every 30 seconds).
     pub schedule: String,
     /// The IANA time zone the schedule is read in (`Europe/Berlin`); UTC when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
-    /// Which scheduled snapshots to keep; a snapshot kept by any rule stays.
+    /// Which scheduled snapshots to keep; a snapshot kept by any rule stays. With no rule at
+    /// all (`keep` absent or empty) the newest 7 are kept: `keep: {last: 7}`.
     #[serde(default)]
     pub keep: KeepPolicy,
 }
@@ -127,9 +131,11 @@ pub struct KeepPolicy {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RestoreRequest {
-    /// The Snapshot to restore, of the same tenant.
+    /// The Snapshot to restore, of the same tenant and not being deleted when the request is
+    /// made.
     pub snapshot: String,
-    /// When the restore was asked for (RFC 3339, UTC); identifies the request.
+    /// When the restore was asked for (RFC 3339, like `2026-12-03T12:00:00Z`); identifies the
+    /// request.
     pub requested_at: String,
 }
 
@@ -139,7 +145,7 @@ pub struct RestoreRequest {
 pub struct VolumeSecurityContext {
     /// The group owning the root directory (setgid, group-writable); every container mounting
     /// the volume runs with this supplementary group, so its user can write whatever its uid.
-    /// 65534 (`nogroup`) when absent.
+    /// 65534 (`nogroup`) when absent; never 0 (root's group).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fs_group: Option<u32>,
 }

@@ -172,7 +172,7 @@ pub(super) fn resources(errors: &mut Errors, path: &str, resources: &Resources) 
 
 pub(super) fn mounts(errors: &mut Errors, base: &str, mounts: &[VolumeMount]) {
     let mut volumes = HashSet::new();
-    let mut paths = HashSet::new();
+    let mut placed: Vec<(usize, &str)> = Vec::new();
     for (i, mount) in mounts.iter().enumerate() {
         let path = format!("{base}.volumes[{i}]");
         if !is_dns_label(&mount.name) {
@@ -196,20 +196,48 @@ pub(super) fn mounts(errors: &mut Errors, base: &str, mounts: &[VolumeMount]) {
             errors.add(
                 format!("{path}.hostPath"),
                 "tenant containers never mount paths of the host; remove hostPath and mount a \
-                 Volume of the tenant (`volume: NAME`) instead",
+                 Volume of the tenant (`name: VOLUME`) instead",
             );
         }
         if let Some(problem) = mount_path_problem(&mount.mount_path) {
             errors.add(format!("{path}.mountPath"), problem);
-        } else if !paths.insert(mount.mount_path.trim_end_matches('/')) {
-            errors.add(
-                format!("{path}.mountPath"),
-                format!(
-                    "{:?} is used by two mounts; give each mount its own path",
-                    mount.mount_path
-                ),
-            );
+            continue;
         }
+        let here = mount.mount_path.trim_end_matches('/');
+        if let Some(problem) = placed
+            .iter()
+            .find_map(|&(j, there)| clash(base, (j, there), (i, here)))
+        {
+            errors.add(format!("{path}.mountPath"), problem);
+        }
+        placed.push((i, here));
+    }
+}
+
+/// Why mounting at `here` (mount `i`) clashes with the earlier mount `j` at `there`, if it does:
+/// the same path, or one inside the other, which would hide part of a volume behind another.
+fn clash(base: &str, (j, there): (usize, &str), (i, here): (usize, &str)) -> Option<String> {
+    let inside = |inner: &str, outer: &str| {
+        inner
+            .strip_prefix(outer)
+            .is_some_and(|rest| rest.starts_with('/'))
+    };
+    let (earlier, later) = (
+        format!("{base}.volumes[{j}].mountPath"),
+        format!("{base}.volumes[{i}].mountPath"),
+    );
+    if here == there {
+        Some(format!(
+            "{here:?} is used by two mounts, {earlier} and {later}; give each mount its own path"
+        ))
+    } else if inside(here, there) || inside(there, here) {
+        Some(format!(
+            "{earlier} {there:?} and {later} {here:?} overlap: one is inside the other, so one \
+             volume would hide part of the other; mount them side by side, like \"/data\" and \
+             \"/cache\""
+        ))
+    } else {
+        None
     }
 }
 
@@ -221,16 +249,23 @@ fn mount_path_problem(path: &str) -> Option<String> {
         ))
     } else if trimmed.is_empty() {
         Some("a volume cannot be mounted on '/'; use a directory like \"/data\"".into())
-    } else if path.split('/').any(|part| part == ".." || part == ".") {
+    } else if trimmed
+        .split('/')
+        .skip(1)
+        .any(|part| part.is_empty() || part == ".." || part == ".")
+    {
         Some(format!(
-            "{path:?} contains '.' or '..'; write the plain absolute path"
+            "{path:?} contains '.', '..' or an empty segment ('//'); write the plain absolute \
+             path, like \"/data\""
         ))
     } else if SYSTEM_PATHS
         .iter()
         .any(|p| trimmed == *p || trimmed.starts_with(&format!("{p}/")))
     {
         Some(format!(
-            "{path:?} is owned by the container runtime; mount somewhere else"
+            "{path:?} is owned by the kernel and the container runtime ({}); mount somewhere \
+             else, like \"/data\"",
+            SYSTEM_PATHS.join(", ")
         ))
     } else {
         None

@@ -8,6 +8,7 @@ mod errors;
 mod meta;
 mod names;
 mod others;
+mod volume;
 
 use crate::resource::Resource;
 use errors::Errors;
@@ -26,8 +27,8 @@ pub fn validate(resource: &Resource) -> Result<(), ValidationErrors> {
         Resource::App(app) => app::spec(&mut errors, "spec", &app.spec),
         Resource::Release(release) => others::release(&mut errors, release),
         Resource::Instance(instance) => others::instance(&mut errors, instance),
-        Resource::Volume(volume) => others::volume(&mut errors, volume),
-        Resource::Snapshot(snapshot) => others::snapshot(&mut errors, snapshot),
+        Resource::Volume(volume) => volume::volume(&mut errors, volume),
+        Resource::Snapshot(snapshot) => volume::snapshot(&mut errors, snapshot),
         Resource::Secret(secret) => others::secret(&mut errors, secret),
         Resource::Node(node) => others::node(&mut errors, node),
     }

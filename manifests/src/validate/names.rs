@@ -1,6 +1,8 @@
 //! Syntax of names: DNS labels and subdomains, label keys and values, environment variable
 //! names, port names, secret keys.
 
+use super::Errors;
+
 /// Tenant names nobody may create: they name minicloud's own components, or would read
 /// confusingly in `<app>.<tenant>.<domain>` and `<app>.<tenant>.internal` host names.
 pub const RESERVED_TENANT_NAMES: [&str; 6] = [
@@ -24,6 +26,16 @@ pub fn is_dns_label(name: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
         && !name.ends_with('-')
+}
+
+/// Records an error at `path` unless `name` is a valid name of a `what` (an object kind).
+pub(super) fn name_ref(errors: &mut Errors, path: &str, what: &str, name: &str) {
+    if !is_dns_label(name) {
+        errors.add(
+            path,
+            format!("{name:?} is not a valid {what} name; {DNS_LABEL_HELP}"),
+        );
+    }
 }
 
 /// A DNS-1123 subdomain: dot-separated labels, at most 253 characters.

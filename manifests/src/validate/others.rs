@@ -1,27 +1,11 @@
-//! Rules for the smaller kinds: ApiKey, Release, Instance, Volume, Snapshot, Secret, Node.
+//! Rules for the smaller kinds: ApiKey, Release, Instance, Secret, Node.
 
-use croner::parser::{CronParser, Seconds, Year};
-
-use super::names::{DNS_LABEL_HELP, is_dns_label, is_dns_subdomain, is_secret_key};
+use super::names::{is_dns_subdomain, is_secret_key, name_ref};
 use super::{Errors, app, container};
-use crate::kinds::{
-    ApiKey, HealthCheck, Instance, Node, Release, Resources, Role, Secret, Snapshot, Volume,
-};
-use crate::quantity::Bytes;
+use crate::kinds::{ApiKey, HealthCheck, Instance, Node, Release, Resources, Role, Secret};
 
 /// Largest total size of a Secret's keys and values.
 pub(crate) const MAX_SECRET_BYTES: usize = 1024 * 1024;
-/// Most scheduled snapshots a Volume may keep.
-pub(crate) const MAX_KEEP: u32 = 1_000;
-
-fn name_ref(errors: &mut Errors, path: &str, what: &str, name: &str) {
-    if !is_dns_label(name) {
-        errors.add(
-            path,
-            format!("{name:?} is not a valid {what} name; {DNS_LABEL_HELP}"),
-        );
-    }
-}
 
 pub(super) fn api_key(errors: &mut Errors, key: &ApiKey) {
     if key.spec.role == Role::Admin && key.metadata.tenant.is_some() {
@@ -64,56 +48,6 @@ pub(super) fn instance(errors: &mut Errors, instance: &Instance) {
     }
 }
 
-pub(super) fn volume(errors: &mut Errors, volume: &Volume) {
-    let spec = &volume.spec;
-    if spec.size == Bytes::ZERO {
-        errors.add("spec.size", "a volume needs a size above 0, like \"1Gi\"");
-    }
-    if let Some(snapshots) = &spec.snapshots {
-        if let Err(e) = parse_schedule(&snapshots.schedule) {
-            errors.add(
-                "spec.snapshots.schedule",
-                format!(
-                    "{:?} is not a valid cron schedule ({e}); use 5 fields: minute hour \
-                 day-of-month month day-of-week, like \"0 3 * * *\"",
-                    snapshots.schedule
-                ),
-            );
-        }
-        let keep = &snapshots.keep;
-        for (field, count) in [
-            ("last", keep.last),
-            ("daily", keep.daily),
-            ("weekly", keep.weekly),
-        ] {
-            if let Some(count) = count.filter(|c| !(1..=MAX_KEEP).contains(c)) {
-                errors.add(
-                    format!("spec.snapshots.keep.{field}"),
-                    format!(
-                        "keep {count} is out of range; keep between 1 and {MAX_KEEP} snapshots"
-                    ),
-                );
-            }
-        }
-    }
-    if let Some(snapshot) = &spec.from_snapshot {
-        name_ref(errors, "spec.fromSnapshot", "Snapshot", snapshot);
-    }
-}
-
-/// Parses a standard 5-field cron expression (no seconds, no years).
-fn parse_schedule(schedule: &str) -> Result<(), croner::errors::CronError> {
-    let parser = CronParser::builder()
-        .seconds(Seconds::Disallowed)
-        .year(Year::Disallowed)
-        .build();
-    parser.parse(schedule).map(drop)
-}
-
-pub(super) fn snapshot(errors: &mut Errors, snapshot: &Snapshot) {
-    name_ref(errors, "spec.volume", "Volume", &snapshot.spec.volume);
-}
-
 pub(super) fn secret(errors: &mut Errors, secret: &Secret) {
     for key in secret.data.keys().filter(|k| !is_secret_key(k)) {
         errors.add(format!("data[{key:?}]"), format!(
@@ -147,23 +81,5 @@ pub(super) fn node(errors: &mut Errors, node: &Node) {
             "spec.agentEndpoint",
             format!("{endpoint:?} is not an http(s) URL; write it like \"http://10.0.0.5:7071\""),
         );
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn five_field_cron_schedules_parse() {
-        assert!(parse_schedule("0 3 * * *").is_ok());
-        assert!(parse_schedule("*/15 * * * MON-FRI").is_ok());
-    }
-
-    #[test]
-    fn schedules_with_seconds_or_nonsense_are_refused() {
-        assert!(parse_schedule("0 0 3 * * *").is_err());
-        assert!(parse_schedule("61 * * * *").is_err());
-        assert!(parse_schedule("daily").is_err());
     }
 }
