@@ -9,7 +9,7 @@ use minicloud_manifests::{ContainerSpec, EnvVar};
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{
     EnsureNetwork, EnsureVolume, ObservedContainer, ObservedState, RemoveInstance, RemoveNetwork,
-    RemoveVolume, StartInstance,
+    RemoveVolume, SnapshotArchive, StartInstance,
 };
 
 use crate::labels::docker;
@@ -68,6 +68,20 @@ impl From<Op> for Step {
 /// A tenant volume (tenant, name).
 pub type VolumeId = (String, String);
 
+/// A Volume bound to the node, as it should exist there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DesiredVolume {
+    /// Its size in bytes (`spec.size`).
+    pub size_bytes: u64,
+    /// The size it was last ensured at (`status.sizeBytes`): below `size_bytes`, the volume
+    /// is ensured again, which grows it online.
+    pub provisioned_bytes: u64,
+    /// The group owning its root directory.
+    pub fs_group: u32,
+    /// The archive a new volume is filled from.
+    pub from_snapshot: Option<SnapshotArchive>,
+}
+
 /// What should exist on one node.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Desired {
@@ -75,8 +89,8 @@ pub struct Desired {
     pub node: String,
     /// Instances to run.
     pub instances: Vec<DesiredInstance>,
-    /// Volumes the instances mount, with their sizes in bytes.
-    pub volumes: BTreeMap<VolumeId, u64>,
+    /// Volumes bound to the node.
+    pub volumes: BTreeMap<VolumeId, DesiredVolume>,
     /// Every Volume object that exists, anywhere: a managed volume not among them is an orphan.
     pub known_volumes: BTreeSet<VolumeId>,
     /// Deleted Instances on the node (by uid), with when they were marked for deletion: their
@@ -207,7 +221,8 @@ fn start(instance: &DesiredInstance) -> Step {
     }
 }
 
-/// Networks of the tenants with desired instances and volumes they mount, where missing.
+/// Networks of the tenants with desired instances, where missing; volumes bound to the node,
+/// where missing or smaller than their spec.
 fn ensure_storage(desired: &Desired, observed: &ObservedState) -> Vec<Op> {
     let networks: BTreeSet<&str> = observed
         .networks
@@ -235,14 +250,15 @@ fn ensure_storage(desired: &Desired, observed: &ObservedState) -> Vec<Op> {
             })
         })
         .collect();
-    for ((tenant, name), size) in &desired.volumes {
-        if !volumes.contains(&(tenant.as_str(), name.as_str())) {
-            let (tenant, name, size_bytes) = (tenant.clone(), name.clone(), *size);
+    for ((tenant, name), volume) in &desired.volumes {
+        let exists = volumes.contains(&(tenant.as_str(), name.as_str()));
+        if !exists || volume.provisioned_bytes < volume.size_bytes {
             ops.push(Op::EnsureVolume(EnsureVolume {
-                tenant,
-                name,
-                size_bytes,
-                ..EnsureVolume::default()
+                tenant: tenant.clone(),
+                name: name.clone(),
+                size_bytes: volume.size_bytes,
+                fs_group: volume.fs_group,
+                from_snapshot: volume.from_snapshot.clone(),
             }));
         }
     }
@@ -534,7 +550,12 @@ mod tests {
     #[test]
     fn mounted_volumes_are_ensured_and_orphaned_ones_removed() {
         let mut want = desired(vec![inst("acme", "u1", "h1")]);
-        want.volumes.insert(("acme".into(), "data".into()), 1 << 30);
+        let data = DesiredVolume {
+            size_bytes: 1 << 30,
+            fs_group: 65534,
+            ..DesiredVolume::default()
+        };
+        want.volumes.insert(("acme".into(), "data".into()), data);
         want.known_volumes.insert(("acme".into(), "data".into()));
         want.known_volumes.insert(("beta".into(), "kept".into()));
         let volume = |tenant: &str, name: &str| ObservedVolume {
@@ -549,6 +570,39 @@ mod tests {
             short(&ops),
             ["volume:acme/data", "start:u1", "-volume:beta/stale"]
         );
+    }
+
+    #[test]
+    fn a_volume_smaller_than_its_spec_is_ensured_again_to_grow_it_and_carries_its_source() {
+        let mut want = desired(vec![]);
+        let archive = SnapshotArchive {
+            location: "acme/data/uid-s".into(),
+            sha256: "ab".into(),
+        };
+        let grown = DesiredVolume {
+            size_bytes: 2 << 30,
+            provisioned_bytes: 1 << 30,
+            fs_group: 1000,
+            from_snapshot: Some(archive.clone()),
+        };
+        want.volumes.insert(("acme".into(), "data".into()), grown);
+        want.known_volumes.insert(("acme".into(), "data".into()));
+        let mut state = observed(vec![], vec![]);
+        state.volumes = vec![ObservedVolume {
+            name: "data".into(),
+            labels: managed("acme"),
+            ..ObservedVolume::default()
+        }];
+        let ops = plan(&want, &state, now());
+        let Op::EnsureVolume(ensure) = &ops[0].op else {
+            unreachable!("{ops:?}")
+        };
+        assert_eq!((ensure.size_bytes, ensure.fs_group), (2 << 30, 1000));
+        assert_eq!(ensure.from_snapshot, Some(archive));
+        want.volumes
+            .values_mut()
+            .for_each(|v| v.provisioned_bytes = 2 << 30);
+        assert!(plan(&want, &state, now()).is_empty());
     }
 
     #[test]
