@@ -82,10 +82,7 @@ pub async fn run_with_agents(
         ingress: config.ingress.clone(),
     });
     tasks.spawn(apps.run(ctx, app::reconcile, shutdown.clone()));
-    let storage = Arc::new(storage::StorageContext {
-        client: client.clone(),
-        agents: agents.clone(),
-    });
+    let storage = Arc::new(storage::StorageContext::new(client.clone(), agents.clone()));
     let volume_controller =
         storage::volumes::controller(&volumes, &snapshots, &nodes, options.clone());
     tasks.spawn(volume_controller.run(

@@ -15,9 +15,20 @@ pub struct StorageContext {
     pub client: ApiClient,
     /// Finds each node's agent.
     pub agents: Arc<dyn AgentConnector>,
+    /// Names this controller process in the claims it holds on Snapshots it takes.
+    pub holder: String,
 }
 
 impl StorageContext {
+    /// The context of a controller process with a fresh random holder name.
+    pub fn new(client: ApiClient, agents: Arc<dyn AgentConnector>) -> Self {
+        Self {
+            client,
+            agents,
+            holder: format!("controllers-{:016x}", rand::random::<u64>()),
+        }
+    }
+
     /// The agent of `node`; `None` when the Node is gone or names no agent yet.
     pub async fn agent(&self, node: &str) -> Result<Option<Arc<dyn AgentClient>>> {
         let found = self

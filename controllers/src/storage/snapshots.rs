@@ -59,14 +59,16 @@ pub async fn reconcile(key: ObjectKey, ctx: Arc<StorageContext>) -> Result<Actio
     if is_deleting(&snapshot.metadata) {
         return release(&ctx, &snapshot).await;
     }
-    finalizers::add(client, &snapshot, SNAPSHOT_FINALIZER)
-        .await
-        .map_err(api("add the Snapshot's finalizer"))?;
+    let added = finalizers::add(client, &snapshot, SNAPSHOT_FINALIZER).await;
+    if added.map_err(api("add the Snapshot's finalizer"))? {
+        return Ok(Action::RequeueAfter(Duration::ZERO));
+    }
     let volume_key = ObjectKey::new(key.tenant.as_deref(), &snapshot.spec.volume);
     let volume = client.get_opt::<Volume>(&volume_key).await;
     let volume = volume.map_err(api("read the Snapshot's Volume"))?;
-    match take::next(&snapshot, volume.as_ref()) {
+    match take::next(&snapshot, volume.as_ref(), &ctx.holder, SystemTime::now()) {
         Next::Nothing => Ok(Action::Done),
+        Next::Claimed(left) => Ok(Action::RequeueAfter(left + Duration::from_millis(100))),
         Next::Wait(message) => {
             write(&ctx, &key, |s| SnapshotStatus {
                 phase: SnapshotPhase::Pending,
@@ -102,7 +104,8 @@ async fn write(
     .map_err(api("write a Snapshot's status"))
 }
 
-/// One attempt at taking `snapshot` on `node`.
+/// One attempt at taking `snapshot` on `node`, claimed with a compare-and-swap on the version
+/// read, so that of two controllers reading the same Pending Snapshot only one takes it.
 async fn take_on(
     ctx: &StorageContext,
     snapshot: &Snapshot,
@@ -120,11 +123,15 @@ async fn take_on(
         return Ok(Action::RequeueAfter(WAIT_RETRY));
     };
     let now = time::format(SystemTime::now());
-    if write(ctx, &key, |s| take::taking(s, node, &now))
-        .await?
-        .is_none()
-    {
-        return Ok(Action::Done);
+    let mut claimed = snapshot.clone();
+    let current = snapshot.status.clone().unwrap_or_default();
+    claimed.status = Some(take::taking(&current, node, &ctx.holder, &now));
+    match ctx.client.update_status(&claimed).await {
+        Ok(_) => {}
+        // Another writer changed it since it was read (another controller claimed it, or it
+        // was deleted): its watch event brings it back here to decide afresh.
+        Err(error) if error.is_conflict() || error.is_not_found() => return Ok(Action::Done),
+        Err(error) => return Err(api("claim a Snapshot")(error)),
     }
     let request = TakeSnapshotRequest {
         tenant: key.tenant.clone().unwrap_or_default(),
@@ -150,8 +157,8 @@ async fn take_on(
     }
 }
 
-/// Follows the agent's progress, writing `progressBytes` at most once a second, to the
-/// report with `done` set.
+/// Follows the agent's progress, writing `progressBytes` at most once a second and renewing
+/// the claim every [`take::CLAIM_RENEW`], to the report with `done` set.
 async fn follow(
     ctx: &StorageContext,
     key: &ObjectKey,
@@ -159,7 +166,17 @@ async fn follow(
 ) -> Result<SnapshotProgress, AgentError> {
     let mut progress = started?;
     let mut last_write: Option<Instant> = None;
-    while let Some(report) = progress.next().await {
+    let mut renewals = tokio::time::interval(take::CLAIM_RENEW);
+    renewals.tick().await;
+    loop {
+        let report = tokio::select! {
+            report = progress.next() => report,
+            _ = renewals.tick() => {
+                renew(ctx, key).await;
+                continue;
+            }
+        };
+        let Some(report) = report else { break };
         let report = report?;
         if report.done {
             return Ok(report);
@@ -180,6 +197,15 @@ async fn follow(
     Err(AgentError::Status(tonic::Status::aborted(
         "the agent ended the snapshot stream before the archive was done",
     )))
+}
+
+/// Renews this controller's claim on the Snapshot being taken.
+async fn renew(ctx: &StorageContext, key: &ObjectKey) {
+    let now = time::format(SystemTime::now());
+    let renewed = write(ctx, key, |s| take::renew(s, &ctx.holder, &now)).await;
+    if let Err(error) = renewed {
+        tracing::warn!(snapshot = %key, %error, "cannot renew the claim on a snapshot being taken");
+    }
 }
 
 /// Names `snapshot` as its Volume's `lastSnapshot`.

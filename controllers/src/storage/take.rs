@@ -3,14 +3,28 @@
 //! up to [`MAX_ATTEMPTS`]) or when a controller restart cut it off while Taking (the agent
 //! publishes an archive only once it is complete, so a cut-off attempt left nothing behind);
 //! fail when the volume does not exist.
+//!
+//! A controller taking a snapshot holds a claim on it — the `Claimed` condition, naming the
+//! controller process, its time renewed every [`CLAIM_RENEW`] while the archive is written —
+//! so another controller leaves a Taking snapshot alone until the claim is [`CLAIM_STALE`].
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use minicloud_manifests::{Snapshot, SnapshotPhase, SnapshotStatus, Volume, VolumePhase};
+use minicloud_manifests::{
+    Condition, ConditionStatus, Snapshot, SnapshotPhase, SnapshotStatus, Volume, VolumePhase,
+};
 use minicloud_proto::v1::SnapshotProgress;
+
+use crate::time;
 
 /// Attempts at taking a snapshot before it is Failed.
 pub const MAX_ATTEMPTS: u32 = 3;
+/// How often a controller taking a snapshot renews its claim.
+pub const CLAIM_RENEW: Duration = Duration::from_secs(2);
+/// How old a claim may get before another controller takes the snapshot again.
+pub const CLAIM_STALE: Duration = Duration::from_secs(10);
+/// The condition holding the claim.
+const CLAIMED: &str = "Claimed";
 
 /// What to do with a Snapshot now.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,6 +33,8 @@ pub enum Next {
     Nothing,
     /// Wait for its volume, for this reason.
     Wait(String),
+    /// Leave it to the controller whose claim on it is fresh for this long.
+    Claimed(Duration),
     /// Mark it Failed with this message.
     Fail(String),
     /// Take it on `node`, publishing the archive at `location`.
@@ -30,11 +46,16 @@ pub enum Next {
     },
 }
 
-/// The next step for `snapshot`, whose volume is `volume` (`None`: it does not exist).
-pub fn next(snapshot: &Snapshot, volume: Option<&Volume>) -> Next {
+/// The next step for `snapshot`, whose volume is `volume` (`None`: it does not exist), as
+/// controller `holder` sees it at `now`.
+pub fn next(snapshot: &Snapshot, volume: Option<&Volume>, holder: &str, now: SystemTime) -> Next {
     let status = snapshot.status.clone().unwrap_or_default();
     if matches!(status.phase, SnapshotPhase::Ready | SnapshotPhase::Failed) {
         return Next::Nothing;
+    }
+    let claim = claimed_by_another(&status, holder, now);
+    if let (SnapshotPhase::Taking, Some(left)) = (status.phase, claim) {
+        return Next::Claimed(left);
     }
     let tenant = snapshot.metadata.tenant.as_deref().unwrap_or_default();
     let name = &snapshot.spec.volume;
@@ -78,9 +99,41 @@ pub fn location(snapshot: &Snapshot) -> String {
     )
 }
 
-/// The status of an attempt starting on `node` at `now`.
-pub fn taking(status: &SnapshotStatus, node: &str, now: &str) -> SnapshotStatus {
-    SnapshotStatus {
+/// How long the claim of another controller than `holder` stays fresh, if it does.
+fn claimed_by_another(status: &SnapshotStatus, holder: &str, now: SystemTime) -> Option<Duration> {
+    let claim = status.conditions.iter().find(|c| c.type_ == CLAIMED)?;
+    if claim.message == holder {
+        return None;
+    }
+    let age = claim
+        .last_transition_time
+        .as_deref()
+        .and_then(|t| time::age(t, now))?;
+    CLAIM_STALE.checked_sub(age).filter(|left| !left.is_zero())
+}
+
+/// `status` with the claim of `holder` renewed at `now`.
+pub fn renew(status: &SnapshotStatus, holder: &str, now: &str) -> SnapshotStatus {
+    let mut status = status.clone();
+    status.conditions.retain(|c| c.type_ != CLAIMED);
+    status.conditions.push(Condition {
+        type_: CLAIMED.into(),
+        status: ConditionStatus::True,
+        reason: "Taking".into(),
+        message: holder.into(),
+        last_transition_time: Some(now.into()),
+    });
+    status
+}
+
+fn unclaimed(mut status: SnapshotStatus) -> SnapshotStatus {
+    status.conditions.retain(|c| c.type_ != CLAIMED);
+    status
+}
+
+/// The status of an attempt by controller `holder` starting on `node` at `now`.
+pub fn taking(status: &SnapshotStatus, node: &str, holder: &str, now: &str) -> SnapshotStatus {
+    let status = SnapshotStatus {
         phase: SnapshotPhase::Taking,
         node: Some(node.into()),
         attempts: status.attempts + 1,
@@ -91,12 +144,13 @@ pub fn taking(status: &SnapshotStatus, node: &str, now: &str) -> SnapshotStatus 
             status.attempts + 1
         ),
         ..status.clone()
-    }
+    };
+    renew(&status, holder, now)
 }
 
 /// The status once the agent reported the archive `done` at `now`.
 pub fn ready(status: &SnapshotStatus, done: &SnapshotProgress, now: &str) -> SnapshotStatus {
-    SnapshotStatus {
+    unclaimed(SnapshotStatus {
         phase: SnapshotPhase::Ready,
         location: done.location.clone(),
         size_bytes: done.archive_bytes,
@@ -107,7 +161,7 @@ pub fn ready(status: &SnapshotStatus, done: &SnapshotProgress, now: &str) -> Sna
         completed_at: Some(now.into()),
         message: String::new(),
         ..status.clone()
-    }
+    })
 }
 
 /// The status after an attempt failed with `error`: Pending again to be retried after
@@ -127,12 +181,12 @@ pub fn attempt_failed(status: &SnapshotStatus, error: &str) -> SnapshotStatus {
             ),
         ),
     };
-    SnapshotStatus {
+    unclaimed(SnapshotStatus {
         phase,
         message,
         progress_bytes: 0,
         ..status.clone()
-    }
+    })
 }
 
 /// How long after failed attempt `attempts` the next one starts: 2 s, doubling.
@@ -144,6 +198,14 @@ pub fn retry_delay(attempts: u32) -> Duration {
 mod tests {
     use super::*;
     use crate::fixtures;
+
+    fn now() -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
+    }
+
+    fn next(snapshot: &Snapshot, volume: Option<&Volume>) -> Next {
+        super::next(snapshot, volume, "me", now())
+    }
 
     fn pending() -> Snapshot {
         let mut snapshot = fixtures::ready_snapshot("s1", "data");
@@ -164,13 +226,27 @@ mod tests {
     }
 
     #[test]
-    fn a_snapshot_found_taking_is_taken_again() {
+    fn a_snapshot_found_taking_is_taken_again_once_its_claim_is_stale() {
         let mut snapshot = pending();
-        let taken = taking(&SnapshotStatus::default(), "node-a", "t");
+        let claimed_at = time::format(now() - Duration::from_secs(3));
+        let taken = taking(&SnapshotStatus::default(), "node-a", "other", &claimed_at);
         assert_eq!((taken.attempts, taken.phase), (1, SnapshotPhase::Taking));
-        snapshot.status = Some(taken);
+        snapshot.status = Some(taken.clone());
         let volume = fixtures::bound_volume("data", "node-a");
-        assert!(matches!(next(&snapshot, Some(&volume)), Next::Take { .. }));
+        assert_eq!(
+            next(&snapshot, Some(&volume)),
+            Next::Claimed(Duration::from_secs(7))
+        );
+        let later = now() + CLAIM_STALE;
+        assert!(matches!(
+            super::next(&snapshot, Some(&volume), "me", later),
+            Next::Take { .. }
+        ));
+        snapshot.status = Some(renew(&taken, "me", &claimed_at));
+        assert!(
+            matches!(next(&snapshot, Some(&volume)), Next::Take { .. }),
+            "its own claim is from before a restart of this controller"
+        );
     }
 
     #[test]
@@ -201,7 +277,7 @@ mod tests {
     fn failed_attempts_are_retried_with_growing_delays_then_the_snapshot_fails() {
         let mut status = SnapshotStatus::default();
         for attempt in 1..MAX_ATTEMPTS {
-            status = attempt_failed(&taking(&status, "node-a", "t"), "disk full");
+            status = attempt_failed(&taking(&status, "node-a", "me", "t"), "disk full");
             assert_eq!(status.phase, SnapshotPhase::Pending);
             assert_eq!(
                 status.message,
@@ -212,7 +288,7 @@ mod tests {
             );
         }
         assert_eq!((retry_delay(1).as_secs(), retry_delay(2).as_secs()), (2, 4));
-        let last = attempt_failed(&taking(&status, "node-a", "t"), "disk full");
+        let last = attempt_failed(&taking(&status, "node-a", "me", "t"), "disk full");
         assert_eq!(last.phase, SnapshotPhase::Failed);
         assert_eq!(last.message, "failed after 3 attempts: disk full");
     }
@@ -229,7 +305,7 @@ mod tests {
             location: "acme/data/uid-s1".into(),
         };
         let status = ready(
-            &taking(&SnapshotStatus::default(), "node-a", "t1"),
+            &taking(&SnapshotStatus::default(), "node-a", "me", "t1"),
             &done,
             "t2",
         );
@@ -241,5 +317,9 @@ mod tests {
         );
         assert_eq!(status.completed_at.as_deref(), Some("t2"));
         assert_eq!(status.started_at.as_deref(), Some("t1"));
+        assert!(
+            status.conditions.is_empty(),
+            "the claim goes with the attempt"
+        );
     }
 }

@@ -47,7 +47,7 @@ pub async fn release(
         } => "detaching it; its data stays (Retain)".into(),
         Reclaim::Remove { .. } => "deleting its data".into(),
     };
-    modify_volume_status(&ctx.client, &key, |v| {
+    let marked = modify_volume_status(&ctx.client, &key, |v| {
         let mut status = v.status.clone().unwrap_or_default();
         status.phase = VolumePhase::Releasing;
         status.message = message.clone();
@@ -55,6 +55,10 @@ pub async fn release(
     })
     .await
     .map_err(api("mark a Volume Releasing"))?;
+    let Some(volume) = marked else {
+        return Ok(Action::Done);
+    };
+    let volume = &volume;
     match step {
         Reclaim::Wait(_) => Ok(Action::RequeueAfter(WAIT_RETRY)),
         Reclaim::TakeFinal(name) => {

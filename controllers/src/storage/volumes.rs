@@ -57,9 +57,10 @@ pub async fn reconcile(key: ObjectKey, ctx: Arc<StorageContext>) -> Result<Actio
     if is_deleting(&volume.metadata) {
         return volume_release::release(&ctx, &volume, &instances).await;
     }
-    finalizers::add(client, &volume, VOLUME_FINALIZER)
-        .await
-        .map_err(api("add the Volume's finalizer"))?;
+    let added = finalizers::add(client, &volume, VOLUME_FINALIZER).await;
+    if added.map_err(api("add the Volume's finalizer"))? {
+        return Ok(Action::RequeueAfter(Duration::ZERO));
+    }
     if let Some(action) = ensure_bound(&ctx, &volume).await? {
         return Ok(action);
     }
