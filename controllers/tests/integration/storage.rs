@@ -183,7 +183,7 @@ async fn a_snapshot_is_taken_and_its_archive_goes_with_it() {
     assert!(status.completed_at.is_some() && status.pause_millis.is_some());
     assert_eq!(
         cluster.agent("node-a").archives(),
-        [status.location.clone()]
+        std::slice::from_ref(&status.location)
     );
     eventually("the volume names its last snapshot", || async {
         let status = get_volume(&cluster, "data").await?.status?;
