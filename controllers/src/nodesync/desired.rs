@@ -2,7 +2,8 @@
 //! container spec hash), the Volumes bound to the node (with their size, owner group and the
 //! archive a new one is filled from), which Volumes exist at all, and the deleted Instances
 //! whose containers are draining. Instances whose volumes are missing, elsewhere or being
-//! restored, and Volumes whose source Snapshot is not Ready, are held back with a message.
+//! restored, or that would mount a ReadWriteOnce volume read-write while another instance
+//! does, and Volumes whose source Snapshot is not Ready, are held back with a message.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -11,7 +12,7 @@ use minicloud_manifests::{Instance, Snapshot, Volume};
 use super::plan::{Desired, DesiredInstance, VolumeId};
 use crate::hash::stable_hash;
 use crate::object::is_deleting;
-use crate::storage::{mount_problem, provision};
+use crate::storage::{exclusive_conflict, mount_problem, provision};
 use crate::time;
 
 /// What node sync wants on a node, and what it holds back.
@@ -25,13 +26,16 @@ pub struct DesiredState {
     pub held_volumes: BTreeMap<VolumeId, String>,
 }
 
-/// The desired state of `node` given every Instance, Volume and Snapshot.
+/// The desired state of `node` given every Instance, Volume and Snapshot, and the instance
+/// observed mounting each volume read-write.
 pub fn desired_state(
     node: &str,
     instances: &[Instance],
     volumes: &[Volume],
     snapshots: &[Snapshot],
+    writers: &BTreeMap<VolumeId, String>,
 ) -> DesiredState {
+    let mut writers = writers.clone();
     let mut state = DesiredState {
         desired: Desired {
             node: node.into(),
@@ -70,6 +74,7 @@ pub fn desired_state(
                 .find_map(|m| state.held_volumes.get(&(tenant.clone(), m.name.clone())))?;
             Some(format!("its volume is not Ready: {held_volume}"))
         });
+        let held = held.or_else(|| exclusive_conflict(instance, volumes, &mut writers));
         match held {
             Some(why) => drop(
                 state
@@ -124,7 +129,7 @@ mod tests {
             inst("there", "node-b", &[]),
             going,
         ];
-        let state = desired_state("node-a", &instances, &[], &[]);
+        let state = desired_state("node-a", &instances, &[], &[], &BTreeMap::new());
         let names: Vec<&str> = state
             .desired
             .instances
@@ -144,7 +149,7 @@ mod tests {
             fixtures::bound_volume("elsewhere", "node-b"),
             fixtures::volume("unbound"),
         ];
-        let state = desired_state("node-a", &[], &volumes, &[]);
+        let state = desired_state("node-a", &[], &volumes, &[], &BTreeMap::new());
         let id = ("acme".to_string(), "data".to_string());
         let ids: Vec<&VolumeId> = state.desired.volumes.keys().collect();
         assert_eq!(ids, [&id]);
@@ -156,14 +161,20 @@ mod tests {
     fn a_deleting_volume_is_not_ensured_but_stays_known() {
         let mut volume = fixtures::bound_volume("data", "node-a");
         volume.metadata.deletion_timestamp = Some("2024-01-01T00:00:00Z".into());
-        let state = desired_state("node-a", &[], &[volume], &[]);
+        let state = desired_state("node-a", &[], &[volume], &[], &BTreeMap::new());
         assert!(state.desired.volumes.is_empty());
         assert_eq!(state.desired.known_volumes.len(), 1);
     }
 
     #[test]
     fn an_instance_mounting_a_missing_volume_is_held_back_with_a_message() {
-        let state = desired_state("node-a", &[inst("a", "node-a", &["data"])], &[], &[]);
+        let state = desired_state(
+            "node-a",
+            &[inst("a", "node-a", &["data"])],
+            &[],
+            &[],
+            &BTreeMap::new(),
+        );
         assert!(state.desired.instances.is_empty());
         assert_eq!(
             state.held_instances["uid-a"],
@@ -179,7 +190,13 @@ mod tests {
             ..Default::default()
         });
         volume.spec.from_snapshot = Some("nightly".into());
-        let state = desired_state("node-a", &[inst("a", "node-a", &["data"])], &[volume], &[]);
+        let state = desired_state(
+            "node-a",
+            &[inst("a", "node-a", &["data"])],
+            &[volume],
+            &[],
+            &BTreeMap::new(),
+        );
         assert!(state.desired.volumes.is_empty());
         let held = &state.held_volumes[&("acme".into(), "data".into())];
         assert!(held.contains("waits for Snapshot \"nightly\""), "{held}");

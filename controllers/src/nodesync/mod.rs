@@ -26,6 +26,7 @@ use crate::finalizer::{holds_container_finalizer, release_container_finalizer};
 use crate::labels::docker;
 use crate::object::{ObjectKey, is_deleting};
 use crate::runtime::{Action, Cache, Controller, ControllerOptions, WorkQueue};
+use crate::storage::read_write_users;
 use crate::{instance_status, time};
 
 pub use desired::volume_id;
@@ -93,7 +94,8 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
         .observe()
         .await
         .map_err(|e| agent_failed("observe", &node, e))?;
-    let state = desired::desired_state(&node, &instances, &volumes, &snapshots);
+    let writers = read_write_users(&observed);
+    let state = desired::desired_state(&node, &instances, &volumes, &snapshots, &writers);
     let (desired, mut problems) = (state.desired, state.held_instances);
     let mut steps = plan(&desired, &observed, SystemTime::now());
     let more_to_do = steps.len() > MAX_OPERATIONS_PER_APPLY;

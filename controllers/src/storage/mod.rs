@@ -5,6 +5,7 @@
 //! Who writes what of a Volume's status: node sync the observed fields ([`observed_status`]),
 //! the snapshot controller `lastSnapshot`, the volume controller everything else.
 
+mod access;
 mod binding;
 mod context;
 mod events;
@@ -26,6 +27,7 @@ mod volume_restore;
 mod volume_schedule;
 pub mod volumes;
 
+pub use access::{exclusive_conflict, exclusive_volume, read_write_users};
 pub use context::StorageContext;
 pub use observed::{Seen, observed_status};
 pub use placement::{mount_problem, volume_node};

@@ -7,9 +7,9 @@
 use minicloud_controllers::agent::fake::FakeAgent;
 use minicloud_controllers::object::ObjectKey;
 use minicloud_manifests::{
-    App, AppSpec, Bytes, KeepPolicy, ObjectMeta, ReclaimPolicy, Resources, RestoreRequest,
-    Snapshot, SnapshotOrigin, SnapshotPhase, SnapshotSchedule, SnapshotSpec, Volume, VolumeMount,
-    VolumePhase, VolumeSpec,
+    AccessMode, App, AppSpec, Bytes, KeepPolicy, ObjectMeta, ReclaimPolicy, Resources,
+    RestoreRequest, Snapshot, SnapshotOrigin, SnapshotPhase, SnapshotSchedule, SnapshotSpec,
+    Volume, VolumeMount, VolumePhase, VolumeSpec,
 };
 use minicloud_proto::v1::operation::Op;
 
@@ -259,7 +259,7 @@ async fn a_snapshot_cut_off_by_a_restart_is_taken_again() {
 
 #[tokio::test]
 async fn an_in_place_restore_stops_restores_and_restarts_the_instances() {
-    let cluster = with_volume(|_| {}).await;
+    let cluster = with_volume(|v| v.spec.access_mode = AccessMode::ReadWriteMany).await;
     cluster.client.apply(&app_mounting(2)).await.unwrap();
     eventually("the app runs", || converged(&cluster, "web", 2)).await;
     cluster
@@ -543,5 +543,41 @@ async fn a_schedule_fires_once_per_slot_with_two_controllers_and_retention_prune
     );
     second.0.cancel();
     let _ = second.1.await;
+    cluster.stop().await;
+}
+
+#[tokio::test]
+async fn a_read_write_once_volume_has_one_writer_and_its_rollout_stops_the_old_instance_first() {
+    let cluster = with_volume(|_| {}).await;
+    cluster.client.apply(&app_mounting(2)).await.unwrap();
+    let message = eventually("the second writer is held back", || async {
+        let instances = cluster.instances().await;
+        instances.iter().find_map(|i| {
+            let status = i.status.as_ref()?;
+            status
+                .message
+                .contains("waiting for instance")
+                .then(|| status.message.clone())
+        })
+    })
+    .await;
+    assert!(
+        message.contains("is ReadWriteOnce and web-")
+            && message.ends_with("set accessMode: ReadWriteMany to share it"),
+        "{message}"
+    );
+    assert_eq!(crate::container_uids(&cluster, "node-a").len(), 1);
+
+    cluster.client.apply(&app_mounting(1)).await.unwrap();
+    eventually("one replica runs", || converged(&cluster, "web", 1)).await;
+    let mut changed = app_mounting(1);
+    changed.spec.image = Some("hello:2".into());
+    cluster.client.apply(&changed).await.unwrap();
+    eventually("the rollout finishes without a deadlock", || async {
+        converged(&cluster, "web", 1).await?;
+        let instances = cluster.instances().await;
+        (instances[0].spec.container.image == "hello:2").then_some(())
+    })
+    .await;
     cluster.stop().await;
 }
