@@ -102,6 +102,9 @@ fn archive(volume: &Volume, snapshots: &[Snapshot], name: &str) -> Result<Snapsh
 pub fn started_again(volume: &Volume) -> Option<String> {
     let status = volume.status.as_ref()?;
     let restored = status.restored.as_ref()?;
+    if volume.spec.restore.as_ref() != Some(restored) {
+        return None;
+    }
     let after_restore = last_reason(&status.events) == Some("Restored");
     let users: Vec<&str> = status
         .mounted_by

@@ -13,6 +13,7 @@ use minicloud_manifests::{
 };
 
 use super::context::StorageContext;
+use super::events;
 use super::names;
 use super::retention::prune;
 use super::schedule::{Due, due};
@@ -68,7 +69,8 @@ async fn create(ctx: &StorageContext, volume: &Volume, slot: DateTime<Utc>) -> R
     Ok(())
 }
 
-/// Writes `lastScheduledAt` (never backwards), `nextSnapshotAt`, and a schedule problem.
+/// Writes `lastScheduledAt` (never backwards) and `nextSnapshotAt`; a schedule that cannot be
+/// read gets a `ScheduleInvalid` event (once) instead.
 async fn record(
     ctx: &StorageContext,
     volume: &Volume,
@@ -78,6 +80,7 @@ async fn record(
 ) -> Result<()> {
     let slot = slot.map(format);
     let next = next.map(format);
+    let now = format(Utc::now());
     modify_volume_status(&ctx.client, &ObjectKey::of(volume), |v| {
         let mut status = v.status.clone().unwrap_or_default();
         let newer = |slot: &String| {
@@ -89,7 +92,10 @@ async fn record(
         }
         status.next_snapshot_at = next.clone();
         if let Some(problem) = &problem {
-            status.message = problem.clone();
+            let told = status.events.last().is_some_and(|e| &e.message == problem);
+            if !told {
+                events::push(&mut status.events, "ScheduleInvalid", problem.clone(), &now);
+            }
         }
         status
     })
