@@ -186,9 +186,11 @@ impl FakeAgent {
                 self.modify(|s| s.networks.retain(|x| x.id != format!("net-{}", n.tenant)))
             }
             Op::EnsureVolume(v) => {
+                let mut labels = self.managed_labels(&v.tenant);
+                labels.insert(docker::VOLUME.into(), v.name.clone());
                 let volume = ObservedVolume {
-                    name: v.name.clone(),
-                    labels: self.managed_labels(&v.tenant),
+                    name: docker_volume_name(&v.tenant, &v.name),
+                    labels,
                     capacity_bytes: v.size_bytes,
                     ..ObservedVolume::default()
                 };
@@ -202,7 +204,10 @@ impl FakeAgent {
                 );
                 self.refresh_mounts();
             }
-            Op::RemoveVolume(v) => self.modify(|s| s.volumes.retain(|x| x.name != v.name)),
+            Op::RemoveVolume(v) => {
+                let name = docker_volume_name(&v.tenant, &v.name);
+                self.modify(|s| s.volumes.retain(|x| x.name != name))
+            }
         }
         ok(String::new())
     }
@@ -280,16 +285,11 @@ impl FakeAgent {
         let mounts = self.lock().mounts.clone();
         self.modify(|s| {
             for volume in &mut s.volumes {
-                let tenant = volume
-                    .labels
-                    .get(docker::TENANT)
-                    .cloned()
-                    .unwrap_or_default();
                 let mut users: Vec<VolumeMountedBy> = mounts
                     .iter()
                     .flat_map(|(id, list)| {
                         list.iter()
-                            .filter(|(t, name, _)| *t == tenant && *name == volume.name)
+                            .filter(|(t, name, _)| volume.name == docker_volume_name(t, name))
                             .map(|(_, _, read_only)| VolumeMountedBy {
                                 container_id: id.clone(),
                                 read_only: *read_only,
@@ -353,9 +353,11 @@ impl AgentClient for FakeAgent {
         if let Some(status) = scripted {
             return Err(status.into());
         }
-        let exists = self.observed().volumes.iter().any(|v| {
-            v.name == request.volume && v.labels.get(docker::TENANT) == Some(&request.tenant)
-        });
+        let exists = self
+            .observed()
+            .volumes
+            .iter()
+            .any(|v| v.name == docker_volume_name(&request.tenant, &request.volume));
         if !exists {
             let missing = format!("volume {} does not exist on {}", request.volume, self.node);
             return Err(tonic::Status::not_found(missing).into());
@@ -426,6 +428,11 @@ impl AgentClient for FakeAgent {
     async fn delete_snapshot(&self, location: &str) -> Result<bool, AgentError> {
         Ok(self.lock().archives.remove(location).is_some())
     }
+}
+
+/// The Docker name the agent gives a tenant's volume, as the real agent does.
+fn docker_volume_name(tenant: &str, volume: &str) -> String {
+    format!("mc-{tenant}-{volume}")
 }
 
 /// Hands out one [`FakeAgent`] per node name, creating it on first use.

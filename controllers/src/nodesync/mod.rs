@@ -32,7 +32,7 @@ use crate::{instance_status, time};
 pub use desired::volume_id;
 pub use plan::{
     DRAIN_DELAY, Desired, DesiredInstance, DesiredVolume, GRACE_SECONDS, RESTART_DELAY, Step,
-    VolumeId, plan,
+    VolumeId, plan, volume_of,
 };
 pub use streams::Streams;
 

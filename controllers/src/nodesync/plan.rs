@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use minicloud_manifests::{ContainerSpec, EnvVar};
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{
-    EnsureNetwork, EnsureVolume, ObservedContainer, ObservedState, RemoveInstance, RemoveNetwork,
-    RemoveVolume, SnapshotArchive, StartInstance,
+    EnsureNetwork, EnsureVolume, ObservedContainer, ObservedState, ObservedVolume, RemoveInstance,
+    RemoveNetwork, RemoveVolume, SnapshotArchive, StartInstance,
 };
 
 use crate::labels::docker;
@@ -125,6 +125,14 @@ fn is_ours(labels: &std::collections::HashMap<String, String>, node: &str) -> bo
         && labels.get(docker::NODE).is_none_or(|n| n == node)
 }
 
+/// The Volume an observed Docker volume is: its tenant label and its `minicloud.volume` label
+/// (the Docker name, which also carries the tenant, when that label is absent).
+pub fn volume_of(volume: &ObservedVolume) -> Option<VolumeId> {
+    let tenant = label(&volume.labels, docker::TENANT)?;
+    let name = label(&volume.labels, docker::VOLUME).unwrap_or(&volume.name);
+    Some((tenant.to_owned(), name.to_owned()))
+}
+
 fn label<'a>(labels: &'a std::collections::HashMap<String, String>, key: &str) -> Option<&'a str> {
     labels.get(key).map(String::as_str)
 }
@@ -230,11 +238,11 @@ fn ensure_storage(desired: &Desired, observed: &ObservedState) -> Vec<Op> {
         .filter(|n| is_ours(&n.labels, &desired.node))
         .filter_map(|n| label(&n.labels, docker::TENANT))
         .collect();
-    let volumes: BTreeSet<(&str, &str)> = observed
+    let volumes: BTreeSet<VolumeId> = observed
         .volumes
         .iter()
         .filter(|v| is_ours(&v.labels, &desired.node))
-        .filter_map(|v| Some((label(&v.labels, docker::TENANT)?, v.name.as_str())))
+        .filter_map(volume_of)
         .collect();
     let tenants: BTreeSet<&str> = desired
         .instances
@@ -251,7 +259,7 @@ fn ensure_storage(desired: &Desired, observed: &ObservedState) -> Vec<Op> {
         })
         .collect();
     for ((tenant, name), volume) in &desired.volumes {
-        let exists = volumes.contains(&(tenant.as_str(), name.as_str()));
+        let exists = volumes.contains(&(tenant.clone(), name.clone()));
         if !exists || volume.provisioned_bytes < volume.size_bytes {
             ops.push(Op::EnsureVolume(EnsureVolume {
                 tenant: tenant.clone(),
@@ -297,14 +305,11 @@ fn remove_unused_storage(
         .volumes
         .iter()
         .filter(|v| is_ours(&v.labels, &desired.node))
-        .filter_map(|v| Some((label(&v.labels, docker::TENANT)?, v.name.clone())))
-        .filter(|(tenant, name)| {
-            let id = (tenant.to_string(), name.clone());
-            !busy.contains(tenant) && !desired.known_volumes.contains(&id)
-        })
+        .filter_map(volume_of)
+        .filter(|id| !busy.contains(id.0.as_str()) && !desired.known_volumes.contains(id))
         .map(|(tenant, name)| {
             Op::RemoveVolume(RemoveVolume {
-                tenant: tenant.into(),
+                tenant,
                 name,
                 keep_data: false,
             })
@@ -318,7 +323,7 @@ mod tests {
 
     use super::*;
     use crate::fixtures;
-    use minicloud_proto::v1::{ObservedNetwork, ObservedVolume};
+    use minicloud_proto::v1::ObservedNetwork;
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
@@ -603,6 +608,21 @@ mod tests {
             .values_mut()
             .for_each(|v| v.provisioned_bytes = 2 << 30);
         assert!(plan(&want, &state, now()).is_empty());
+    }
+
+    #[test]
+    fn an_observed_volume_is_named_by_its_volume_label_before_its_docker_name() {
+        let mut labels = managed("acme");
+        labels.insert(docker::VOLUME.into(), "data".into());
+        let docker_named = ObservedVolume {
+            name: "mc-acme-data".into(),
+            labels,
+            ..ObservedVolume::default()
+        };
+        assert_eq!(
+            volume_of(&docker_named),
+            Some(("acme".into(), "data".into()))
+        );
     }
 
     #[test]

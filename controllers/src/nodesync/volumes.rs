@@ -8,10 +8,9 @@ use minicloud_manifests::Volume;
 use minicloud_proto::v1::ObservedState;
 
 use super::desired::volume_id;
-use super::plan::VolumeId;
+use super::plan::{VolumeId, volume_of};
 use crate::client::ApiClient;
 use crate::error::{Result, api};
-use crate::labels::docker;
 use crate::object::ObjectKey;
 use crate::storage::{Seen, modify_volume_status, observed_status};
 use crate::time;
@@ -50,9 +49,11 @@ pub async fn record(client: &ApiClient, volumes: &[Volume], round: &Round<'_>) -
 }
 
 fn seen<'a>(round: &Round<'a>, id: &VolumeId) -> Seen<'a> {
-    let volume = round.observed.volumes.iter().find(|v| {
-        v.name == id.1 && v.labels.get(docker::TENANT).map(String::as_str) == Some(id.0.as_str())
-    });
+    let volume = round
+        .observed
+        .volumes
+        .iter()
+        .find(|v| volume_of(v).as_ref() == Some(id));
     Seen {
         volume,
         mechanism: round.observed.volume_mechanism.as_ref(),

@@ -9,7 +9,7 @@ use minicloud_manifests::{AccessMode, App, Instance, Volume};
 use minicloud_proto::v1::ObservedState;
 
 use crate::labels::docker;
-use crate::nodesync::VolumeId;
+use crate::nodesync::{VolumeId, volume_of};
 
 /// The first `ReadWriteOnce` Volume `app` mounts read-write, by name.
 pub fn exclusive_volume(app: &App, volumes: &[Volume]) -> Option<String> {
@@ -31,7 +31,7 @@ pub fn exclusive_volume(app: &App, volumes: &[Volume]) -> Option<String> {
 pub fn read_write_users(observed: &ObservedState) -> BTreeMap<VolumeId, String> {
     let mut users = BTreeMap::new();
     for volume in &observed.volumes {
-        let Some(tenant) = volume.labels.get(docker::TENANT) else {
+        let Some(id) = volume_of(volume) else {
             continue;
         };
         let writer = volume
@@ -46,7 +46,7 @@ pub fn read_write_users(observed: &ObservedState) -> BTreeMap<VolumeId, String> 
                 container.labels.get(docker::INSTANCE).cloned()
             });
         if let Some(writer) = writer {
-            users.insert((tenant.clone(), volume.name.clone()), writer);
+            users.insert(id, writer);
         }
     }
     users

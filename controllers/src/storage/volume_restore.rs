@@ -16,7 +16,7 @@ use super::restore::{RestoreStep, step, wanted};
 use super::status::modify_volume_status;
 use crate::agent::AgentError;
 use crate::error::{Result, api};
-use crate::labels::docker;
+use crate::nodesync::{volume_id, volume_of};
 use crate::object::ObjectKey;
 use crate::time;
 
@@ -168,12 +168,11 @@ async fn mounted_on_node(ctx: &StorageContext, volume: &Volume, node: &str) -> R
         .observe()
         .await
         .map_err(|e| agent_failed("observe", node, e))?;
-    let tenant = volume.metadata.tenant.as_deref().unwrap_or_default();
-    Ok(observed.volumes.iter().any(|v| {
-        v.name == volume.metadata.name
-            && v.labels.get(docker::TENANT).map(String::as_str) == Some(tenant)
-            && !v.mounted_by.is_empty()
-    }))
+    let id = Some(volume_id(volume));
+    Ok(observed
+        .volumes
+        .iter()
+        .any(|v| volume_of(v) == id && !v.mounted_by.is_empty()))
 }
 
 /// Changes the Volume's status with `change` from a fresh read, stamping events with now.
