@@ -164,6 +164,31 @@ async fn a_volume_is_bound_provisioned_and_its_app_runs_on_its_node() {
 }
 
 #[tokio::test]
+async fn a_larger_size_grows_the_volume_online() {
+    let cluster = with_volume(|_| {}).await;
+    let mut data = get_volume(&cluster, "data").await.unwrap();
+    data.metadata.resource_version = None;
+    data.spec.size = Bytes::gibibytes(2);
+    cluster.client.apply(&data).await.unwrap();
+    eventually("the volume reports its new size", || async {
+        let status = get_volume(&cluster, "data").await?.status?;
+        (status.size_bytes == 2 << 30).then_some(())
+    })
+    .await;
+    let sizes: Vec<u64> = cluster
+        .agent("node-a")
+        .operations()
+        .into_iter()
+        .filter_map(|o| match o.op {
+            Some(Op::EnsureVolume(v)) => Some(v.size_bytes),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes, [1 << 30, 2 << 30]);
+    cluster.stop().await;
+}
+
+#[tokio::test]
 async fn a_snapshot_is_taken_and_its_archive_goes_with_it() {
     let cluster = with_volume(|_| {}).await;
     cluster
