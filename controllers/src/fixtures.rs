@@ -4,7 +4,8 @@
 
 use minicloud_manifests::{
     App, AppSpec, Bytes, ContainerSpec, Cpu, EnvSource, EnvVar, Instance, InstanceSpec, ObjectMeta,
-    ResolvedResources, Resources, SecretKeyRef, VolumeMount,
+    ResolvedResources, Resources, SecretKeyRef, Snapshot, SnapshotOrigin, SnapshotPhase,
+    SnapshotSpec, SnapshotStatus, Volume, VolumeMount, VolumePhase, VolumeSpec, VolumeStatus,
 };
 
 /// The tenant every fixture belongs to.
@@ -101,4 +102,62 @@ pub fn secret_var(name: &str, secret: &str, key: &str) -> EnvVar {
             },
         }),
     }
+}
+
+/// A Ready node `name` with room for 4 cpus and 4 GiB, its heartbeat moments before `now`.
+pub fn ready_node(name: &str, now: std::time::SystemTime) -> minicloud_manifests::Node {
+    use minicloud_manifests::{Node, NodeCapacity, NodeSpec, NodeStatus};
+    let mut node = Node::new(ObjectMeta::named(name, None), NodeSpec::default());
+    node.status = Some(NodeStatus {
+        allocatable: Some(NodeCapacity {
+            cpu: Cpu::from_millis(4000),
+            memory: Bytes::gibibytes(4),
+            containers: 100,
+        }),
+        heartbeat_time: Some(crate::time::format(now)),
+        ..NodeStatus::default()
+    });
+    node
+}
+
+/// Volume `name` of 1 GiB (uid `uid-<name>`), not bound yet.
+pub fn volume(name: &str) -> Volume {
+    let mut meta = ObjectMeta::named(name, Some(TENANT));
+    meta.uid = Some(format!("uid-{name}"));
+    meta.creation_timestamp = Some("2024-01-01T00:00:00Z".into());
+    Volume::new(meta, VolumeSpec::new(Bytes::gibibytes(1)))
+}
+
+/// Volume `name` bound to `node` and Ready there.
+pub fn bound_volume(name: &str, node: &str) -> Volume {
+    let mut volume = volume(name);
+    volume.status = Some(VolumeStatus {
+        phase: VolumePhase::Ready,
+        node: Some(node.into()),
+        size_bytes: volume.spec.size.get(),
+        ..VolumeStatus::default()
+    });
+    volume
+}
+
+/// Snapshot `name` of Volume `volume`, Ready, its archive at `acme/<volume>/uid-<name>`.
+pub fn ready_snapshot(name: &str, volume: &str) -> Snapshot {
+    let mut meta = ObjectMeta::named(name, Some(TENANT));
+    meta.uid = Some(format!("uid-{name}"));
+    let spec = SnapshotSpec {
+        volume: volume.into(),
+        origin: SnapshotOrigin::Manual,
+    };
+    let mut snapshot = Snapshot::new(meta, spec);
+    snapshot.status = Some(SnapshotStatus {
+        phase: SnapshotPhase::Ready,
+        node: Some("node-a".into()),
+        location: format!("{TENANT}/{volume}/uid-{name}"),
+        sha256: "ab".repeat(32),
+        size_bytes: 512,
+        content_bytes: 1024,
+        completed_at: Some("2024-01-01T00:00:00Z".into()),
+        ..SnapshotStatus::default()
+    });
+    snapshot
 }

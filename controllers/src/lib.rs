@@ -5,6 +5,8 @@
 //! - [`scheduler`]: binds Instances to Nodes with room for them.
 //! - [`nodesync`]: per Node, desired Instances vs the agent's observed state → a plan → the
 //!   agent; observed state back into Instance.status; cleanup of orphans and finalizers.
+//! - [`storage`]: Volumes bound and provisioned, Snapshots taken on demand and on schedule,
+//!   retention, in-place restores, and reclaim policies on delete.
 //! - [`agent`]: the NodeAgent API as node sync calls it, behind a trait with a recording fake.
 //! - [`runtime`]: watch-fed caches, a deduplicating work queue, backoff, the driver.
 //!
@@ -27,6 +29,7 @@ pub mod nodesync;
 pub mod object;
 pub mod runtime;
 pub mod scheduler;
+pub mod storage;
 mod time;
 
 use std::sync::Arc;
@@ -60,11 +63,14 @@ pub async fn run_with_agents(
         .map_err(Error::Connect)?;
     let (apps, releases, instances, nodes) =
         (Cache::new(), Cache::new(), Cache::new(), Cache::new());
+    let (volumes, snapshots) = (Cache::new(), Cache::new());
     let mut tasks = JoinSet::new();
     tasks.spawn(reflect(client.clone(), apps.clone(), shutdown.clone()));
     tasks.spawn(reflect(client.clone(), releases.clone(), shutdown.clone()));
     tasks.spawn(reflect(client.clone(), instances.clone(), shutdown.clone()));
     tasks.spawn(reflect(client.clone(), nodes.clone(), shutdown.clone()));
+    tasks.spawn(reflect(client.clone(), volumes.clone(), shutdown.clone()));
+    tasks.spawn(reflect(client.clone(), snapshots.clone(), shutdown.clone()));
     let options = ControllerOptions {
         workers: config.workers,
         resync: config.resync,
@@ -76,12 +82,22 @@ pub async fn run_with_agents(
         ingress: config.ingress.clone(),
     });
     tasks.spawn(apps.run(ctx, app::reconcile, shutdown.clone()));
-    let scheduler = scheduler::controller(&nodes, &instances, options.clone());
+    let storage = Arc::new(storage::StorageContext::new(client.clone(), agents.clone()));
+    let volume_controller =
+        storage::volumes::controller(&volumes, &snapshots, &nodes, options.clone());
+    tasks.spawn(volume_controller.run(
+        storage.clone(),
+        storage::volumes::reconcile,
+        shutdown.clone(),
+    ));
+    let snapshot_controller = storage::snapshots::controller(&snapshots, &volumes, options.clone());
+    tasks.spawn(snapshot_controller.run(storage, storage::snapshots::reconcile, shutdown.clone()));
+    let scheduler = scheduler::controller(&nodes, &instances, &volumes, options.clone());
     let ctx = Arc::new(scheduler::SchedulerContext {
         client: client.clone(),
     });
     tasks.spawn(scheduler.run(ctx, scheduler::reconcile, shutdown.clone()));
-    let nodesync = nodesync::controller(&nodes, &instances, options);
+    let nodesync = nodesync::controller(&nodes, &instances, &volumes, options);
     let ctx = nodesync::context(client, agents, nodesync.queue(), shutdown.clone());
     tasks.spawn(nodesync.run(Arc::new(ctx), nodesync::reconcile, shutdown.clone()));
     tracing::info!(api = %config.api_url, "controllers running");

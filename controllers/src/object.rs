@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use minicloud_manifests::{App, Instance, Kind, Node, ObjectMeta, Release, Secret, Volume};
+use minicloud_manifests::{
+    App, Instance, Kind, Node, ObjectMeta, Release, Secret, Snapshot, Volume,
+};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -36,7 +38,7 @@ macro_rules! object {
     };
 }
 
-object!(App, Release, Instance, Node, Volume, Secret);
+object!(App, Release, Instance, Node, Volume, Snapshot, Secret);
 
 /// Names one object of a known kind: its tenant (absent for cluster kinds) and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -1,8 +1,10 @@
 //! A recording fake of a node agent for tests: it keeps an observed state in memory, applies
 //! plans to it the way a real agent would (containers start running, and ready, at once),
 //! records every plan, pushes a snapshot on every change, and can be scripted to fail or to hold
-//! plans back (like a busy Docker Engine). Snapshots are archives kept in memory: taking one
-//! records its location, restoring checks that it exists with the same checksum.
+//! plans back (like a busy Docker Engine). Volumes report the containers mounting them.
+//! Snapshots are archives kept in memory, published only once complete: taking one records its
+//! location when the stream ends (it can be held mid-way, or scripted to fail), restoring checks
+//! that it exists with the same checksum.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -14,6 +16,7 @@ use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{
     ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume, Operation, OperationResult,
     Plan, PlanResult, RestoreVolumeRequest, SnapshotProgress, StartInstance, TakeSnapshotRequest,
+    VolumeMountedBy,
 };
 use tokio::sync::watch;
 
@@ -30,15 +33,23 @@ struct Script {
     archives: HashMap<String, String>,
     /// Every restore asked for, in order.
     restores: Vec<RestoreVolumeRequest>,
+    /// Every snapshot asked for, in order.
+    takes: Vec<TakeSnapshotRequest>,
+    /// Scripted failures of the next snapshots.
+    snapshot_failures: VecDeque<tonic::Status>,
+    /// The volumes each container mounts: container id → (tenant, volume, read-only).
+    mounts: HashMap<String, Vec<(String, String, bool)>>,
 }
 
 /// One fake node agent.
 pub struct FakeAgent {
     node: String,
     state: watch::Sender<ObservedState>,
-    script: Mutex<Script>,
+    script: Arc<Mutex<Script>>,
     /// Whether plans are applied (`false`: `apply` waits until it is `true` again).
     applying: watch::Sender<bool>,
+    /// Whether snapshots finish (`false`: they report progress, then wait).
+    finishing: watch::Sender<bool>,
 }
 
 impl FakeAgent {
@@ -51,8 +62,9 @@ impl FakeAgent {
         Arc::new(Self {
             node: node.into(),
             state: watch::channel(empty).0,
-            script: Mutex::new(Script::default()),
+            script: Arc::new(Mutex::new(Script::default())),
             applying: watch::channel(true).0,
+            finishing: watch::channel(true).0,
         })
     }
 
@@ -71,6 +83,27 @@ impl FakeAgent {
     /// Every restore asked for so far, in order.
     pub fn restores(&self) -> Vec<RestoreVolumeRequest> {
         self.lock().restores.clone()
+    }
+
+    /// Every snapshot asked for so far, in order.
+    pub fn takes(&self) -> Vec<TakeSnapshotRequest> {
+        self.lock().takes.clone()
+    }
+
+    /// Makes the next `take_snapshot` fail with `status` (each call scripts one failure).
+    pub fn fail_next_snapshot(&self, status: tonic::Status) {
+        self.lock().snapshot_failures.push_back(status);
+    }
+
+    /// Holds every snapshot mid-way (after a first progress report) until
+    /// [`FakeAgent::finish_snapshots`]; nothing is published meanwhile.
+    pub fn hold_snapshots(&self) {
+        self.finishing.send_replace(false);
+    }
+
+    /// Lets held snapshots, and new ones, finish.
+    pub fn finish_snapshots(&self) {
+        self.finishing.send_replace(true);
     }
 
     /// Every plan applied so far, in order.
@@ -117,6 +150,10 @@ impl FakeAgent {
         ])
     }
 
+    fn script_handle(&self) -> Arc<Mutex<Script>> {
+        self.script.clone()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Script> {
         self.script.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -130,7 +167,9 @@ impl FakeAgent {
         match op {
             Op::StartInstance(start) => return ok(self.start(start)),
             Op::RemoveInstance(remove) => {
-                self.modify(|s| s.containers.retain(|c| c.id != remove.container_id))
+                self.lock().mounts.remove(&remove.container_id);
+                self.modify(|s| s.containers.retain(|c| c.id != remove.container_id));
+                self.refresh_mounts();
             }
             Op::EnsureNetwork(n) => {
                 let network = ObservedNetwork {
@@ -147,17 +186,28 @@ impl FakeAgent {
                 self.modify(|s| s.networks.retain(|x| x.id != format!("net-{}", n.tenant)))
             }
             Op::EnsureVolume(v) => {
+                let mut labels = self.managed_labels(&v.tenant);
+                labels.insert(docker::VOLUME.into(), v.name.clone());
                 let volume = ObservedVolume {
-                    name: v.name.clone(),
-                    labels: self.managed_labels(&v.tenant),
+                    name: docker_volume_name(&v.tenant, &v.name),
+                    labels,
+                    capacity_bytes: v.size_bytes,
                     ..ObservedVolume::default()
                 };
-                self.modify(|s| {
-                    s.volumes.retain(|x| x.name != volume.name);
-                    s.volumes.push(volume);
-                });
+                self.modify(
+                    |s| match s.volumes.iter_mut().find(|x| x.name == volume.name) {
+                        Some(existing) => {
+                            existing.capacity_bytes = existing.capacity_bytes.max(v.size_bytes)
+                        }
+                        None => s.volumes.push(volume),
+                    },
+                );
+                self.refresh_mounts();
             }
-            Op::RemoveVolume(v) => self.modify(|s| s.volumes.retain(|x| x.name != v.name)),
+            Op::RemoveVolume(v) => {
+                let name = docker_volume_name(&v.tenant, &v.name);
+                self.modify(|s| s.volumes.retain(|x| x.name != name))
+            }
         }
         ok(String::new())
     }
@@ -198,12 +248,58 @@ impl FakeAgent {
             ..ObservedContainer::default()
         };
         let id = container.id.clone();
+        let mounts =
+            serde_json::from_str::<minicloud_manifests::ContainerSpec>(&start.container_json)
+                .map(|spec| {
+                    spec.volumes
+                        .iter()
+                        .map(|m| (start.tenant.clone(), m.name.clone(), m.read_only))
+                        .collect()
+                })
+                .unwrap_or_default();
+        let replaced: Vec<String> = self
+            .observed()
+            .containers
+            .iter()
+            .filter(|c| c.labels.get(docker::INSTANCE_UID) == Some(&start.instance_uid))
+            .map(|c| c.id.clone())
+            .collect();
+        {
+            let mut script = self.lock();
+            replaced
+                .iter()
+                .for_each(|old| drop(script.mounts.remove(old)));
+            script.mounts.insert(id.clone(), mounts);
+        }
         self.modify(|s| {
             s.containers
                 .retain(|c| c.labels.get(docker::INSTANCE_UID) != Some(&start.instance_uid));
             s.containers.push(container);
         });
+        self.refresh_mounts();
         id
+    }
+
+    /// Sets each volume's `mounted_by` from the containers that mount it.
+    fn refresh_mounts(&self) {
+        let mounts = self.lock().mounts.clone();
+        self.modify(|s| {
+            for volume in &mut s.volumes {
+                let mut users: Vec<VolumeMountedBy> = mounts
+                    .iter()
+                    .flat_map(|(id, list)| {
+                        list.iter()
+                            .filter(|(t, name, _)| volume.name == docker_volume_name(t, name))
+                            .map(|(_, _, read_only)| VolumeMountedBy {
+                                container_id: id.clone(),
+                                read_only: *read_only,
+                            })
+                    })
+                    .collect();
+                users.sort_by(|a, b| a.container_id.cmp(&b.container_id));
+                volume.mounted_by = users;
+            }
+        });
     }
 }
 
@@ -249,30 +345,53 @@ impl AgentClient for FakeAgent {
         &self,
         request: TakeSnapshotRequest,
     ) -> Result<ProgressStream, AgentError> {
-        if let Some(status) = self.lock().failures.pop_front() {
+        let scripted = {
+            let mut script = self.lock();
+            script.takes.push(request.clone());
+            script.snapshot_failures.pop_front()
+        };
+        if let Some(status) = scripted {
             return Err(status.into());
         }
-        let exists = self.observed().volumes.iter().any(|v| {
-            v.name == request.volume && v.labels.get(docker::TENANT) == Some(&request.tenant)
-        });
+        let exists = self
+            .observed()
+            .volumes
+            .iter()
+            .any(|v| v.name == docker_volume_name(&request.tenant, &request.volume));
         if !exists {
             let missing = format!("volume {} does not exist on {}", request.volume, self.node);
             return Err(tonic::Status::not_found(missing).into());
         }
-        let sha256 = format!("{:064x}", self.lock().archives.len() + 1);
-        self.lock()
-            .archives
-            .insert(request.location.clone(), sha256.clone());
-        let done = SnapshotProgress {
-            bytes_done: 1024,
+        let halfway = SnapshotProgress {
+            bytes_done: 512,
             bytes_total: 1024,
-            done: true,
-            archive_bytes: 512,
-            sha256,
-            pause_millis: 1,
-            location: request.location,
+            ..SnapshotProgress::default()
         };
-        Ok(stream::iter([Ok(done)]).boxed())
+        let script = self.script_handle();
+        let mut finishing = self.finishing.subscribe();
+        let done = async move {
+            let _ = finishing.wait_for(|finishing| *finishing).await;
+            let sha256 = {
+                let mut script = script.lock().unwrap_or_else(|p| p.into_inner());
+                let sha256 = format!("{:064x}", script.archives.len() + 1);
+                script
+                    .archives
+                    .insert(request.location.clone(), sha256.clone());
+                sha256
+            };
+            Ok(SnapshotProgress {
+                bytes_done: 1024,
+                bytes_total: 1024,
+                done: true,
+                archive_bytes: 512,
+                sha256,
+                pause_millis: 1,
+                location: request.location,
+            })
+        };
+        Ok(stream::iter([Ok(halfway)])
+            .chain(stream::once(done))
+            .boxed())
     }
 
     async fn restore_volume(
@@ -309,6 +428,11 @@ impl AgentClient for FakeAgent {
     async fn delete_snapshot(&self, location: &str) -> Result<bool, AgentError> {
         Ok(self.lock().archives.remove(location).is_some())
     }
+}
+
+/// The Docker name the agent gives a tenant's volume, as the real agent does.
+fn docker_volume_name(tenant: &str, volume: &str) -> String {
+    format!("mc-{tenant}-{volume}")
 }
 
 /// Hands out one [`FakeAgent`] per node name, creating it on first use.

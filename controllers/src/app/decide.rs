@@ -30,6 +30,9 @@ pub struct Decision {
     pub create_instances: usize,
     /// Names of Instances to delete.
     pub delete_instances: Vec<String>,
+    /// The ReadWriteOnce volume the App mounts read-write, which makes its rollout stop the
+    /// old instance before starting the new one.
+    pub exclusive_volume: Option<String>,
 }
 
 impl Decision {
@@ -39,11 +42,13 @@ impl Decision {
     }
 }
 
-/// Decides the next step for `app` at `now`, given everything listed with its `app` label.
+/// Decides the next step for `app` at `now`, given everything listed with its `app` label and
+/// the ReadWriteOnce volume it mounts read-write, if any.
 pub fn decide(
     app: &App,
     releases: &[Release],
     instances: &[Instance],
+    exclusive_volume: Option<&str>,
     now: SystemTime,
 ) -> Decision {
     let live = live_instances(app, instances);
@@ -54,12 +59,17 @@ pub fn decide(
     let (current, old): (Vec<&Instance>, Vec<&Instance>) = live
         .into_iter()
         .partition(|i| updated.contains(&i.spec.release));
-    let (create_instances, delete_instances) = replace(&Strategy::of(app), current, old);
+    let strategy = match exclusive_volume {
+        Some(_) => Strategy::of(app).exclusive(),
+        None => Strategy::of(app),
+    };
+    let (create_instances, delete_instances) = replace(&strategy, current, old);
     Decision {
         rollout,
         updated,
         create_instances,
         delete_instances,
+        exclusive_volume: exclusive_volume.map(str::to_owned),
     }
 }
 
@@ -160,7 +170,7 @@ mod tests {
     #[test]
     fn a_new_app_gets_its_first_release_and_all_its_instances() {
         let app = app("hello:1", 3);
-        let decision = decide(&app, &[], &[], now());
+        let decision = decide(&app, &[], &[], None, now());
         assert!(decision.rollout.create);
         assert_eq!(decision.rollout.current.metadata.name, "web-1");
         assert_eq!(decision.create_instances, 3);
@@ -175,7 +185,7 @@ mod tests {
             inst(&app, &r1, 1, Some("n"), true),
             inst(&app, &r1, 2, Some("n"), true),
         ];
-        let decision = decide(&app, std::slice::from_ref(&r1), &instances, now());
+        let decision = decide(&app, std::slice::from_ref(&r1), &instances, None, now());
         assert!(!decision.rollout.create && decision.rollout.marks.is_empty());
         assert_eq!(
             (decision.create_instances, decision.delete_instances.len()),
@@ -191,7 +201,7 @@ mod tests {
             inst(&app, &r1, 1, Some("n"), true),
             inst(&app, &r1, 2, Some("n"), true),
         ];
-        let decision = decide(&app, std::slice::from_ref(&r1), &instances, now());
+        let decision = decide(&app, std::slice::from_ref(&r1), &instances, None, now());
         assert!(!decision.rollout.create);
         assert_eq!(decision.create_instances, 3);
     }
@@ -206,7 +216,7 @@ mod tests {
             inst(&app, &r1, 3, Some("n"), false),
             inst(&app, &r1, 4, None, false),
         ];
-        let decision = decide(&app, std::slice::from_ref(&r1), &instances, now());
+        let decision = decide(&app, std::slice::from_ref(&r1), &instances, None, now());
         let expected = names(&[&instances[3], &instances[2], &instances[1]]);
         assert_eq!(decision.delete_instances, expected);
         assert_eq!(decision.create_instances, 0);
@@ -220,7 +230,7 @@ mod tests {
             inst(&app, &r1, 1, Some("n"), true),
             inst(&app, &r1, 2, None, false),
         ];
-        let decision = decide(&app, std::slice::from_ref(&r1), &instances, now());
+        let decision = decide(&app, std::slice::from_ref(&r1), &instances, None, now());
         assert_eq!(decision.delete_instances.len(), 2);
     }
 
@@ -233,11 +243,43 @@ mod tests {
             inst(&old_app, &r1, 2, Some("n"), true),
         ];
         let new_app = app("hello:2", 2);
-        let decision = decide(&new_app, std::slice::from_ref(&r1), &instances, now());
+        let decision = decide(&new_app, std::slice::from_ref(&r1), &instances, None, now());
         assert!(decision.rollout.create);
         assert_eq!(decision.rollout.current.metadata.name, "web-2");
         assert_eq!(decision.create_instances, 1);
         assert!(decision.delete_instances.is_empty());
+    }
+
+    #[test]
+    fn an_app_writing_a_read_write_once_volume_stops_the_old_instance_before_the_new_one() {
+        let old_app = app("hello:1", 1);
+        let r1 = rolled_out(&old_app, 1);
+        let instances = [inst(&old_app, &r1, 1, Some("n"), true)];
+        let new_app = app("hello:2", 1);
+        let decision = decide(
+            &new_app,
+            std::slice::from_ref(&r1),
+            &instances,
+            Some("data"),
+            now(),
+        );
+        assert_eq!(decision.create_instances, 0, "no surge next to the writer");
+        assert_eq!(
+            decision.delete_instances,
+            [instances[0].metadata.name.clone()]
+        );
+        assert_eq!(decision.exclusive_volume.as_deref(), Some("data"));
+        let after = decide(
+            &new_app,
+            std::slice::from_ref(&r1),
+            &[],
+            Some("data"),
+            now(),
+        );
+        assert_eq!(
+            after.create_instances, 1,
+            "the new instance once the old one is gone"
+        );
     }
 
     #[test]
@@ -251,7 +293,7 @@ mod tests {
             inst(&new_app, &r2, 3, Some("n"), true),
             inst(&new_app, &r2, 4, Some("n"), false),
         ];
-        let decision = decide(&new_app, &[r1, r2], &instances, now());
+        let decision = decide(&new_app, &[r1, r2], &instances, None, now());
         assert!(!decision.rollout.create);
         assert_eq!(decision.delete_instances, names(&[&instances[1]]));
     }
@@ -262,7 +304,7 @@ mod tests {
         let new_app = app("hello:2", 1);
         let (r1, r2) = (rolled_out(&old_app, 1), release_of(&new_app, 2));
         let instances = [inst(&old_app, &r1, 1, None, false)];
-        let decision = decide(&new_app, &[r1, r2], &instances, now());
+        let decision = decide(&new_app, &[r1, r2], &instances, None, now());
         assert_eq!(decision.delete_instances, names(&[&instances[0]]));
         assert_eq!(decision.create_instances, 1);
     }
@@ -275,7 +317,13 @@ mod tests {
         going.metadata.deletion_timestamp = Some("2024-01-01T00:01:00Z".into());
         let mut foreign = inst(&app, &r1, 2, Some("n"), true);
         foreign.metadata.owner_references[0].uid = "uid-of-a-deleted-namesake".into();
-        let decision = decide(&app, std::slice::from_ref(&r1), &[going, foreign], now());
+        let decision = decide(
+            &app,
+            std::slice::from_ref(&r1),
+            &[going, foreign],
+            None,
+            now(),
+        );
         assert_eq!(decision.create_instances, 1);
         assert!(decision.delete_instances.is_empty());
     }
@@ -290,7 +338,7 @@ mod tests {
             inst(&v1, &r1, 2, Some("n"), true),
             inst(&v2, &r2, 3, Some("n"), false),
         ];
-        let decision = decide(&v1, &[r1, r2], &instances, now());
+        let decision = decide(&v1, &[r1, r2], &instances, None, now());
         assert!(decision.rollout.create);
         assert_eq!(decision.rollout.current.metadata.name, "web-3");
         assert!(decision.is_updated(&instances[0]) && !decision.is_updated(&instances[2]));
@@ -311,14 +359,20 @@ mod tests {
             inst(&v1, &r1, 3, Some("n"), true),
             inst(&v2, &r2, 4, Some("n"), false),
         ];
-        let decision = decide(&v2, &[r1, r2.clone()], &instances, now());
+        let decision = decide(&v2, &[r1, r2.clone()], &instances, None, now());
         assert_eq!(decision.rollout.current.metadata.name, "web-1");
         assert_eq!(decision.delete_instances, names(&[&instances[3]]));
         assert_eq!(decision.create_instances, 0);
         let failed = decision.rollout.marks[0].clone();
         assert!(marks::is_failed(&failed));
 
-        let again = decide(&v2, &[rolled_out(&v1, 1), failed], &instances[..3], now());
+        let again = decide(
+            &v2,
+            &[rolled_out(&v1, 1), failed],
+            &instances[..3],
+            None,
+            now(),
+        );
         assert!(!again.rollout.create && again.rollout.marks.is_empty());
         assert_eq!(
             (again.create_instances, again.delete_instances.len()),
@@ -348,7 +402,7 @@ mod tests {
             replicas.saturating_sub(unavailable) as usize,
         );
         for step in 0..100 {
-            let decision = decide(&v2, &releases, &instances, now());
+            let decision = decide(&v2, &releases, &instances, None, now());
             if decision.create_instances == 0 && decision.delete_instances.is_empty() {
                 return (instances, step);
             }

@@ -20,7 +20,7 @@ mod strategy;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use minicloud_manifests::{App, AppStatus, Instance, Release};
+use minicloud_manifests::{App, AppStatus, Instance, Release, Volume};
 
 use crate::IngressAddress;
 use crate::client::{ApiClient, TenantScope};
@@ -28,6 +28,7 @@ use crate::error::{Result, api};
 use crate::labels;
 use crate::object::{ObjectKey, is_deleting};
 use crate::runtime::{Action, Cache, Controller, ControllerOptions};
+use crate::storage::exclusive_volume;
 use decide::{Decision, decide};
 use instances::live_instances;
 use status::app_status;
@@ -79,7 +80,16 @@ pub async fn reconcile(key: ObjectKey, ctx: Arc<AppContext>) -> Result<Action> {
     let releases = client.list::<Release>(&scope, &selector).await;
     let releases = releases.map_err(api("list the App's Releases"))?.items;
     let mut instances = list_instances(client, &scope, &selector).await?;
-    let decision = decide(&app, &releases, &instances, SystemTime::now());
+    let volumes = client.list::<Volume>(&scope, "").await;
+    let volumes = volumes.map_err(api("list the tenant's Volumes"))?.items;
+    let exclusive = exclusive_volume(&app, &volumes);
+    let decision = decide(
+        &app,
+        &releases,
+        &instances,
+        exclusive.as_deref(),
+        SystemTime::now(),
+    );
     if execute(client, &app, &decision).await? {
         instances = list_instances(client, &scope, &selector).await?;
     }

@@ -55,9 +55,10 @@ pub fn app_status(
     let mut conditions = previous.conditions.clone();
     let stamp = time::format(now);
     condition::set(&mut conditions, available(&counts), &stamp);
+    let exclusive = decision.exclusive_volume.as_deref();
     condition::set(
         &mut conditions,
-        progressing(&counts, release, state),
+        progressing(&counts, release, state, exclusive),
         &stamp,
     );
     condition::set(
@@ -85,7 +86,7 @@ fn available(c: &Counts) -> Decided {
     }
 }
 
-fn progressing(c: &Counts, release: &str, state: &State) -> Decided {
+fn progressing(c: &Counts, release: &str, state: &State, exclusive: Option<&str>) -> Decided {
     match state {
         State::RolledBack { message } => return Decided::no("Progressing", ROLLED_BACK, message),
         State::Stalled { message } => {
@@ -98,10 +99,15 @@ fn progressing(c: &Counts, release: &str, state: &State) -> Decided {
         return Decided::yes("Progressing", RELEASE_AVAILABLE, message);
     }
     let old = c.live - c.updated;
-    let message = format!(
+    let mut message = format!(
         "{}/{} replicas of release {release} ready, {old} of older releases remaining",
         c.updated_ready, c.desired
     );
+    if let Some(volume) = exclusive {
+        message.push_str(&format!(
+            "; stops the old instance first: Volume {volume} is ReadWriteOnce"
+        ));
+    }
     Decided::yes("Progressing", ROLLING_OUT, message)
 }
 
@@ -201,6 +207,7 @@ mod tests {
             updated: BTreeSet::from([release.to_owned()]),
             create_instances: 0,
             delete_instances: Vec::new(),
+            exclusive_volume: None,
         }
     }
 
@@ -253,6 +260,21 @@ mod tests {
             "0/1 replicas of release web-2 ready, 1 of older releases remaining"
         );
         assert_eq!(cond(&status, "Available").status, ConditionStatus::True);
+    }
+
+    #[test]
+    fn a_rollout_next_to_a_read_write_once_volume_says_it_stops_the_old_instance_first() {
+        let old = inst("a", "web-1", running());
+        let decision = Decision {
+            exclusive_volume: Some("data".into()),
+            ..current("web-2")
+        };
+        let status = app_status(&app(1), &decision, &[&old], at(0));
+        assert_eq!(
+            cond(&status, "Progressing").message,
+            "0/1 replicas of release web-2 ready, 1 of older releases remaining; stops the old \
+             instance first: Volume data is ReadWriteOnce"
+        );
     }
 
     #[test]

@@ -37,6 +37,17 @@ impl Strategy {
         }
     }
 
+    /// The numbers for an App mounting a ReadWriteOnce volume read-write: no surge and one
+    /// unavailable, so the old instance stops before the new one starts and the new one never
+    /// waits for a volume the old one holds.
+    pub fn exclusive(self) -> Strategy {
+        Strategy {
+            max_surge: 0,
+            max_unavailable: 1,
+            ..self
+        }
+    }
+
     /// Ready Instances a rollout never goes below.
     pub fn min_available(&self) -> usize {
         self.replicas.saturating_sub(self.max_unavailable)
@@ -78,6 +89,13 @@ mod tests {
         let strategy = Strategy::of(&app(Some(update)));
         assert_eq!((strategy.max_surge, strategy.max_unavailable), (0, 1));
         assert_eq!(strategy.progress_deadline, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn an_exclusive_volume_stops_the_old_instance_first() {
+        let strategy = Strategy::of(&app(None)).exclusive();
+        assert_eq!((strategy.max_surge, strategy.max_unavailable), (0, 1));
+        assert_eq!((strategy.min_available(), strategy.max_total()), (2, 3));
     }
 
     #[test]

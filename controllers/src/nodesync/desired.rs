@@ -1,68 +1,93 @@
 //! What should exist on a node, from the API's objects: the node's live Instances (with their
-//! container spec hash), the Volumes they mount, which Volumes exist at all, and the deleted
-//! Instances whose containers are draining. Instances that
-//! mount a missing Volume are held back with a message instead.
+//! container spec hash), the Volumes bound to the node (with their size, owner group and the
+//! archive a new one is filled from), which Volumes exist at all, and the deleted Instances
+//! whose containers are draining. Instances whose volumes are missing, elsewhere or being
+//! restored, or that would mount a ReadWriteOnce volume read-write while another instance
+//! does, and Volumes whose source Snapshot is not Ready, are held back with a message.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use minicloud_manifests::{Instance, Volume};
+use minicloud_manifests::{Instance, Snapshot, Volume};
 
 use super::plan::{Desired, DesiredInstance, VolumeId};
 use crate::hash::stable_hash;
 use crate::object::is_deleting;
+use crate::storage::{exclusive_conflict, mount_problem, provision};
 use crate::time;
 
-/// The desired state of `node`, and the Instances held back (by uid) with why.
+/// What node sync wants on a node, and what it holds back.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DesiredState {
+    /// What should exist.
+    pub desired: Desired,
+    /// Instances held back (by uid), with why.
+    pub held_instances: HashMap<String, String>,
+    /// Volumes bound to the node held back, with why.
+    pub held_volumes: BTreeMap<VolumeId, String>,
+}
+
+/// The desired state of `node` given every Instance, Volume and Snapshot, and the instance
+/// observed mounting each volume read-write.
 pub fn desired_state(
     node: &str,
     instances: &[Instance],
     volumes: &[Volume],
-) -> (Desired, HashMap<String, String>) {
-    let known: BTreeSet<VolumeId> = volumes.iter().map(volume_id).collect();
-    let mut desired = Desired {
-        node: node.into(),
-        known_volumes: known.clone(),
-        ..Desired::default()
+    snapshots: &[Snapshot],
+    writers: &BTreeMap<VolumeId, String>,
+) -> DesiredState {
+    let mut writers = writers.clone();
+    let mut state = DesiredState {
+        desired: Desired {
+            node: node.into(),
+            known_volumes: volumes.iter().map(volume_id).collect::<BTreeSet<_>>(),
+            ..Desired::default()
+        },
+        ..DesiredState::default()
     };
-    let mut held = HashMap::new();
-    let deleted = instances
+    let bound = volumes.iter().filter(|v| {
+        v.status.as_ref().and_then(|s| s.node.as_deref()) == Some(node) && !is_deleting(&v.metadata)
+    });
+    for volume in bound {
+        match provision(volume, snapshots) {
+            Ok(wanted) => drop(state.desired.volumes.insert(volume_id(volume), wanted)),
+            Err(why) => drop(state.held_volumes.insert(volume_id(volume), why)),
+        }
+    }
+    let ours = instances
         .iter()
-        .filter(|i| i.spec.node.as_deref() == Some(node) && is_deleting(&i.metadata));
-    for instance in deleted {
+        .filter(|i| i.spec.node.as_deref() == Some(node));
+    for instance in ours.clone().filter(|i| is_deleting(&i.metadata)) {
         let marked = instance.metadata.deletion_timestamp.as_deref();
         if let Some(marked) = marked.and_then(time::parse) {
             let uid = instance.metadata.uid.clone().unwrap_or_default();
-            desired.draining.insert(uid, marked);
+            state.desired.draining.insert(uid, marked);
         }
     }
-    let live = instances
-        .iter()
-        .filter(|i| i.spec.node.as_deref() == Some(node) && !is_deleting(&i.metadata));
-    for instance in live {
+    for instance in ours.filter(|i| !is_deleting(&i.metadata)) {
         let tenant = instance.metadata.tenant.clone().unwrap_or_default();
-        let mounts: Vec<VolumeId> = instance
-            .spec
-            .container
-            .volumes
-            .iter()
-            .map(|m| (tenant.clone(), m.name.clone()))
-            .collect();
-        if let Some((_, missing)) = mounts.iter().find(|id| !known.contains(*id)) {
-            let message =
-                format!("Volume {missing:?} does not exist in tenant {tenant:?}; create it");
-            held.insert(instance.metadata.uid.clone().unwrap_or_default(), message);
-            continue;
-        }
-        for id in mounts {
-            let size = volumes
+        let held = mount_problem(instance, node, volumes).or_else(|| {
+            let held_volume = instance
+                .spec
+                .container
+                .volumes
                 .iter()
-                .find(|v| volume_id(v) == id)
-                .map_or(0, |v| v.spec.size.get());
-            desired.volumes.insert(id, size);
+                .find_map(|m| state.held_volumes.get(&(tenant.clone(), m.name.clone())))?;
+            Some(format!("its volume is not Ready: {held_volume}"))
+        });
+        let held = held.or_else(|| exclusive_conflict(instance, volumes, &mut writers));
+        match held {
+            Some(why) => drop(
+                state
+                    .held_instances
+                    .insert(instance.metadata.uid.clone().unwrap_or_default(), why),
+            ),
+            None => state
+                .desired
+                .instances
+                .push(desired_instance(instance, tenant)),
         }
-        desired.instances.push(desired_instance(instance, tenant));
     }
-    (desired, held)
+    state
 }
 
 fn desired_instance(instance: &Instance, tenant: String) -> DesiredInstance {
@@ -77,7 +102,8 @@ fn desired_instance(instance: &Instance, tenant: String) -> DesiredInstance {
     }
 }
 
-fn volume_id(volume: &Volume) -> VolumeId {
+/// The (tenant, name) of a Volume.
+pub fn volume_id(volume: &Volume) -> VolumeId {
     let tenant = volume.metadata.tenant.clone().unwrap_or_default();
     (tenant, volume.metadata.name.clone())
 }
@@ -86,22 +112,12 @@ fn volume_id(volume: &Volume) -> VolumeId {
 mod tests {
     use super::*;
     use crate::fixtures;
-    use minicloud_manifests::{Bytes, ObjectMeta, VolumeSpec};
 
     fn inst(name: &str, node: &str, mounts: &[&str]) -> Instance {
         let container = fixtures::mounting(fixtures::container("hello:1"), mounts);
         let mut instance = fixtures::instance(name, "web", "web-1", Some(node), container);
         instance.metadata.uid = Some(format!("uid-{name}"));
         instance
-    }
-
-    fn volume(name: &str) -> Volume {
-        let spec = VolumeSpec {
-            size: Bytes::gibibytes(1),
-            from_snapshot: None,
-            ..VolumeSpec::new(Bytes::gibibytes(1))
-        };
-        Volume::new(ObjectMeta::named(name, Some("acme")), spec)
     }
 
     #[test]
@@ -113,32 +129,80 @@ mod tests {
             inst("there", "node-b", &[]),
             going,
         ];
-        let (desired, held) = desired_state("node-a", &instances, &[]);
-        let names: Vec<&str> = desired.instances.iter().map(|i| i.name.as_str()).collect();
+        let state = desired_state("node-a", &instances, &[], &[], &BTreeMap::new());
+        let names: Vec<&str> = state
+            .desired
+            .instances
+            .iter()
+            .map(|i| i.name.as_str())
+            .collect();
         assert_eq!(names, ["here"]);
-        assert!(held.is_empty());
-        assert_eq!(desired.instances[0].spec_hash.len(), 16);
+        assert!(state.held_instances.is_empty());
+        assert_eq!(state.desired.instances[0].spec_hash.len(), 16);
+        assert!(state.desired.draining.contains_key("uid-going"));
     }
 
     #[test]
-    fn mounted_volumes_are_desired_with_their_size() {
-        let (desired, _) = desired_state(
-            "node-a",
-            &[inst("a", "node-a", &["data"])],
-            &[volume("data")],
-        );
+    fn every_volume_bound_to_the_node_is_desired_mounted_or_not() {
+        let volumes = [
+            fixtures::bound_volume("data", "node-a"),
+            fixtures::bound_volume("elsewhere", "node-b"),
+            fixtures::volume("unbound"),
+        ];
+        let state = desired_state("node-a", &[], &volumes, &[], &BTreeMap::new());
         let id = ("acme".to_string(), "data".to_string());
-        assert_eq!(desired.volumes.get(&id), Some(&(1 << 30)));
-        assert!(desired.known_volumes.contains(&id));
+        let ids: Vec<&VolumeId> = state.desired.volumes.keys().collect();
+        assert_eq!(ids, [&id]);
+        assert_eq!(state.desired.volumes[&id].size_bytes, 1 << 30);
+        assert_eq!(state.desired.known_volumes.len(), 3);
+    }
+
+    #[test]
+    fn a_deleting_volume_is_not_ensured_but_stays_known() {
+        let mut volume = fixtures::bound_volume("data", "node-a");
+        volume.metadata.deletion_timestamp = Some("2024-01-01T00:00:00Z".into());
+        let state = desired_state("node-a", &[], &[volume], &[], &BTreeMap::new());
+        assert!(state.desired.volumes.is_empty());
+        assert_eq!(state.desired.known_volumes.len(), 1);
     }
 
     #[test]
     fn an_instance_mounting_a_missing_volume_is_held_back_with_a_message() {
-        let (desired, held) = desired_state("node-a", &[inst("a", "node-a", &["data"])], &[]);
-        assert!(desired.instances.is_empty());
+        let state = desired_state(
+            "node-a",
+            &[inst("a", "node-a", &["data"])],
+            &[],
+            &[],
+            &BTreeMap::new(),
+        );
+        assert!(state.desired.instances.is_empty());
         assert_eq!(
-            held["uid-a"],
+            state.held_instances["uid-a"],
             "Volume \"data\" does not exist in tenant \"acme\"; create it"
+        );
+    }
+
+    #[test]
+    fn a_volume_waiting_for_its_snapshot_holds_back_its_instances() {
+        let mut volume = fixtures::volume("data");
+        volume.status = Some(minicloud_manifests::VolumeStatus {
+            node: Some("node-a".into()),
+            ..Default::default()
+        });
+        volume.spec.from_snapshot = Some("nightly".into());
+        let state = desired_state(
+            "node-a",
+            &[inst("a", "node-a", &["data"])],
+            &[volume],
+            &[],
+            &BTreeMap::new(),
+        );
+        assert!(state.desired.volumes.is_empty());
+        let held = &state.held_volumes[&("acme".into(), "data".into())];
+        assert!(held.contains("waits for Snapshot \"nightly\""), "{held}");
+        assert_eq!(
+            state.held_instances["uid-a"],
+            format!("its volume is not Ready: {held}")
         );
     }
 }

@@ -1,19 +1,21 @@
 //! The node sync: per Node, the desired state (its Instances, their networks and volumes) is
 //! compared with what its agent observes, the difference is applied as a plan, and what was
-//! observed after the plan is written back to the Instances. A deleting Instance's finalizer is removed once
-//! its container is gone. Containers started by a plan get their Secret env values from the API.
+//! observed after the plan is written back to the Instances and the node's Volumes. A deleting
+//! Instance's finalizer is removed once its container is gone. Containers started by a plan get
+//! their Secret env values from the API.
 
 mod desired;
 mod observe;
 mod plan;
 mod secret_env;
 mod streams;
+mod volumes;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use minicloud_manifests::{Instance, Node, Volume};
+use minicloud_manifests::{Instance, Node, Snapshot, Volume};
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{ObservedContainer, ObservedState, Operation, Plan};
 
@@ -24,10 +26,13 @@ use crate::finalizer::{holds_container_finalizer, release_container_finalizer};
 use crate::labels::docker;
 use crate::object::{ObjectKey, is_deleting};
 use crate::runtime::{Action, Cache, Controller, ControllerOptions, WorkQueue};
+use crate::storage::read_write_users;
 use crate::{instance_status, time};
 
+pub use desired::volume_id;
 pub use plan::{
-    DRAIN_DELAY, Desired, DesiredInstance, GRACE_SECONDS, RESTART_DELAY, Step, VolumeId, plan,
+    DRAIN_DELAY, Desired, DesiredInstance, DesiredVolume, GRACE_SECONDS, RESTART_DELAY, Step,
+    VolumeId, plan, volume_of,
 };
 pub use streams::Streams;
 
@@ -46,17 +51,21 @@ pub struct NodeSyncContext {
 /// instances running as they start instead of when the last one has.
 const MAX_OPERATIONS_PER_APPLY: usize = 16;
 
-/// The node sync controller, keyed by node name, following Nodes and Instances; agent streams
+/// The node sync controller, keyed by node name, following Nodes, Instances and Volumes; agent streams
 /// feed its queue too (see [`Streams`]).
 pub fn controller(
     nodes: &Cache<Node>,
     instances: &Cache<Instance>,
+    volumes: &Cache<Volume>,
     options: ControllerOptions,
 ) -> Controller<String> {
     Controller::new("nodesync", options)
         .watches(nodes, |node: &Node| vec![node.metadata.name.clone()])
         .watches(instances, |i: &Instance| {
             i.spec.node.iter().cloned().collect()
+        })
+        .watches(volumes, |v: &Volume| {
+            v.status.iter().filter_map(|s| s.node.clone()).collect()
         })
 }
 
@@ -80,18 +89,20 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
     let Some(agent) = agent_of(&ctx, &node).await? else {
         return Ok(Action::Done);
     };
-    let (instances, volumes) = read_objects(client, &node).await?;
+    let (instances, volumes, snapshots) = read_objects(client, &node).await?;
     let observed = agent
         .observe()
         .await
         .map_err(|e| agent_failed("observe", &node, e))?;
-    let (desired, mut problems) = desired::desired_state(&node, &instances, &volumes);
+    let writers = read_write_users(&observed);
+    let state = desired::desired_state(&node, &instances, &volumes, &snapshots, &writers);
+    let (desired, mut problems) = (state.desired, state.held_instances);
     let mut steps = plan(&desired, &observed, SystemTime::now());
     let more_to_do = steps.len() > MAX_OPERATIONS_PER_APPLY;
     steps.truncate(MAX_OPERATIONS_PER_APPLY);
     let ops = secret_env::fill(client, steps, &mut problems).await?;
     let applied = !ops.is_empty();
-    let failures = execute(agent.as_ref(), &node, ops, &mut problems).await?;
+    let (failures, ensured) = execute(agent.as_ref(), &node, ops, &mut problems).await?;
     let observed = match applied {
         true => agent
             .observe()
@@ -100,6 +111,13 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
         false => observed,
     };
     record(client, &instances, &observed, &problems).await?;
+    let seen = volumes::Round {
+        node: &node,
+        observed: &observed,
+        held: &state.held_volumes,
+        ensured: &ensured,
+    };
+    volumes::record(client, &volumes, &seen).await?;
     release_finalizers(client, &instances, &observed).await?;
     if !failures.is_empty() {
         return Err(Error::PlanFailed { node, failures });
@@ -113,7 +131,8 @@ pub async fn reconcile(node: String, ctx: Arc<NodeSyncContext>) -> Result<Action
         .iter()
         .filter_map(|c| plan::drain_left(&desired, c, now))
         .min();
-    Ok(match (draining, next_action(&observed, &problems)) {
+    let problems_left = !problems.is_empty() || !state.held_volumes.is_empty();
+    Ok(match (draining, next_action(&observed, problems_left)) {
         (Some(left), Action::RequeueAfter(after)) => Action::RequeueAfter(left.min(after)),
         (Some(left), Action::Done) => Action::RequeueAfter(left),
         (None, action) => action,
@@ -140,24 +159,33 @@ async fn agent_of(ctx: &NodeSyncContext, node: &str) -> Result<Option<Arc<dyn Ag
     }
 }
 
-/// The Instances bound to `node`, and every Volume.
-async fn read_objects(client: &ApiClient, node: &str) -> Result<(Vec<Instance>, Vec<Volume>)> {
+/// The Instances bound to `node`, every Volume and every Snapshot.
+async fn read_objects(
+    client: &ApiClient,
+    node: &str,
+) -> Result<(Vec<Instance>, Vec<Volume>, Vec<Snapshot>)> {
     let instances = client.list::<Instance>(&TenantScope::All, "").await;
     let mut instances = instances.map_err(api("list Instances"))?.items;
     instances.retain(|i| i.spec.node.as_deref() == Some(node));
     let volumes = client.list::<Volume>(&TenantScope::All, "").await;
-    Ok((instances, volumes.map_err(api("list Volumes"))?.items))
+    let volumes = volumes.map_err(api("list Volumes"))?.items;
+    let snapshots = client.list::<Snapshot>(&TenantScope::All, "").await;
+    Ok((
+        instances,
+        volumes,
+        snapshots.map_err(api("list Snapshots"))?.items,
+    ))
 }
 
 /// Look again soon while containers are not all running (Docker may be restarting them) or
-/// Instances are held back; otherwise wait for a change.
-fn next_action(observed: &ObservedState, problems: &HashMap<String, String>) -> Action {
+/// Instances or Volumes are held back; otherwise wait for a change.
+fn next_action(observed: &ObservedState, held: bool) -> Action {
     let unsettled = observed
         .containers
         .iter()
         .filter(|c| c.labels.get(docker::MANAGED).is_some_and(|v| v == "true"))
         .any(|c| c.state != "running");
-    match unsettled || !problems.is_empty() {
+    match unsettled || held {
         true => Action::RequeueAfter(RESTART_DELAY),
         false => Action::Done,
     }
@@ -171,15 +199,17 @@ fn agent_failed(step: &'static str, node: &str, source: AgentError) -> Error {
     }
 }
 
-/// Applies the operations; returns a line per failed one, and notes failed starts by uid.
+/// Applies the operations; returns a line per failed one and the size of each volume ensured,
+/// and notes failed starts by uid.
 async fn execute(
     agent: &dyn AgentClient,
     node: &str,
     operations: Vec<Operation>,
     problems: &mut HashMap<String, String>,
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, BTreeMap<VolumeId, u64>)> {
+    let mut ensured = BTreeMap::new();
     if operations.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), ensured));
     }
     tracing::info!(%node, operations = operations.len(), "applying a plan");
     let plan = Plan { operations };
@@ -190,6 +220,10 @@ async fn execute(
     let mut failures = Vec::new();
     for (operation, outcome) in plan.operations.iter().zip(&result.results) {
         if outcome.ok {
+            if let Some(Op::EnsureVolume(volume)) = &operation.op {
+                let id = (volume.tenant.clone(), volume.name.clone());
+                ensured.insert(id, volume.size_bytes);
+            }
             continue;
         }
         if let Some(Op::StartInstance(start)) = &operation.op {
@@ -197,7 +231,7 @@ async fn execute(
         }
         failures.push(outcome.error.clone());
     }
-    Ok(failures)
+    Ok((failures, ensured))
 }
 
 /// Writes each live Instance's observed status, where it changed.

@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use minicloud_manifests::{ContainerSpec, EnvVar};
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{
-    EnsureNetwork, EnsureVolume, ObservedContainer, ObservedState, RemoveInstance, RemoveNetwork,
-    RemoveVolume, StartInstance,
+    EnsureNetwork, EnsureVolume, ObservedContainer, ObservedState, ObservedVolume, RemoveInstance,
+    RemoveNetwork, RemoveVolume, SnapshotArchive, StartInstance,
 };
 
 use crate::labels::docker;
@@ -68,6 +68,20 @@ impl From<Op> for Step {
 /// A tenant volume (tenant, name).
 pub type VolumeId = (String, String);
 
+/// A Volume bound to the node, as it should exist there.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DesiredVolume {
+    /// Its size in bytes (`spec.size`).
+    pub size_bytes: u64,
+    /// The size it was last ensured at (`status.sizeBytes`): below `size_bytes`, the volume
+    /// is ensured again, which grows it online.
+    pub provisioned_bytes: u64,
+    /// The group owning its root directory.
+    pub fs_group: u32,
+    /// The archive a new volume is filled from.
+    pub from_snapshot: Option<SnapshotArchive>,
+}
+
 /// What should exist on one node.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Desired {
@@ -75,8 +89,8 @@ pub struct Desired {
     pub node: String,
     /// Instances to run.
     pub instances: Vec<DesiredInstance>,
-    /// Volumes the instances mount, with their sizes in bytes.
-    pub volumes: BTreeMap<VolumeId, u64>,
+    /// Volumes bound to the node.
+    pub volumes: BTreeMap<VolumeId, DesiredVolume>,
     /// Every Volume object that exists, anywhere: a managed volume not among them is an orphan.
     pub known_volumes: BTreeSet<VolumeId>,
     /// Deleted Instances on the node (by uid), with when they were marked for deletion: their
@@ -109,6 +123,14 @@ pub fn plan(desired: &Desired, observed: &ObservedState, now: SystemTime) -> Vec
 fn is_ours(labels: &std::collections::HashMap<String, String>, node: &str) -> bool {
     labels.get(docker::MANAGED).is_some_and(|v| v == "true")
         && labels.get(docker::NODE).is_none_or(|n| n == node)
+}
+
+/// The Volume an observed Docker volume is: its tenant label and its `minicloud.volume` label
+/// (the Docker name, which also carries the tenant, when that label is absent).
+pub fn volume_of(volume: &ObservedVolume) -> Option<VolumeId> {
+    let tenant = label(&volume.labels, docker::TENANT)?;
+    let name = label(&volume.labels, docker::VOLUME).unwrap_or(&volume.name);
+    Some((tenant.to_owned(), name.to_owned()))
 }
 
 fn label<'a>(labels: &'a std::collections::HashMap<String, String>, key: &str) -> Option<&'a str> {
@@ -207,7 +229,8 @@ fn start(instance: &DesiredInstance) -> Step {
     }
 }
 
-/// Networks of the tenants with desired instances and volumes they mount, where missing.
+/// Networks of the tenants with desired instances, where missing; volumes bound to the node,
+/// where missing or smaller than their spec.
 fn ensure_storage(desired: &Desired, observed: &ObservedState) -> Vec<Op> {
     let networks: BTreeSet<&str> = observed
         .networks
@@ -215,11 +238,11 @@ fn ensure_storage(desired: &Desired, observed: &ObservedState) -> Vec<Op> {
         .filter(|n| is_ours(&n.labels, &desired.node))
         .filter_map(|n| label(&n.labels, docker::TENANT))
         .collect();
-    let volumes: BTreeSet<(&str, &str)> = observed
+    let volumes: BTreeSet<VolumeId> = observed
         .volumes
         .iter()
         .filter(|v| is_ours(&v.labels, &desired.node))
-        .filter_map(|v| Some((label(&v.labels, docker::TENANT)?, v.name.as_str())))
+        .filter_map(volume_of)
         .collect();
     let tenants: BTreeSet<&str> = desired
         .instances
@@ -235,14 +258,15 @@ fn ensure_storage(desired: &Desired, observed: &ObservedState) -> Vec<Op> {
             })
         })
         .collect();
-    for ((tenant, name), size) in &desired.volumes {
-        if !volumes.contains(&(tenant.as_str(), name.as_str())) {
-            let (tenant, name, size_bytes) = (tenant.clone(), name.clone(), *size);
+    for ((tenant, name), volume) in &desired.volumes {
+        let exists = volumes.contains(&(tenant.clone(), name.clone()));
+        if !exists || volume.provisioned_bytes < volume.size_bytes {
             ops.push(Op::EnsureVolume(EnsureVolume {
-                tenant,
-                name,
-                size_bytes,
-                ..EnsureVolume::default()
+                tenant: tenant.clone(),
+                name: name.clone(),
+                size_bytes: volume.size_bytes,
+                fs_group: volume.fs_group,
+                from_snapshot: volume.from_snapshot.clone(),
             }));
         }
     }
@@ -281,14 +305,11 @@ fn remove_unused_storage(
         .volumes
         .iter()
         .filter(|v| is_ours(&v.labels, &desired.node))
-        .filter_map(|v| Some((label(&v.labels, docker::TENANT)?, v.name.clone())))
-        .filter(|(tenant, name)| {
-            let id = (tenant.to_string(), name.clone());
-            !busy.contains(tenant) && !desired.known_volumes.contains(&id)
-        })
+        .filter_map(volume_of)
+        .filter(|id| !busy.contains(id.0.as_str()) && !desired.known_volumes.contains(id))
         .map(|(tenant, name)| {
             Op::RemoveVolume(RemoveVolume {
-                tenant: tenant.into(),
+                tenant,
                 name,
                 keep_data: false,
             })
@@ -302,7 +323,7 @@ mod tests {
 
     use super::*;
     use crate::fixtures;
-    use minicloud_proto::v1::{ObservedNetwork, ObservedVolume};
+    use minicloud_proto::v1::ObservedNetwork;
 
     fn now() -> SystemTime {
         SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000)
@@ -534,7 +555,12 @@ mod tests {
     #[test]
     fn mounted_volumes_are_ensured_and_orphaned_ones_removed() {
         let mut want = desired(vec![inst("acme", "u1", "h1")]);
-        want.volumes.insert(("acme".into(), "data".into()), 1 << 30);
+        let data = DesiredVolume {
+            size_bytes: 1 << 30,
+            fs_group: 65534,
+            ..DesiredVolume::default()
+        };
+        want.volumes.insert(("acme".into(), "data".into()), data);
         want.known_volumes.insert(("acme".into(), "data".into()));
         want.known_volumes.insert(("beta".into(), "kept".into()));
         let volume = |tenant: &str, name: &str| ObservedVolume {
@@ -548,6 +574,54 @@ mod tests {
         assert_eq!(
             short(&ops),
             ["volume:acme/data", "start:u1", "-volume:beta/stale"]
+        );
+    }
+
+    #[test]
+    fn a_volume_smaller_than_its_spec_is_ensured_again_to_grow_it_and_carries_its_source() {
+        let mut want = desired(vec![]);
+        let archive = SnapshotArchive {
+            location: "acme/data/uid-s".into(),
+            sha256: "ab".into(),
+        };
+        let grown = DesiredVolume {
+            size_bytes: 2 << 30,
+            provisioned_bytes: 1 << 30,
+            fs_group: 1000,
+            from_snapshot: Some(archive.clone()),
+        };
+        want.volumes.insert(("acme".into(), "data".into()), grown);
+        want.known_volumes.insert(("acme".into(), "data".into()));
+        let mut state = observed(vec![], vec![]);
+        state.volumes = vec![ObservedVolume {
+            name: "data".into(),
+            labels: managed("acme"),
+            ..ObservedVolume::default()
+        }];
+        let ops = plan(&want, &state, now());
+        let Op::EnsureVolume(ensure) = &ops[0].op else {
+            unreachable!("{ops:?}")
+        };
+        assert_eq!((ensure.size_bytes, ensure.fs_group), (2 << 30, 1000));
+        assert_eq!(ensure.from_snapshot, Some(archive));
+        want.volumes
+            .values_mut()
+            .for_each(|v| v.provisioned_bytes = 2 << 30);
+        assert!(plan(&want, &state, now()).is_empty());
+    }
+
+    #[test]
+    fn an_observed_volume_is_named_by_its_volume_label_before_its_docker_name() {
+        let mut labels = managed("acme");
+        labels.insert(docker::VOLUME.into(), "data".into());
+        let docker_named = ObservedVolume {
+            name: "mc-acme-data".into(),
+            labels,
+            ..ObservedVolume::default()
+        };
+        assert_eq!(
+            volume_of(&docker_named),
+            Some(("acme".into(), "data".into()))
         );
     }
 

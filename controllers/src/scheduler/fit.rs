@@ -1,16 +1,18 @@
-//! The scheduler's decision, a pure function of (Nodes, Instances, now): each unbound Instance
-//! goes to a Ready node with room for its cpu and memory, preferring the node with the fewest
-//! replicas of its App, then the most free memory; one that fits nowhere gets a message saying
-//! why each node refused it.
+//! The scheduler's decision, a pure function of (Nodes, Instances, Volumes, now): each unbound
+//! Instance goes to a Ready node with room for its cpu and memory — the node of its volumes,
+//! once they are bound and Ready — preferring the node with the fewest replicas of its App,
+//! then the most free memory; one that fits nowhere gets a message saying why each node
+//! refused it, or what its volumes wait for.
 
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use minicloud_manifests::{Bytes, ConditionStatus, Cpu, Instance, Node};
+use minicloud_manifests::{Bytes, ConditionStatus, Cpu, Instance, Node, Volume};
 
 use crate::condition;
 use crate::object::{ObjectKey, is_deleting};
+use crate::storage::volume_node;
 use crate::time;
 
 /// A node whose agent has not reported for this long is not Ready.
@@ -40,6 +42,7 @@ struct Room {
 pub fn schedule(
     nodes: &[Node],
     instances: &[Instance],
+    volumes: &[Volume],
     now: SystemTime,
 ) -> Vec<(ObjectKey, Placement)> {
     let mut rooms: Vec<Room> = nodes.iter().map(|n| room(n, now)).collect();
@@ -63,14 +66,22 @@ pub fn schedule(
     });
     pending
         .into_iter()
-        .map(|instance| (ObjectKey::of(instance), place(&mut rooms, instance)))
+        .map(|instance| {
+            let placement = match volume_node(instance, volumes) {
+                Ok(node) => place(&mut rooms, instance, node.as_deref()),
+                Err(waiting) => Placement::Unschedulable(waiting),
+            };
+            (ObjectKey::of(instance), placement)
+        })
         .collect()
 }
 
-fn place(rooms: &mut [Room], instance: &Instance) -> Placement {
+/// The best room for `instance`, on `only` when its volumes are there.
+fn place(rooms: &mut [Room], instance: &Instance, only: Option<&str>) -> Placement {
     let app = app_of(instance);
     let best = rooms
         .iter_mut()
+        .filter(|r| only.is_none_or(|node| r.name == node))
         .filter(|r| r.refusal(instance).is_none())
         .min_by_key(|r| {
             (
@@ -83,7 +94,16 @@ fn place(rooms: &mut [Room], instance: &Instance) -> Placement {
         room.take(instance);
         return Placement::Bind(room.name.clone());
     }
-    let reasons: Vec<String> = rooms.iter().filter_map(|r| r.refusal(instance)).collect();
+    let reasons: Vec<String> = rooms
+        .iter()
+        .filter(|r| only.is_none_or(|node| r.name == node))
+        .filter_map(|r| r.refusal(instance))
+        .collect();
+    if let (Some(node), true) = (only, reasons.is_empty()) {
+        return Placement::Unschedulable(format!(
+            "its volumes are on node {node}, which is not registered"
+        ));
+    }
     Placement::Unschedulable(match reasons.is_empty() {
         true => "no nodes are registered; start an agent to add one".into(),
         false => format!("0/{} nodes can run it: {}", rooms.len(), reasons.join("; ")),
@@ -105,7 +125,7 @@ fn room(node: &Node, now: SystemTime) -> Room {
 }
 
 /// Why a node takes no Instances at all, if it does not.
-fn not_ready(node: &Node, now: SystemTime) -> Option<String> {
+pub fn not_ready(node: &Node, now: SystemTime) -> Option<String> {
     let name = &node.metadata.name;
     let status = node.status.clone().unwrap_or_default();
     if node.spec.unschedulable {
@@ -226,7 +246,7 @@ mod tests {
             inst("w2", "web", None, 128),
             inst("w3", "web", None, 128),
         ];
-        let placements = schedule(&nodes, &instances, now());
+        let placements = schedule(&nodes, &instances, &[], now());
         assert_eq!(bound(&placements), [("w1", "a"), ("w2", "b"), ("w3", "a")]);
     }
 
@@ -234,7 +254,10 @@ mod tests {
     fn among_equally_used_nodes_the_one_with_most_free_memory_wins() {
         let nodes = [node("a", 4000, 512), node("b", 4000, 1024)];
         let instances = [inst("w1", "web", None, 128)];
-        assert_eq!(bound(&schedule(&nodes, &instances, now())), [("w1", "b")]);
+        assert_eq!(
+            bound(&schedule(&nodes, &instances, &[], now())),
+            [("w1", "b")]
+        );
     }
 
     #[test]
@@ -244,13 +267,16 @@ mod tests {
             inst("db", "db", Some("a"), 200),
             inst("w1", "web", None, 128),
         ];
-        assert_eq!(bound(&schedule(&nodes, &instances, now())), [("w1", "b")]);
+        assert_eq!(
+            bound(&schedule(&nodes, &instances, &[], now())),
+            [("w1", "b")]
+        );
     }
 
     #[test]
     fn an_instance_that_fits_nowhere_says_why_for_each_node() {
         let nodes = [node("node-a", 4000, 64)];
-        let placements = schedule(&nodes, &[inst("w1", "web", None, 128)], now());
+        let placements = schedule(&nodes, &[inst("w1", "web", None, 128)], &[], now());
         assert_eq!(
             placements[0].1,
             Placement::Unschedulable(
@@ -266,7 +292,12 @@ mod tests {
         status.heartbeat_time = Some(time::format(now() - Duration::from_secs(90)));
         let mut cordoned = node("cordoned", 4000, 1024);
         cordoned.spec.unschedulable = true;
-        let placements = schedule(&[stale, cordoned], &[inst("w1", "web", None, 128)], now());
+        let placements = schedule(
+            &[stale, cordoned],
+            &[inst("w1", "web", None, 128)],
+            &[],
+            now(),
+        );
         let Placement::Unschedulable(message) = &placements[0].1 else {
             panic!("expected no placement, got {:?}", placements[0].1)
         };
@@ -278,7 +309,7 @@ mod tests {
 
     #[test]
     fn without_nodes_the_message_says_to_add_one() {
-        let placements = schedule(&[], &[inst("w1", "web", None, 128)], now());
+        let placements = schedule(&[], &[inst("w1", "web", None, 128)], &[], now());
         assert!(
             matches!(&placements[0].1, Placement::Unschedulable(m) if m.starts_with("no nodes"))
         );
@@ -289,6 +320,7 @@ mod tests {
         let placements = schedule(
             &[node("a", 100, 1024)],
             &[inst("w1", "web", None, 128)],
+            &[],
             now(),
         );
         assert_eq!(
@@ -304,6 +336,29 @@ mod tests {
         let mut going = inst("w2", "web", None, 128);
         going.metadata.deletion_timestamp = Some("2024-01-01T00:00:00Z".into());
         let instances = [inst("w1", "web", Some("a"), 128), going];
-        assert!(schedule(&[node("a", 4000, 1024)], &instances, now()).is_empty());
+        assert!(schedule(&[node("a", 4000, 1024)], &instances, &[], now()).is_empty());
+    }
+
+    #[test]
+    fn an_instance_mounting_a_volume_goes_to_the_volumes_node_or_waits_for_it() {
+        let nodes = [node("a", 4000, 1024), node("b", 4000, 4096)];
+        let mut instance = inst("w1", "web", None, 128);
+        instance.spec.container = fixtures::mounting(instance.spec.container.clone(), &["data"]);
+        let volumes = [fixtures::bound_volume("data", "a")];
+        let placements = schedule(&nodes, &[instance.clone()], &volumes, now());
+        assert_eq!(
+            bound(&placements),
+            [("w1", "a")],
+            "not b, though it has more memory free"
+        );
+        let mut pending = volumes[0].clone();
+        pending.status.as_mut().unwrap().phase = minicloud_manifests::VolumePhase::Pending;
+        let placements = schedule(&nodes, &[instance], &[pending], now());
+        assert_eq!(
+            placements[0].1,
+            Placement::Unschedulable(
+                "waiting for Volume \"data\" to be Ready (it is Pending)".into()
+            )
+        );
     }
 }

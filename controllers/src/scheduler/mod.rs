@@ -1,6 +1,6 @@
-//! The scheduler: binds every unbound Instance to a Ready node with room for it, spreading
-//! each App's replicas; an Instance that fits nowhere stays Pending with `Scheduled=False`
-//! and a message naming what each node lacks.
+//! The scheduler: binds every unbound Instance to a Ready node with room for it (the node of
+//! its volumes), spreading each App's replicas; an Instance that fits nowhere, or whose volumes
+//! are not bound and Ready yet, stays Pending with `Scheduled=False` and a message saying why.
 //!
 //! One pass places every unbound Instance at once, so replicas created together spread and
 //! capacity is counted across them. Each pass reads Nodes and Instances from the API server
@@ -11,7 +11,7 @@ mod fit;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use minicloud_manifests::{Instance, InstancePhase, Node};
+use minicloud_manifests::{Instance, InstancePhase, Node, Volume};
 
 use crate::client::{ApiClient, TenantScope};
 use crate::condition::{self, Decided};
@@ -22,7 +22,7 @@ use crate::runtime::{Action, Cache, Controller, ControllerOptions};
 use crate::{instance_status, time};
 use fit::{Placement, schedule};
 
-pub use fit::HEARTBEAT_TIMEOUT;
+pub use fit::{HEARTBEAT_TIMEOUT, not_ready};
 
 /// How soon unschedulable Instances are tried again without any change.
 const UNSCHEDULABLE_RETRY: Duration = Duration::from_secs(30);
@@ -42,11 +42,13 @@ pub struct SchedulerContext {
 pub fn controller(
     nodes: &Cache<Node>,
     instances: &Cache<Instance>,
+    volumes: &Cache<Volume>,
     options: ControllerOptions,
 ) -> Controller<SchedulingPass> {
     Controller::new("scheduler", options)
         .watches(nodes, |_: &Node| vec![SchedulingPass])
         .watches(instances, |_: &Instance| vec![SchedulingPass])
+        .watches(volumes, |_: &Volume| vec![SchedulingPass])
 }
 
 /// Places every unbound Instance, and lets go of deleting Instances no node will clean up.
@@ -56,10 +58,12 @@ pub async fn reconcile(_: SchedulingPass, ctx: Arc<SchedulerContext>) -> Result<
     let nodes = nodes.map_err(api("list Nodes"))?.items;
     let instances = client.list::<Instance>(&TenantScope::All, "").await;
     let instances = instances.map_err(api("list Instances"))?.items;
+    let volumes = client.list::<Volume>(&TenantScope::All, "").await;
+    let volumes = volumes.map_err(api("list Volumes"))?.items;
     release_stranded(client, &nodes, &instances).await?;
     let mut first_error: Option<Error> = None;
     let mut waiting = false;
-    for (key, placement) in schedule(&nodes, &instances, SystemTime::now()) {
+    for (key, placement) in schedule(&nodes, &instances, &volumes, SystemTime::now()) {
         let Some(instance) = instances.iter().find(|i| ObjectKey::of(*i) == key) else {
             continue;
         };

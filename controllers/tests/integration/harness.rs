@@ -81,6 +81,12 @@ impl Cluster {
 
     /// Starts the controllers (again).
     pub fn start_controllers(&mut self) {
+        self.controllers = Some(self.spawn_controllers());
+    }
+
+    /// Starts one more set of controllers against the same API server and fake agents, as a
+    /// second `mini controllers` process would; stopped by cancelling the token.
+    pub fn spawn_controllers(&self) -> (CancellationToken, JoinHandle<()>) {
         let config = ControllersConfig {
             api_url: self.url.clone(),
             api_key: Some(self.key.clone()),
@@ -99,7 +105,7 @@ impl Cluster {
                 .await
                 .expect("controllers run");
         });
-        self.controllers = Some((shutdown, task));
+        (shutdown, task)
     }
 
     /// Kills the controllers wherever they are, like SIGKILL: every task is aborted.

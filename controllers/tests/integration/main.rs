@@ -1,7 +1,7 @@
 //! The controllers against a real in-process API server and fake node agents: apps run, scale,
 //! roll, heal and go away, updates roll within their bounds and roll back when they fail,
 //! orphans are collected, a restart at any point converges, and containers get their Secret
-//! env values.
+//! env values; volumes are provisioned, snapshotted, restored and released.
 
 mod apps;
 mod cleanup;
@@ -9,6 +9,7 @@ mod harness;
 mod restart;
 mod rollout;
 mod secrets;
+mod storage;
 
 use std::collections::BTreeSet;
 
