@@ -193,4 +193,17 @@ mod tests {
         assert_eq!(none.summary(), "volumes: none (no loop devices)");
         assert!(!none.is_available() && online.is_available());
     }
+
+    #[tokio::test]
+    async fn a_storage_directory_that_cannot_be_created_is_reported_with_what_to_do() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        let (_, mechanism) = detect(&file.path().join("storage")).await;
+        assert_eq!(mechanism.name(), NONE);
+        let detail = mechanism.detail();
+        assert!(
+            detail.contains("cannot create the storage directory"),
+            "{detail}"
+        );
+        assert!(detail.contains("--storage-dir"), "{detail}");
+    }
 }
