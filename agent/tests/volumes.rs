@@ -12,7 +12,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::Output;
 
-use minicloud_agent::AgentService;
+use minicloud_agent::{Agent, AgentConfig, AgentService};
 use minicloud_proto::v1::node_agent_server::NodeAgent as _;
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{EnsureVolume, ObservedState, RemoveInstance, RemoveVolume};
@@ -133,6 +133,15 @@ async fn the_node_reports_loop_ext4_as_its_volume_mechanism() {
         mechanism
             .detail
             .starts_with("hard size limits by a sparse ext4 image per volume")
+    );
+    let config =
+        AgentConfig::new(format!("node-{}", tenant.name)).with_storage_dir(tenant.storage_dir());
+    let node = Agent::connect(config).await.unwrap();
+    let node = node.node_object("http://127.0.0.1:7071").await.unwrap();
+    let storage = node.status.unwrap().storage.unwrap();
+    assert_eq!(
+        (storage.mechanism, storage.detail),
+        (mechanism.name, mechanism.detail)
     );
 }
 

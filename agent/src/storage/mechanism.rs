@@ -59,8 +59,8 @@ impl Mechanism {
             } => "hard size limits by a sparse ext4 image per volume".to_owned(),
             Mechanism::LoopExt4 {
                 online_growth: false,
-            } => "hard size limits by a sparse ext4 image per volume; a volume grows only while \
-                  no container mounts it (growing a mounted ext4 needs CAP_SYS_RESOURCE)"
+            } => "hard size limits by a sparse ext4 image per volume; without CAP_SYS_RESOURCE a \
+                  volume grows only while no container mounts it"
                 .to_owned(),
             Mechanism::Unavailable { reason } => reason.clone(),
         }
