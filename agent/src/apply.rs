@@ -155,6 +155,13 @@ impl Executor {
             return Err(Error::MissingField("size_bytes"));
         }
         let name = labels::volume_name(&op.tenant, &op.name);
+        let existing = self.runtime.list_volumes().await?;
+        if let Some(unlimited) = existing
+            .iter()
+            .find(|v| v.name == name && !v.labels.contains_key(labels::FS_GROUP))
+        {
+            return Err(Error::UnlimitedVolume(unlimited.name.clone()));
+        }
         let attached = match self.volumes.attach(&op.tenant, &op.name).await? {
             Some(attached) => self.grow(attached, op.size_bytes, &name).await?,
             None => self.create_volume(op).await?,
@@ -835,6 +842,20 @@ mod tests {
         assert!(!formatted, "kept data is attached again, never formatted");
         executor.apply(&plan(vec![remove(false)])).await;
         assert!(!image.exists());
+    }
+
+    #[tokio::test]
+    async fn a_docker_volume_without_a_size_limit_is_reported_not_reused() {
+        let (fake, executor, _dir) = executor();
+        let spec = VolumeSpec {
+            name: "mc-acme-data".into(),
+            labels: labels::tenant_labels("n1", "acme"),
+            options: BTreeMap::new(),
+        };
+        fake.ensure_volume(&spec).await.unwrap();
+        let result = executor.apply(&plan(vec![ensure(1 << 20, 0)])).await;
+        let error = &result.results[0].error;
+        assert!(error.contains("exists without a size limit"), "{error}");
     }
 
     #[tokio::test]

@@ -17,6 +17,13 @@ pub enum Error {
     /// A volume could not be made, attached, grown or removed on the host.
     #[error(transparent)]
     Volume(#[from] VolumeError),
+    /// A Docker volume of the name exists without a size limit (an agent before size limits
+    /// made it); binding an image under it would hide its data, using it would be unlimited.
+    #[error(
+        "Docker volume {0} exists without a size limit (an earlier agent made it); copy its data \
+         out and remove it (docker volume rm {0}), then ensure the volume again"
+    )]
+    UnlimitedVolume(String),
     /// An operation left a required field empty.
     #[error("the operation has no {0}")]
     MissingField(&'static str),
