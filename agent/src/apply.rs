@@ -1,6 +1,7 @@
 //! Applies a plan: each operation is idempotent, runs in order (consecutive starts or removals
 //! of distinct instances side by side), and reports its own result, so a failed operation does
-//! not stop the ones after it.
+//! not stop the ones after it. Volumes are made by [`Volumes`] on the host first, then bound
+//! into a Docker volume; a new volume from a snapshot is filled through the [`Filler`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,14 +9,22 @@ use std::time::Duration;
 use futures::StreamExt;
 use minicloud_proto::v1::operation::Op;
 use minicloud_proto::v1::{
-    EnsureNetwork, EnsureVolume, Operation, OperationResult, Plan, PlanResult, RemoveInstance,
-    RemoveNetwork, RemoveVolume, StartInstance,
+    EnsureNetwork, Operation, OperationResult, Plan, PlanResult, RemoveInstance, RemoveNetwork,
+    StartInstance,
 };
 
 use crate::container_config::container_config;
 use crate::error::{Error, Result};
 use crate::labels;
-use crate::runtime::{ContainerConfig, ContainerInfo, NetworkSpec, Runtime, VolumeSpec};
+use crate::runtime::{ContainerConfig, ContainerInfo, NetworkSpec, Runtime};
+use crate::storage::fill::{Filler, NoSnapshotStore};
+use crate::storage::volumes::Volumes;
+
+mod volume;
+
+/// The group owning a volume's data directory when EnsureVolume names none (`fs_group` 0):
+/// `nogroup`.
+pub const DEFAULT_FS_GROUP: u32 = 65534;
 
 /// Grace period for stopping a container that is replaced because its spec changed.
 pub const REPLACE_GRACE: Duration = Duration::from_secs(10);
@@ -45,21 +54,40 @@ fn batches(operations: &[Operation]) -> Vec<&[Operation]> {
     batches
 }
 
-/// Runs plans against a runtime, one plan at a time.
+/// Runs plans against a runtime and the node's volumes, one plan at a time.
 pub struct Executor {
     runtime: Arc<dyn Runtime>,
     node: String,
+    volumes: Arc<Volumes>,
+    filler: Arc<dyn Filler>,
     one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 impl Executor {
-    /// An executor creating objects labelled with `node`.
+    /// An executor creating objects labelled with `node`. It has no volumes (EnsureVolume is
+    /// refused, saying so) until [`Executor::with_volumes`], and no snapshot store (a volume
+    /// from a snapshot is refused) until [`Executor::with_filler`].
     pub fn new(runtime: Arc<dyn Runtime>, node: String) -> Executor {
+        let volumes = Volumes::unavailable("this agent was started without a storage directory");
         Executor {
             runtime,
             node,
+            volumes: Arc::new(volumes),
+            filler: Arc::new(NoSnapshotStore),
             one_at_a_time: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The executor making volumes with `volumes`.
+    pub fn with_volumes(mut self, volumes: Arc<Volumes>) -> Executor {
+        self.volumes = volumes;
+        self
+    }
+
+    /// The executor filling new volumes from snapshots with `filler`.
+    pub fn with_filler(mut self, filler: Arc<dyn Filler>) -> Executor {
+        self.filler = filler;
+        self
     }
 
     /// Runs the operations in order; plans never interleave, so two plans racing for the same
@@ -120,19 +148,6 @@ impl Executor {
         Ok(())
     }
 
-    async fn ensure_volume(&self, op: &EnsureVolume) -> Result<()> {
-        require(&op.tenant, "tenant")?;
-        require(&op.name, "name")?;
-        let mut labels = labels::tenant_labels(&self.node, &op.tenant);
-        labels.insert(labels::VOLUME.to_owned(), op.name.clone());
-        let spec = VolumeSpec {
-            name: labels::volume_name(&op.tenant, &op.name),
-            labels,
-        };
-        self.runtime.ensure_volume(&spec).await?;
-        Ok(())
-    }
-
     /// Creates the instance's container unless a usable one exists.
     async fn start_instance(&self, op: &StartInstance) -> Result<String> {
         let required = [
@@ -144,11 +159,11 @@ impl Executor {
         for (value, field) in required {
             require(value, field)?;
         }
-        let config = container_config(op, &self.node)?;
+        let mut config = container_config(op, &self.node)?;
         if let Some(id) = self.reuse_or_clear(op, &config).await? {
             return Ok(id);
         }
-        self.check_dependencies(&config).await?;
+        config.group_add = self.check_dependencies(&config).await?;
         self.runtime.ensure_image(&config.image).await?;
         Ok(self.runtime.create_container(&config).await?)
     }
@@ -187,8 +202,9 @@ impl Executor {
     }
 
     /// The tenant network and every mounted volume must exist as managed objects: Docker would
-    /// otherwise create an unlabelled volume on the fly.
-    async fn check_dependencies(&self, config: &ContainerConfig) -> Result<()> {
+    /// otherwise create an unlabelled volume on the fly. Returns the mounted volumes' groups,
+    /// the container's supplementary groups.
+    async fn check_dependencies(&self, config: &ContainerConfig) -> Result<Vec<String>> {
         let networks = self.runtime.list_networks().await?;
         if !networks.iter().any(|n| n.name == config.network) {
             return Err(Error::MissingDependency(format!(
@@ -197,12 +213,18 @@ impl Executor {
             )));
         }
         let volumes = self.runtime.list_volumes().await?;
+        let mut groups = Vec::new();
         for mount in &config.mounts {
-            if !volumes.iter().any(|v| v.name == mount.volume) {
+            let Some(volume) = volumes.iter().find(|v| v.name == mount.volume) else {
                 return Err(Error::MissingDependency(format!("volume {}", mount.volume)));
+            };
+            if let Some(group) = volume.labels.get(labels::FS_GROUP)
+                && !groups.contains(group)
+            {
+                groups.push(group.clone());
             }
         }
-        Ok(())
+        Ok(groups)
     }
 
     async fn remove_instance(&self, op: &RemoveInstance) -> Result<String> {
@@ -237,22 +259,6 @@ impl Executor {
             if network.name == name {
                 self.runtime.remove_network(&network.id).await?;
             }
-        }
-        Ok(())
-    }
-
-    async fn remove_volume(&self, op: &RemoveVolume) -> Result<()> {
-        require(&op.tenant, "tenant")?;
-        require(&op.name, "name")?;
-        let name = labels::volume_name(&op.tenant, &op.name);
-        if self
-            .runtime
-            .list_volumes()
-            .await?
-            .iter()
-            .any(|v| v.name == name)
-        {
-            self.runtime.remove_volume(&name).await?;
         }
         Ok(())
     }
@@ -300,7 +306,12 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use minicloud_proto::v1::{EnsureVolume, RemoveVolume};
+
     use crate::runtime::fake::{Call, FakeRuntime};
+    use crate::storage::fake::FakeDisk;
+    use crate::storage::layout::Layout;
+    use crate::storage::mechanism::Mechanism;
 
     #[test]
     fn consecutive_starts_and_removals_batch_together_and_nothing_else_does() {
@@ -326,12 +337,26 @@ mod tests {
         assert!(batches(&[]).is_empty());
     }
 
-    fn executor() -> (FakeRuntime, Executor) {
-        let fake = FakeRuntime::new();
-        (fake.clone(), Executor::new(Arc::new(fake), "n1".into()))
+    /// An executor over a fake engine and fake disk, its storage in a temporary directory.
+    pub(super) fn executor() -> (FakeRuntime, Executor, tempfile::TempDir) {
+        let (fake, executor, _disk, dir) = executor_with_disk();
+        (fake, executor, dir)
     }
 
-    fn plan(ops: Vec<Op>) -> Plan {
+    pub(super) fn executor_with_disk() -> (FakeRuntime, Executor, FakeDisk, tempfile::TempDir) {
+        let fake = FakeRuntime::new();
+        let disk = FakeDisk::new();
+        let dir = tempfile::tempdir().unwrap();
+        let mechanism = Mechanism::LoopExt4 {
+            online_growth: false,
+        };
+        let volumes = Volumes::new(Layout::new(dir.path()), mechanism, Arc::new(disk.clone()));
+        let executor =
+            Executor::new(Arc::new(fake.clone()), "n1".into()).with_volumes(Arc::new(volumes));
+        (fake, executor, disk, dir)
+    }
+
+    pub(super) fn plan(ops: Vec<Op>) -> Plan {
         let operations = ops
             .into_iter()
             .map(|op| Operation { op: Some(op) })
@@ -339,7 +364,7 @@ mod tests {
         Plan { operations }
     }
 
-    fn network() -> Op {
+    pub(super) fn network() -> Op {
         Op::EnsureNetwork(EnsureNetwork {
             tenant: "acme".into(),
         })
@@ -354,7 +379,7 @@ mod tests {
         })
     }
 
-    fn start(hash: &str) -> Op {
+    pub(super) fn start(hash: &str) -> Op {
         let spec: minicloud_manifests::AppSpec = serde_json::from_value(json!({
             "image": "hello:1",
             "volumes": [{"volume": "data", "mountPath": "/data"}]
@@ -373,7 +398,7 @@ mod tests {
         })
     }
 
-    fn errors(result: &PlanResult) -> Vec<&str> {
+    pub(super) fn errors(result: &PlanResult) -> Vec<&str> {
         result.results.iter().map(|r| r.error.as_str()).collect()
     }
 
@@ -389,7 +414,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_same_plan_twice_changes_nothing_the_second_time() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         let full = plan(vec![network(), volume(), start("h1")]);
         let first = executor.apply(&full).await;
         assert_eq!(errors(&first), ["", "", ""]);
@@ -408,7 +433,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_changed_spec_hash_replaces_the_container() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         let first = executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
             .await;
@@ -426,7 +451,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stopped_container_with_the_same_spec_is_started_not_recreated() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         let first = executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
             .await;
@@ -440,7 +465,7 @@ mod tests {
 
     #[tokio::test]
     async fn removing_what_is_missing_succeeds_without_calls() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         let ops = vec![
             Op::RemoveInstance(RemoveInstance {
                 container_id: "nope".into(),
@@ -462,7 +487,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_operation_does_not_stop_later_ones() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         fake.fail_next("create_container", "disk full");
         let result = executor
             .apply(&plan(vec![
@@ -487,7 +512,7 @@ mod tests {
 
     #[tokio::test]
     async fn starting_without_the_network_or_volume_names_what_is_missing() {
-        let (_fake, executor) = executor();
+        let (_fake, executor, _dir) = executor();
         let result = executor
             .apply(&plan(vec![start("h1"), network(), start("h1")]))
             .await;
@@ -505,7 +530,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_pull_is_reported_with_the_image_name() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         fake.fail_next("ensure_image", "registry unreachable");
         let result = executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
@@ -519,7 +544,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_network_with_containers_is_not_removed() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
             .await;
@@ -538,7 +563,7 @@ mod tests {
 
     #[tokio::test]
     async fn unmanaged_containers_are_never_removed() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         fake.insert_container(ContainerInfo {
             id: "foreign".into(),
             name: "mc-acme-web-1".into(),
@@ -556,7 +581,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_name_held_by_another_instance_is_reported() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
             .await;
