@@ -14,8 +14,8 @@ use minicloud_manifests::{
 use crate::apps::{AttemptFailed, typed};
 use crate::client::Client;
 
-/// The reason of the Volume event that says a restore asked for cannot be carried out.
-pub const RESTORE_FAILED: &str = "RestoreFailed";
+/// The reasons of the Volume events that say a restore asked for was not carried out.
+const RESTORE_FAILURES: [&str; 3] = ["RestoreRefused", "RestoreFailed", "RestoreCancelled"];
 
 /// How often a followed object is read again.
 const POLL: Duration = Duration::from_millis(250);
@@ -149,7 +149,7 @@ pub async fn follow_restore(
         let events = &status.events;
         for event in events.iter().skip(seen.min(events.len())) {
             bar.suspend(|| report(event));
-            if event.reason == RESTORE_FAILED {
+            if RESTORE_FAILURES.contains(&event.reason.as_str()) {
                 bar.abandon();
                 bail!("volume/{volume} was not restored: {}", event.message);
             }

@@ -105,6 +105,7 @@ impl Server {
             .strip_prefix("minicloud API listening on ")
             .unwrap_or_else(|| panic!("unexpected line {first:?}"))
             .to_owned();
+        let key = key.or_else(|| kept_admin_key(args));
         Server {
             url,
             key: key.expect("a fresh data directory gets an admin key"),
@@ -155,6 +156,17 @@ impl Server {
             lines,
         }
     }
+}
+
+/// The admin key a restarted server keeps in its `--data-dir` (it prints one only when it
+/// makes it).
+fn kept_admin_key(args: &[&str]) -> Option<String> {
+    let dir = args
+        .iter()
+        .position(|a| *a == "--data-dir")
+        .map(|i| args[i + 1])?;
+    let key = std::fs::read_to_string(Path::new(dir).join("admin.key")).ok()?;
+    Some(key.trim().to_owned())
 }
 
 /// A `mini get -w` child.

@@ -11,6 +11,8 @@ mod docker;
 #[allow(dead_code)]
 #[path = "../e2e/support.rs"]
 mod support;
+// Shared with the reconcile tests, which restart the server and read its data directory.
+#[allow(dead_code)]
 #[path = "../reconcile/world.rs"]
 mod world;
 

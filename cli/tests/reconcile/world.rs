@@ -19,6 +19,8 @@ pub fn unique(prefix: &str) -> String {
 }
 
 /// One test's world: a tenant, a server whose agent is a node of its own, and cleanup.
+/// Fields drop in order: the server stops, the tenant's containers go, the volumes' filesystems
+/// are unmounted, then the data directory is removed.
 pub struct World {
     /// The tenant all of this test's objects live in.
     pub tenant: String,
@@ -26,8 +28,32 @@ pub struct World {
     pub server: Server,
     /// Where the server's ingress listens.
     pub ingress: SocketAddr,
-    _data: tempfile::TempDir,
+    args: Vec<String>,
     _cleanup: docker::TenantCleanup,
+    _mounts: UnmountUnder,
+    data: tempfile::TempDir,
+}
+
+/// Unmounts, when dropped, every filesystem mounted under a directory (the loop-mounted
+/// volumes of a test's data directory), so that the directory can be removed.
+struct UnmountUnder(std::path::PathBuf);
+
+impl Drop for UnmountUnder {
+    fn drop(&mut self) {
+        let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
+        let prefix = self.0.display().to_string();
+        let mut points: Vec<&str> = mounts
+            .lines()
+            .filter_map(|line| line.split_whitespace().nth(1))
+            .filter(|point| point.starts_with(&prefix))
+            .collect();
+        points.sort_by_key(|point| std::cmp::Reverse(point.len()));
+        for point in points {
+            let _ = std::process::Command::new("umount")
+                .args(["-l", point])
+                .status();
+        }
+    }
 }
 
 impl World {
@@ -47,20 +73,45 @@ impl World {
             "127.0.0.1:0",
         ];
         all.extend_from_slice(args);
-        let server = Server::start(&all);
-        let line = server.next_line();
-        let ingress = line
-            .strip_prefix("minicloud ingress listening on http://")
-            .and_then(|address| address.parse().ok())
-            .unwrap_or_else(|| panic!("expected the ingress's address, got {line:?}"));
+        let args: Vec<String> = all.iter().map(|a| a.to_string()).collect();
+        let (server, ingress) = start_server(&args);
         World {
             tenant,
             server,
             ingress,
-            _data: data,
+            args,
             _cleanup: cleanup,
+            _mounts: UnmountUnder(data.path().to_owned()),
+            data,
         }
     }
+
+    /// Kills the server (SIGKILL, as a crash would) and starts it again on the same data
+    /// directory and node; the tenant's containers keep running meanwhile.
+    pub fn restart_server(&mut self) {
+        let _ = self.server.process.0.kill();
+        let _ = self.server.process.0.wait();
+        let (server, ingress) = start_server(&self.args);
+        self.server = server;
+        self.ingress = ingress;
+    }
+
+    /// The server's data directory.
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
+    }
+}
+
+/// Starts `mini server` with `args` and reads its ingress address.
+fn start_server(args: &[String]) -> (Server, SocketAddr) {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let server = Server::start(&args);
+    let line = server.next_line();
+    let ingress = line
+        .strip_prefix("minicloud ingress listening on http://")
+        .and_then(|address| address.parse().ok())
+        .unwrap_or_else(|| panic!("expected the ingress's address, got {line:?}"));
+    (server, ingress)
 }
 
 impl World {

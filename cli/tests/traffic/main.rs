@@ -16,6 +16,8 @@ mod support;
 #[allow(dead_code)]
 #[path = "../reconcile/docker.rs"]
 mod docker;
+// Shared with the reconcile tests, which restart the server and read its data directory.
+#[allow(dead_code)]
 #[path = "../reconcile/world.rs"]
 mod world;
 

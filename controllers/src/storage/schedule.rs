@@ -4,12 +4,7 @@
 //! Schedules are cron expressions of 5 fields (or 6, seconds first) read in `timeZone` (an
 //! IANA name; UTC when absent).
 
-use std::str::FromStr;
-
 use chrono::{DateTime, Utc};
-use chrono_tz::Tz;
-use croner::Cron;
-use croner::parser::{CronParser, Seconds, Year};
 use minicloud_manifests::SnapshotSchedule;
 
 /// What a schedule asks for at one moment.
@@ -27,8 +22,12 @@ pub fn due(
     after: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> Result<Due, String> {
-    let cron = parse(&schedule.schedule)?;
-    let zone = zone(schedule.time_zone.as_deref())?;
+    let cron = schedule
+        .cron()
+        .map_err(|e| format!("spec.snapshots.schedule: {e}"))?;
+    let zone = schedule
+        .zone()
+        .map_err(|e| format!("spec.snapshots.timeZone: {e}"))?;
     let local_now = now.with_timezone(&zone);
     let newest = cron
         .find_previous_occurrence(&local_now, true)
@@ -42,32 +41,6 @@ pub fn due(
         slot: newest.filter(|slot| *slot > after),
         next,
     })
-}
-
-/// Parses a cron expression of 5 fields, or 6 with seconds first.
-fn parse(schedule: &str) -> Result<Cron, String> {
-    let parser = CronParser::builder()
-        .seconds(Seconds::Optional)
-        .year(Year::Disallowed)
-        .build();
-    parser.parse(schedule).map_err(|e| {
-        format!(
-            "spec.snapshots.schedule {schedule:?} is not a cron schedule ({e}); use 5 fields \
-             (minute hour day month weekday), like \"0 3 * * *\""
-        )
-    })
-}
-
-fn zone(name: Option<&str>) -> Result<Tz, String> {
-    match name {
-        None => Ok(Tz::UTC),
-        Some(name) => Tz::from_str(name).map_err(|_| {
-            format!(
-                "spec.snapshots.timeZone {name:?} is not an IANA time zone; use a name like \
-                 \"Europe/Berlin\" or leave it out for UTC"
-            )
-        }),
-    }
 }
 
 #[cfg(test)]
@@ -144,7 +117,7 @@ mod tests {
     fn a_bad_schedule_or_zone_says_what_to_write() {
         let bad = due(&schedule("daily", None), at(5, 0, 0, 0), at(5, 1, 0, 0)).unwrap_err();
         assert!(
-            bad.starts_with("spec.snapshots.schedule \"daily\" is not a cron schedule"),
+            bad.starts_with("spec.snapshots.schedule: \"daily\" is not a valid cron schedule"),
             "{bad}"
         );
         let zone = due(

@@ -227,7 +227,7 @@ async fn a_snapshot_is_taken_and_its_archive_goes_with_it() {
 }
 
 #[tokio::test]
-async fn a_failed_attempt_is_retried_and_a_missing_volume_fails_the_snapshot() {
+async fn a_failed_attempt_is_retried_and_a_snapshot_of_a_missing_volume_is_refused() {
     let cluster = with_volume(|_| {}).await;
     let agent = cluster.agent("node-a");
     agent.fail_next_snapshot(tonic::Status::unavailable("snapshot store is busy"));
@@ -239,19 +239,18 @@ async fn a_failed_attempt_is_retried_and_a_missing_volume_fails_the_snapshot() {
     let taken = snapshot_in(&cluster, "retried", SnapshotPhase::Ready).await;
     assert_eq!(taken.status.unwrap().attempts, 2);
 
-    cluster
+    let refused = cluster
         .client
         .apply(&snapshot("orphan", "nope"))
         .await
-        .unwrap();
-    let failed = snapshot_in(&cluster, "orphan", SnapshotPhase::Failed).await;
+        .unwrap_err();
     assert!(
-        failed
-            .status
-            .unwrap()
-            .message
-            .starts_with("Volume \"nope\" does not exist in tenant \"acme\""),
+        refused
+            .to_string()
+            .contains("Volume \"nope\" in tenant \"acme\" does not exist"),
+        "{refused}"
     );
+    assert!(get_snapshot(&cluster, "orphan").await.is_none());
     cluster.stop().await;
 }
 
@@ -351,14 +350,21 @@ async fn an_in_place_restore_stops_restores_and_restarts_the_instances() {
 }
 
 #[tokio::test]
-async fn a_restore_from_a_missing_snapshot_stops_nothing_and_says_why() {
+async fn a_restore_from_a_snapshot_not_ready_stops_nothing_and_says_why() {
     let cluster = with_volume(|_| {}).await;
     cluster.client.apply(&app_mounting(1)).await.unwrap();
     eventually("the app runs", || converged(&cluster, "web", 1)).await;
+    cluster.agent("node-a").hold_snapshots();
+    cluster
+        .client
+        .apply(&snapshot("unfinished", "data"))
+        .await
+        .unwrap();
+    snapshot_in(&cluster, "unfinished", SnapshotPhase::Taking).await;
     let mut data = get_volume(&cluster, "data").await.unwrap();
     data.metadata.resource_version = None;
     data.spec.restore = Some(RestoreRequest {
-        snapshot: "nope".into(),
+        snapshot: "unfinished".into(),
         requested_at: "2026-01-01T00:00:00Z".into(),
     });
     cluster.client.apply(&data).await.unwrap();
@@ -374,7 +380,7 @@ async fn a_restore_from_a_missing_snapshot_stops_nothing_and_says_why() {
     assert!(
         status
             .message
-            .contains("from Snapshot \"nope\": it does not exist"),
+            .contains("from Snapshot \"unfinished\": it is Taking, not Ready"),
         "{}",
         status.message
     );
