@@ -84,8 +84,7 @@ fn holders(mount: &Path) -> io::Result<BTreeSet<Holder>> {
             .lines()
             .any(|line| line.split(' ').nth(2) == Some(device.as_str()))
         {
-            let cgroup = std::fs::read_to_string(proc.join("cgroup")).unwrap_or_default();
-            holders.insert(match container_id(&cgroup) {
+            holders.insert(match container_of(pid) {
                 Some(id) => Holder::Container(id),
                 None => Holder::Process(pid),
             });
@@ -94,12 +93,44 @@ fn holders(mount: &Path) -> io::Result<BTreeSet<Holder>> {
     Ok(holders)
 }
 
-/// The 64-hex-digit container id in a process's cgroup path, if it is in a container.
-fn container_id(cgroup: &str) -> Option<String> {
-    cgroup
-        .split(|c: char| !c.is_ascii_hexdigit())
-        .find(|run| run.len() == 64)
-        .map(str::to_owned)
+/// The id of the container `pid` runs in: the `-id` of the containerd shim it descends from.
+/// (A cgroup path is no guide: under a nested engine it names the outer container.)
+fn container_of(pid: u32) -> Option<String> {
+    let mut current = pid;
+    for _ in 0..64 {
+        let proc = Path::new("/proc").join(current.to_string());
+        let cmdline = std::fs::read(proc.join("cmdline")).ok()?;
+        if let Some(id) = shim_id(&cmdline) {
+            return Some(id);
+        }
+        current = parent_of(&std::fs::read_to_string(proc.join("stat")).ok()?)?;
+        if current <= 1 {
+            return None;
+        }
+    }
+    None
+}
+
+/// The container id a containerd shim's command line names.
+fn shim_id(cmdline: &[u8]) -> Option<String> {
+    let args: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
+    let program = String::from_utf8_lossy(args.first()?);
+    if !program.contains("containerd-shim") {
+        return None;
+    }
+    let at = args.iter().position(|a| *a == b"-id")?;
+    args.get(at + 1)
+        .map(|id| String::from_utf8_lossy(id).into_owned())
+}
+
+/// The parent pid in a `/proc/<pid>/stat` line (the field after the parenthesised name).
+fn parent_of(stat: &str) -> Option<u32> {
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 #[cfg(test)]
@@ -107,12 +138,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_container_id_is_read_from_either_cgroup_layout() {
-        let id = "a".repeat(64);
-        let v2 = format!("0::/system.slice/docker-{id}.scope\n");
-        let v1 = format!("12:memory:/docker/{id}\n");
-        assert_eq!(container_id(&v2), Some(id.clone()));
-        assert_eq!(container_id(&v1), Some(id));
-        assert_eq!(container_id("0::/user.slice/session-1.scope\n"), None);
+    fn a_container_is_found_through_its_shim() {
+        let shim =
+            b"/usr/bin/containerd-shim-runc-v2\0-namespace\0moby\0-id\0abc123\0-address\0x\0";
+        assert_eq!(shim_id(shim), Some("abc123".to_owned()));
+        assert_eq!(shim_id(b"/bin/sleep\0600\0"), None);
+        assert_eq!(parent_of("4242 (sl ee)p) S 17 4242 0"), Some(17));
     }
 }

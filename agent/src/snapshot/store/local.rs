@@ -10,7 +10,7 @@ use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 use tokio_util::io::ReaderStream;
 
-use super::{ArchiveStore, ByteStream, StoreError, StoreResult, check_location};
+use super::contract::{ArchiveStore, ByteStream, StoreError, StoreResult, check_location};
 
 /// How much a read of an archive hands over at once.
 const READ_CHUNK: usize = 1 << 20;

@@ -11,7 +11,7 @@ use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, WriteMultipart};
 
-use super::{ArchiveStore, ByteStream, StoreError, StoreResult, check_location};
+use super::contract::{ArchiveStore, ByteStream, StoreError, StoreResult, check_location};
 
 /// Parts uploaded at the same time; bounds memory to this many 5 MiB parts.
 const CONCURRENT_PARTS: usize = 4;
@@ -30,7 +30,17 @@ impl S3Store {
     /// usual AWS_* variables (AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID,
     /// AWS_SECRET_ACCESS_KEY). Plain HTTP is allowed only for an endpoint on loopback.
     pub fn from_env(bucket: &str, prefix: &str) -> StoreResult<S3Store> {
-        let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+        S3Store::with_builder(bucket, prefix, AmazonS3Builder::from_env())
+    }
+
+    /// The store in `bucket` under `prefix`, with the endpoint, region and credentials set on
+    /// `builder`. Plain HTTP is allowed only for an endpoint on loopback.
+    pub fn with_builder(
+        bucket: &str,
+        prefix: &str,
+        builder: AmazonS3Builder,
+    ) -> StoreResult<S3Store> {
+        let mut builder = builder.with_bucket_name(bucket);
         let endpoint = builder
             .get_config_value(&AmazonS3ConfigKey::Endpoint)
             .unwrap_or_default();

@@ -4,7 +4,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use super::StoreError;
+use super::contract::StoreError;
 
 /// Where the snapshot store is, parsed from `file:///path`, an absolute path, or
 /// `s3://bucket/prefix`.
