@@ -142,7 +142,7 @@ mod tests {
         let shim =
             b"/usr/bin/containerd-shim-runc-v2\0-namespace\0moby\0-id\0abc123\0-address\0x\0";
         assert_eq!(shim_id(shim), Some("abc123".to_owned()));
-        assert_eq!(shim_id(b"/bin/sleep\0600\0"), None);
+        assert_eq!(shim_id(b"/bin/sleep\0sixty\0"), None);
         assert_eq!(parent_of("4242 (sl ee)p) S 17 4242 0"), Some(17));
     }
 }
