@@ -1,6 +1,7 @@
 //! Applies a plan: each operation is idempotent, runs in order (consecutive starts or removals
 //! of distinct instances side by side), and reports its own result, so a failed operation does
-//! not stop the ones after it.
+//! not stop the ones after it. Volumes are made by [`Volumes`] on the host first, then bound
+//! into a Docker volume; a new volume from a snapshot is filled through the [`Filler`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +17,12 @@ use crate::container_config::container_config;
 use crate::error::{Error, Result};
 use crate::labels;
 use crate::runtime::{ContainerConfig, ContainerInfo, NetworkSpec, Runtime, VolumeSpec};
+use crate::storage::fill::{Filler, NoSnapshotStore};
+use crate::storage::volumes::{Attached, Volumes};
+
+/// The group owning a volume's data directory when EnsureVolume names none (`fs_group` 0):
+/// `nogroup`.
+pub const DEFAULT_FS_GROUP: u32 = 65534;
 
 /// Grace period for stopping a container that is replaced because its spec changed.
 pub const REPLACE_GRACE: Duration = Duration::from_secs(10);
@@ -45,21 +52,40 @@ fn batches(operations: &[Operation]) -> Vec<&[Operation]> {
     batches
 }
 
-/// Runs plans against a runtime, one plan at a time.
+/// Runs plans against a runtime and the node's volumes, one plan at a time.
 pub struct Executor {
     runtime: Arc<dyn Runtime>,
     node: String,
+    volumes: Arc<Volumes>,
+    filler: Arc<dyn Filler>,
     one_at_a_time: tokio::sync::Mutex<()>,
 }
 
 impl Executor {
-    /// An executor creating objects labelled with `node`.
+    /// An executor creating objects labelled with `node`. It has no volumes (EnsureVolume is
+    /// refused, saying so) until [`Executor::with_volumes`], and no snapshot store (a volume
+    /// from a snapshot is refused) until [`Executor::with_filler`].
     pub fn new(runtime: Arc<dyn Runtime>, node: String) -> Executor {
+        let volumes = Volumes::unavailable("this agent was started without a storage directory");
         Executor {
             runtime,
             node,
+            volumes: Arc::new(volumes),
+            filler: Arc::new(NoSnapshotStore),
             one_at_a_time: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The executor making volumes with `volumes`.
+    pub fn with_volumes(mut self, volumes: Arc<Volumes>) -> Executor {
+        self.volumes = volumes;
+        self
+    }
+
+    /// The executor filling new volumes from snapshots with `filler`.
+    pub fn with_filler(mut self, filler: Arc<dyn Filler>) -> Executor {
+        self.filler = filler;
+        self
     }
 
     /// Runs the operations in order; plans never interleave, so two plans racing for the same
@@ -120,17 +146,78 @@ impl Executor {
         Ok(())
     }
 
+    /// Attaches (and grows) the volume's image, or makes it — filled from the snapshot when
+    /// one is named — then binds its data directory into the Docker volume.
     async fn ensure_volume(&self, op: &EnsureVolume) -> Result<()> {
         require(&op.tenant, "tenant")?;
         require(&op.name, "name")?;
+        if op.size_bytes == 0 {
+            return Err(Error::MissingField("size_bytes"));
+        }
+        let name = labels::volume_name(&op.tenant, &op.name);
+        let attached = match self.volumes.attach(&op.tenant, &op.name).await? {
+            Some(attached) => self.grow(attached, op.size_bytes, &name).await?,
+            None => self.create_volume(op).await?,
+        };
         let mut labels = labels::tenant_labels(&self.node, &op.tenant);
         labels.insert(labels::VOLUME.to_owned(), op.name.clone());
+        labels.insert(labels::FS_GROUP.to_owned(), attached.fs_group.to_string());
+        labels.insert(
+            labels::SIZE_BYTES.to_owned(),
+            attached.size_bytes.to_string(),
+        );
+        let device = attached.paths.data.display().to_string();
+        let options = [("type", "none"), ("o", "bind"), ("device", device.as_str())];
         let spec = VolumeSpec {
-            name: labels::volume_name(&op.tenant, &op.name),
+            name,
             labels,
+            options: options
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
         };
         self.runtime.ensure_volume(&spec).await?;
         Ok(())
+    }
+
+    /// Makes the volume's image: empty, or filled from `op.from_snapshot`.
+    async fn create_volume(&self, op: &EnsureVolume) -> Result<Attached> {
+        let fs_group = match op.fs_group {
+            0 => DEFAULT_FS_GROUP,
+            group => group,
+        };
+        let (tenant, name, size) = (&op.tenant, &op.name, op.size_bytes);
+        let attached = match &op.from_snapshot {
+            None => self.volumes.create(tenant, name, size, fs_group).await?,
+            Some(archive) => {
+                let filler = self.filler.clone();
+                let fill =
+                    |data: std::path::PathBuf| async move { filler.fill(archive, &data).await };
+                let volumes = &self.volumes;
+                volumes
+                    .create_filled(tenant, name, size, fs_group, fill)
+                    .await?
+            }
+        };
+        Ok(attached)
+    }
+
+    /// Grows an attached volume to `size_bytes` unless it is that large already. Whether a
+    /// running container mounts the Docker volume `name` decides whether it may grow where the
+    /// host cannot grow a mounted filesystem.
+    async fn grow(&self, attached: Attached, size_bytes: u64, name: &str) -> Result<Attached> {
+        if !self.volumes.needs_growth(&attached, size_bytes) {
+            return Ok(attached);
+        }
+        let containers = self.runtime.list_containers().await?;
+        let mounted = containers
+            .iter()
+            .any(|c| c.state == "running" && c.mounts.iter().any(|m| m.volume == name));
+        self.volumes.grow(&attached, size_bytes, mounted).await?;
+        Ok(Attached {
+            size_bytes,
+            ..attached
+        })
     }
 
     /// Creates the instance's container unless a usable one exists.
@@ -144,11 +231,11 @@ impl Executor {
         for (value, field) in required {
             require(value, field)?;
         }
-        let config = container_config(op, &self.node)?;
+        let mut config = container_config(op, &self.node)?;
         if let Some(id) = self.reuse_or_clear(op, &config).await? {
             return Ok(id);
         }
-        self.check_dependencies(&config).await?;
+        config.group_add = self.check_dependencies(&config).await?;
         self.runtime.ensure_image(&config.image).await?;
         Ok(self.runtime.create_container(&config).await?)
     }
@@ -187,8 +274,9 @@ impl Executor {
     }
 
     /// The tenant network and every mounted volume must exist as managed objects: Docker would
-    /// otherwise create an unlabelled volume on the fly.
-    async fn check_dependencies(&self, config: &ContainerConfig) -> Result<()> {
+    /// otherwise create an unlabelled volume on the fly. Returns the mounted volumes' groups,
+    /// the container's supplementary groups.
+    async fn check_dependencies(&self, config: &ContainerConfig) -> Result<Vec<String>> {
         let networks = self.runtime.list_networks().await?;
         if !networks.iter().any(|n| n.name == config.network) {
             return Err(Error::MissingDependency(format!(
@@ -197,12 +285,18 @@ impl Executor {
             )));
         }
         let volumes = self.runtime.list_volumes().await?;
+        let mut groups = Vec::new();
         for mount in &config.mounts {
-            if !volumes.iter().any(|v| v.name == mount.volume) {
+            let Some(volume) = volumes.iter().find(|v| v.name == mount.volume) else {
                 return Err(Error::MissingDependency(format!("volume {}", mount.volume)));
+            };
+            if let Some(group) = volume.labels.get(labels::FS_GROUP)
+                && !groups.contains(group)
+            {
+                groups.push(group.clone());
             }
         }
-        Ok(())
+        Ok(groups)
     }
 
     async fn remove_instance(&self, op: &RemoveInstance) -> Result<String> {
@@ -241,6 +335,8 @@ impl Executor {
         Ok(())
     }
 
+    /// Removes the Docker volume first (Docker refuses while a container uses it), then
+    /// detaches the image and deletes it unless `keep_data`.
     async fn remove_volume(&self, op: &RemoveVolume) -> Result<()> {
         require(&op.tenant, "tenant")?;
         require(&op.name, "name")?;
@@ -253,6 +349,11 @@ impl Executor {
             .any(|v| v.name == name)
         {
             self.runtime.remove_volume(&name).await?;
+        }
+        if self.volumes.mechanism().is_available() {
+            self.volumes
+                .remove(&op.tenant, &op.name, op.keep_data)
+                .await?;
         }
         Ok(())
     }
@@ -301,6 +402,10 @@ mod tests {
 
     use super::*;
     use crate::runtime::fake::{Call, FakeRuntime};
+    use crate::storage::disk::Disk as _;
+    use crate::storage::fake::{DiskCall, FakeDisk};
+    use crate::storage::layout::Layout;
+    use crate::storage::mechanism::Mechanism;
 
     #[test]
     fn consecutive_starts_and_removals_batch_together_and_nothing_else_does() {
@@ -326,9 +431,23 @@ mod tests {
         assert!(batches(&[]).is_empty());
     }
 
-    fn executor() -> (FakeRuntime, Executor) {
+    /// An executor over a fake engine and fake disk, its storage in a temporary directory.
+    fn executor() -> (FakeRuntime, Executor, tempfile::TempDir) {
+        let (fake, executor, _disk, dir) = executor_with_disk();
+        (fake, executor, dir)
+    }
+
+    fn executor_with_disk() -> (FakeRuntime, Executor, FakeDisk, tempfile::TempDir) {
         let fake = FakeRuntime::new();
-        (fake.clone(), Executor::new(Arc::new(fake), "n1".into()))
+        let disk = FakeDisk::new();
+        let dir = tempfile::tempdir().unwrap();
+        let mechanism = Mechanism::LoopExt4 {
+            online_growth: false,
+        };
+        let volumes = Volumes::new(Layout::new(dir.path()), mechanism, Arc::new(disk.clone()));
+        let executor =
+            Executor::new(Arc::new(fake.clone()), "n1".into()).with_volumes(Arc::new(volumes));
+        (fake, executor, disk, dir)
     }
 
     fn plan(ops: Vec<Op>) -> Plan {
@@ -389,7 +508,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_same_plan_twice_changes_nothing_the_second_time() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         let full = plan(vec![network(), volume(), start("h1")]);
         let first = executor.apply(&full).await;
         assert_eq!(errors(&first), ["", "", ""]);
@@ -408,7 +527,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_changed_spec_hash_replaces_the_container() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         let first = executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
             .await;
@@ -426,7 +545,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_stopped_container_with_the_same_spec_is_started_not_recreated() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         let first = executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
             .await;
@@ -440,7 +559,7 @@ mod tests {
 
     #[tokio::test]
     async fn removing_what_is_missing_succeeds_without_calls() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         let ops = vec![
             Op::RemoveInstance(RemoveInstance {
                 container_id: "nope".into(),
@@ -462,7 +581,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_operation_does_not_stop_later_ones() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         fake.fail_next("create_container", "disk full");
         let result = executor
             .apply(&plan(vec![
@@ -487,7 +606,7 @@ mod tests {
 
     #[tokio::test]
     async fn starting_without_the_network_or_volume_names_what_is_missing() {
-        let (_fake, executor) = executor();
+        let (_fake, executor, _dir) = executor();
         let result = executor
             .apply(&plan(vec![start("h1"), network(), start("h1")]))
             .await;
@@ -505,7 +624,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_pull_is_reported_with_the_image_name() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         fake.fail_next("ensure_image", "registry unreachable");
         let result = executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
@@ -519,7 +638,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_network_with_containers_is_not_removed() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
             .await;
@@ -538,7 +657,7 @@ mod tests {
 
     #[tokio::test]
     async fn unmanaged_containers_are_never_removed() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         fake.insert_container(ContainerInfo {
             id: "foreign".into(),
             name: "mc-acme-web-1".into(),
@@ -556,7 +675,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_name_held_by_another_instance_is_reported() {
-        let (fake, executor) = executor();
+        let (fake, executor, _dir) = executor();
         executor
             .apply(&plan(vec![network(), volume(), start("h1")]))
             .await;
@@ -592,5 +711,140 @@ mod tests {
         assert_eq!(find_container(&all, "abcdef012345").unwrap().name, "mc-a-x");
         assert!(find_container(&all, "abcdef0123").is_none());
         assert!(find_container(&all, "abc").is_none());
+    }
+
+    fn ensure(size_bytes: u64, fs_group: u32) -> Op {
+        Op::EnsureVolume(EnsureVolume {
+            tenant: "acme".into(),
+            name: "data".into(),
+            size_bytes,
+            fs_group,
+            from_snapshot: None,
+        })
+    }
+
+    #[tokio::test]
+    async fn an_ensured_volume_binds_its_mounted_data_directory_with_its_group_and_size() {
+        let (fake, executor, disk, dir) = executor_with_disk();
+        let result = executor.apply(&plan(vec![ensure(1 << 20, 0)])).await;
+        assert_eq!(errors(&result), [""]);
+        let volume = &fake.list_volumes().await.unwrap()[0];
+        assert_eq!(volume.name, "mc-acme-data");
+        assert_eq!(volume.labels[labels::FS_GROUP], "65534");
+        assert_eq!(volume.labels[labels::SIZE_BYTES], "1048576");
+        let mount = dir.path().join("volumes/acme/data/mnt");
+        assert!(disk.is_mounted(&mount));
+        let spec = fake.volume_spec("mc-acme-data").unwrap();
+        let device = mount.join("data").display().to_string();
+        assert_eq!(spec.options["device"], device);
+        assert_eq!(
+            (spec.options["type"].as_str(), spec.options["o"].as_str()),
+            ("none", "bind")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_container_gets_each_mounted_volumes_group_as_a_supplementary_group() {
+        let (fake, executor, _dir) = executor();
+        let ops = vec![network(), ensure(1 << 20, 1234), start("h1")];
+        assert_eq!(errors(&executor.apply(&plan(ops)).await), ["", "", ""]);
+        let created = fake.calls().into_iter().find_map(|c| match c {
+            Call::CreateContainer(config) => Some(config),
+            _ => None,
+        });
+        assert_eq!(created.unwrap().group_add, ["1234"]);
+    }
+
+    #[tokio::test]
+    async fn a_larger_size_grows_the_volume_and_a_smaller_one_is_ignored() {
+        let (_fake, executor, disk, dir) = executor_with_disk();
+        executor.apply(&plan(vec![ensure(1 << 20, 0)])).await;
+        disk.clear_calls();
+        let smaller = executor.apply(&plan(vec![ensure(1 << 19, 0)])).await;
+        assert_eq!(errors(&smaller), [""]);
+        assert_eq!(disk.calls(), []);
+        let larger = executor.apply(&plan(vec![ensure(2 << 20, 0)])).await;
+        assert_eq!(errors(&larger), [""]);
+        let image = dir.path().join("volumes/acme/data/disk.img");
+        assert!(
+            disk.calls()
+                .contains(&DiskCall::GrowOffline(image, 2 << 20))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_running_container_keeps_a_volume_from_growing_where_only_offline_growth_works() {
+        let (_fake, executor, _dir) = executor();
+        let ops = vec![
+            network(),
+            ensure(1 << 20, 0),
+            start("h1"),
+            ensure(2 << 20, 0),
+        ];
+        let result = executor.apply(&plan(ops)).await;
+        assert!(
+            result.results[3]
+                .error
+                .contains("while a container mounts it")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_volume_from_a_snapshot_without_a_snapshot_store_is_refused_and_not_made() {
+        let (fake, executor, _dir) = executor();
+        let op = Op::EnsureVolume(EnsureVolume {
+            from_snapshot: Some(minicloud_proto::v1::SnapshotArchive {
+                location: "acme/data/s1".into(),
+                sha256: "00".into(),
+            }),
+            ..match ensure(1 << 20, 0) {
+                Op::EnsureVolume(op) => op,
+                _ => unreachable!(),
+            }
+        });
+        let result = executor.apply(&plan(vec![op])).await;
+        let error = &result.results[0].error;
+        assert!(
+            error.contains("no snapshot store") && error.contains("acme/data/s1"),
+            "{error}"
+        );
+        assert!(fake.list_volumes().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn removing_a_volume_deletes_its_image_unless_the_data_is_kept() {
+        let (fake, executor, disk, dir) = executor_with_disk();
+        let remove = |keep_data| {
+            Op::RemoveVolume(RemoveVolume {
+                tenant: "acme".into(),
+                name: "data".into(),
+                keep_data,
+            })
+        };
+        let image = dir.path().join("volumes/acme/data/disk.img");
+        executor
+            .apply(&plan(vec![ensure(1 << 20, 0), remove(true)]))
+            .await;
+        assert!(image.is_file() && fake.list_volumes().await.unwrap().is_empty());
+        disk.clear_calls();
+        executor.apply(&plan(vec![ensure(1 << 20, 0)])).await;
+        let formatted = disk
+            .calls()
+            .into_iter()
+            .any(|c| matches!(c, DiskCall::MakeImage(..)));
+        assert!(!formatted, "kept data is attached again, never formatted");
+        executor.apply(&plan(vec![remove(false)])).await;
+        assert!(!image.exists());
+    }
+
+    #[tokio::test]
+    async fn an_executor_without_storage_refuses_volumes_saying_why() {
+        let executor = Executor::new(Arc::new(FakeRuntime::new()), "n1".into());
+        let result = executor.apply(&plan(vec![ensure(1 << 20, 0)])).await;
+        assert!(
+            result.results[0]
+                .error
+                .contains("without a storage directory")
+        );
     }
 }

@@ -83,6 +83,7 @@ pub fn container_config(op: &StartInstance, node: &str) -> Result<ContainerConfi
         init: true,
         tmpfs: BTreeMap::from([("/tmp".to_owned(), tmp_options(user))]),
         mounts: mounts(&op.tenant, &spec)?,
+        group_add: Vec::new(),
         log: json_file_log(),
         restart: RestartPolicy::Always,
     })

@@ -3,6 +3,7 @@
 
 use crate::container_config::ConfigError;
 use crate::runtime::RuntimeError;
+use crate::storage::volumes::VolumeError;
 
 /// Everything that can fail in the agent.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +14,9 @@ pub enum Error {
     /// A StartInstance could not be turned into a container.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// A volume could not be made, attached, grown or removed on the host.
+    #[error(transparent)]
+    Volume(#[from] VolumeError),
     /// An operation left a required field empty.
     #[error("the operation has no {0}")]
     MissingField(&'static str),
@@ -67,7 +71,10 @@ impl Error {
             Error::Runtime(RuntimeError::NotFound(_)) | Error::UnknownContainer(_) => {
                 tonic::Status::not_found(message)
             }
-            Error::Config(_) | Error::MissingField(_) | Error::EmptyOperation => {
+            Error::Config(_)
+            | Error::MissingField(_)
+            | Error::EmptyOperation
+            | Error::Volume(VolumeError::InvalidName { .. }) => {
                 tonic::Status::invalid_argument(message)
             }
             _ => tonic::Status::failed_precondition(message),

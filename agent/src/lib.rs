@@ -30,13 +30,14 @@ pub mod snapshot;
 pub mod storage;
 pub mod watch;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use minicloud_manifests::Node;
 use minicloud_proto::v1::node_agent_server::NodeAgentServer;
 
 pub use error::{Error, Result};
-pub use node::{DEFAULT_HEARTBEAT_INTERVAL, NodeInfo, node_object, run_heartbeat};
+pub use node::{DEFAULT_HEARTBEAT_INTERVAL, NodeInfo, node_object, node_storage, run_heartbeat};
 pub use runtime::Runtime;
 pub use service::AgentService;
 
@@ -45,43 +46,76 @@ use crate::health::Health;
 use crate::health::http::HttpChecker;
 use crate::observe::Observer;
 use crate::runtime::docker::DockerRuntime;
+use crate::storage::mechanism::Mechanism;
+use crate::storage::volumes::Volumes;
+
+/// Where an agent keeps its volumes unless told otherwise.
+pub const DEFAULT_STORAGE_DIR: &str = "/var/lib/minicloud/storage";
 
 /// How to start an agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentConfig {
     /// The node's name: the Node object's name and the `minicloud.node` label on what it creates.
     pub node_name: String,
+    /// Where the node's volumes (their images and mount points) live.
+    pub storage_dir: PathBuf,
 }
 
 impl AgentConfig {
-    /// An agent for the node `node_name`, using the local Docker Engine (`DOCKER_HOST` if set).
+    /// An agent for the node `node_name`, using the local Docker Engine (`DOCKER_HOST` if set)
+    /// and keeping volumes in [`DEFAULT_STORAGE_DIR`].
     pub fn new(node_name: impl Into<String>) -> AgentConfig {
         AgentConfig {
             node_name: node_name.into(),
+            storage_dir: PathBuf::from(DEFAULT_STORAGE_DIR),
         }
+    }
+
+    /// The same agent keeping its volumes in `storage_dir`.
+    pub fn with_storage_dir(mut self, storage_dir: impl Into<PathBuf>) -> AgentConfig {
+        self.storage_dir = storage_dir.into();
+        self
     }
 }
 
-/// A running agent: a container runtime plus the follower of its events and the prober of its
-/// containers' health checks.
+/// A running agent: a container runtime plus the follower of its events, the prober of its
+/// containers' health checks and the node's volumes.
 #[derive(Clone)]
 pub struct Agent {
     runtime: Arc<dyn Runtime>,
     node_name: String,
     hub: EventHub,
     health: Health,
+    volumes: Arc<Volumes>,
 }
 
 impl Agent {
-    /// Connects to the Docker Engine and starts following its events; fails when Docker is
-    /// unreachable. Must be called within a tokio runtime.
+    /// Connects to the Docker Engine, finds out how volumes work in the storage directory,
+    /// mounts again every volume a host restart unmounted, and starts following the engine's
+    /// events; fails when Docker is unreachable. Must be called within a tokio runtime.
     pub async fn connect(config: AgentConfig) -> Result<Agent> {
         let docker = DockerRuntime::connect().await?;
-        Ok(Agent::with_runtime(config, Arc::new(docker)))
+        let volumes = Volumes::detect(&config.storage_dir).await;
+        if let Mechanism::Unavailable { reason } = volumes.mechanism() {
+            tracing::warn!(%reason, "volumes cannot be made on this node");
+        }
+        for failure in volumes.reattach_all().await {
+            tracing::warn!(error = %failure, "a volume could not be attached again");
+        }
+        Ok(Agent::with_runtime(
+            config,
+            Arc::new(docker),
+            Arc::new(volumes),
+        ))
     }
 
-    /// An agent over any runtime (the fake in tests). Must be called within a tokio runtime.
-    pub fn with_runtime(config: AgentConfig, runtime: Arc<dyn Runtime>) -> Agent {
+    /// An agent over any runtime and volumes (fakes in tests). Must be called within a tokio
+    /// runtime.
+    pub fn with_runtime(
+        config: AgentConfig,
+        runtime: Arc<dyn Runtime>,
+        volumes: Arc<Volumes>,
+    ) -> Agent {
         let hub = EventHub::spawn(runtime.clone());
         let health = Health::spawn(
             runtime.clone(),
@@ -94,12 +128,18 @@ impl Agent {
             node_name: config.node_name,
             hub,
             health,
+            volumes,
         }
     }
 
     /// The node's name.
     pub fn node_name(&self) -> &str {
         &self.node_name
+    }
+
+    /// The node's volumes, with the mechanism found at start.
+    pub fn volumes(&self) -> &Arc<Volumes> {
+        &self.volumes
     }
 
     /// The gRPC service to mount on a tonic server.
@@ -114,7 +154,8 @@ impl Agent {
             self.node_name.clone(),
             self.hub.clone(),
             self.health.clone(),
-        );
+        )
+        .with_volumes(self.volumes.clone());
         AgentService::new(self.runtime.clone(), self.node_name.clone(), observer)
     }
 
@@ -123,14 +164,19 @@ impl Agent {
         Ok(self.runtime.info().await?.into())
     }
 
-    /// This node's Node object, with its agent reachable at `endpoint` (`http://10.0.0.5:7071`).
+    /// This node's Node object, with its agent reachable at `endpoint` (`http://10.0.0.5:7071`)
+    /// and its volume mechanism in `status.storage`.
     pub async fn node_object(&self, endpoint: &str) -> Result<Node> {
         let info = self.node_info().await?;
-        Ok(node_object(
+        let mut node = node_object(
             &self.node_name,
             endpoint,
             info,
             std::time::SystemTime::now(),
-        ))
+        );
+        if let Some(status) = &mut node.status {
+            status.storage = Some(node_storage(self.volumes.mechanism()));
+        }
+        Ok(node)
     }
 }

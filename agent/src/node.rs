@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use minicloud_manifests::{
     Bytes, Condition, ConditionStatus, Cpu, Node, NodeAddress, NodeAddressType, NodeCapacity,
-    NodeSpec, NodeStatus, ObjectMeta, Resource,
+    NodeSpec, NodeStatus, NodeStorage, ObjectMeta, Resource,
 };
 use minicloud_proto::bearer::Authorized;
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
@@ -15,6 +15,7 @@ use minicloud_proto::v1::{ApplyRequest, UpdateStatusRequest};
 
 use crate::error::{Error, Result};
 use crate::runtime::HostInfo;
+use crate::storage::mechanism::Mechanism;
 
 /// How often the agent renews its Node's heartbeat unless told otherwise.
 pub const DEFAULT_HEARTBEAT_INTERVAL: Duration = Duration::from_secs(10);
@@ -76,6 +77,14 @@ pub fn node_object(name: &str, endpoint: &str, info: NodeInfo, now: SystemTime) 
         conditions: vec![ready(now)],
     });
     node
+}
+
+/// How the node enforces volume sizes, as its Node's `status.storage` says it.
+pub fn node_storage(mechanism: &Mechanism) -> NodeStorage {
+    NodeStorage {
+        mechanism: mechanism.name().to_owned(),
+        detail: mechanism.detail(),
+    }
 }
 
 /// The IP address in an endpoint URL such as `http://10.0.0.5:7071`, if it names one.
@@ -228,6 +237,18 @@ mod tests {
             (ready.type_.as_str(), ready.status),
             ("Ready", ConditionStatus::True)
         );
+    }
+
+    #[test]
+    fn the_storage_status_names_the_mechanism_and_why() {
+        let none = Mechanism::Unavailable {
+            reason: "no loop devices: load the loop module".into(),
+        };
+        let storage = node_storage(&none);
+        assert_eq!(storage.mechanism, "none");
+        assert_eq!(storage.detail, "no loop devices: load the loop module");
+        let json = serde_json::to_value(&storage).unwrap();
+        assert_eq!(json["mechanism"], "none");
     }
 
     #[test]

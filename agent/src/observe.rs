@@ -1,15 +1,21 @@
 //! Observed state: what minicloud manages on this node, assembled from the engine's listings,
-//! the exit codes the event follower remembered and what the prober found.
+//! the exit codes the event follower remembered, what the prober found, and each volume's
+//! size and use (one statvfs each) with the containers mounting it.
 
 use std::sync::Arc;
 
-use minicloud_proto::v1::{ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume};
+use minicloud_proto::v1::{
+    ObservedContainer, ObservedNetwork, ObservedState, ObservedVolume, VolumeMechanism,
+    VolumeMountedBy,
+};
 
 use crate::events::EventHub;
 use crate::health::Health;
 use crate::health::table::HealthReport;
 use crate::labels;
 use crate::runtime::{ContainerInfo, NetworkInfo, Runtime, RuntimeError, VolumeInfo};
+use crate::storage::mechanism::Mechanism;
+use crate::storage::volumes::Volumes;
 
 /// Takes snapshots of the node's managed objects.
 #[derive(Clone)]
@@ -18,17 +24,32 @@ pub struct Observer {
     node: String,
     hub: EventHub,
     health: Health,
+    volumes: Arc<Volumes>,
 }
 
 impl Observer {
-    /// An observer of `runtime` reporting as `node`, with readiness from `health`.
+    /// An observer of `runtime` reporting as `node`, with readiness from `health`; it reports
+    /// no volume mechanism until [`Observer::with_volumes`].
     pub fn new(runtime: Arc<dyn Runtime>, node: String, hub: EventHub, health: Health) -> Observer {
+        let volumes = Volumes::unavailable("this agent was started without a storage directory");
         Observer {
             runtime,
             node,
             hub,
             health,
+            volumes: Arc::new(volumes),
         }
+    }
+
+    /// The observer measuring the node's volumes with `volumes`.
+    pub fn with_volumes(mut self, volumes: Arc<Volumes>) -> Observer {
+        self.volumes = volumes;
+        self
+    }
+
+    /// The node's volumes.
+    pub fn volumes(&self) -> &Arc<Volumes> {
+        &self.volumes
     }
 
     /// The event follower this observer reads exit codes from.
@@ -41,19 +62,39 @@ impl Observer {
         let containers = self.runtime.list_containers().await?;
         let networks = self.runtime.list_networks().await?;
         let volumes = self.runtime.list_volumes().await?;
-        Ok(observed_state(
+        let mut state = observed_state(
             &self.node,
             containers,
             networks,
             volumes,
             |id| self.hub.last_exit_code(id),
             |c| self.health.report(c),
-        ))
+            |v| self.usage(v),
+        );
+        state.volume_mechanism = Some(volume_mechanism(self.volumes.mechanism()));
+        Ok(state)
+    }
+
+    /// The size and use of a Docker volume's image, when it is one of this node's and mounted.
+    fn usage(&self, volume: &VolumeInfo) -> Option<(u64, u64)> {
+        let tenant = volume.labels.get(labels::TENANT)?;
+        let name = volume.labels.get(labels::VOLUME)?;
+        self.volumes.usage(tenant, name)
+    }
+}
+
+/// The mechanism as the contract reports it.
+pub fn volume_mechanism(mechanism: &Mechanism) -> VolumeMechanism {
+    VolumeMechanism {
+        name: mechanism.name().to_owned(),
+        detail: mechanism.detail(),
     }
 }
 
 /// Assembles a snapshot. Containers count when labelled with this node (several agents may
-/// share one engine); networks and volumes are per engine, so every managed one counts.
+/// share one engine); networks and volumes are per engine, so every managed one counts, with
+/// the size and use `usage` finds and every managed container that mounts it. The volume
+/// mechanism is left for the caller.
 pub fn observed_state(
     node: &str,
     containers: Vec<ContainerInfo>,
@@ -61,7 +102,13 @@ pub fn observed_state(
     volumes: Vec<VolumeInfo>,
     last_die: impl Fn(&str) -> Option<i32>,
     health: impl Fn(&ContainerInfo) -> HealthReport,
+    usage: impl Fn(&VolumeInfo) -> Option<(u64, u64)>,
 ) -> ObservedState {
+    let volumes = volumes
+        .into_iter()
+        .filter(|v| labels::is_managed(&v.labels))
+        .map(|v| observed_volume(v, &containers, &usage))
+        .collect();
     let containers = containers
         .into_iter()
         .filter(|c| labels::is_managed(&c.labels))
@@ -83,16 +130,36 @@ pub fn observed_state(
                 labels: n.labels.into_iter().collect(),
             })
             .collect(),
-        volumes: volumes
-            .into_iter()
-            .filter(|v| labels::is_managed(&v.labels))
-            .map(|v| ObservedVolume {
-                name: v.name,
-                labels: v.labels.into_iter().collect(),
-                ..ObservedVolume::default()
-            })
-            .collect(),
+        volumes,
         volume_mechanism: None,
+    }
+}
+
+fn observed_volume(
+    v: VolumeInfo,
+    containers: &[ContainerInfo],
+    usage: &impl Fn(&VolumeInfo) -> Option<(u64, u64)>,
+) -> ObservedVolume {
+    let (capacity_bytes, used_bytes) = usage(&v).unwrap_or_default();
+    let mounted_by = containers
+        .iter()
+        .filter(|c| labels::is_managed(&c.labels))
+        .flat_map(|c| {
+            c.mounts
+                .iter()
+                .filter(|m| m.volume == v.name)
+                .map(|m| VolumeMountedBy {
+                    container_id: c.id.clone(),
+                    read_only: m.read_only,
+                })
+        })
+        .collect();
+    ObservedVolume {
+        name: v.name,
+        labels: v.labels.into_iter().collect(),
+        capacity_bytes,
+        used_bytes,
+        mounted_by,
     }
 }
 
@@ -150,6 +217,7 @@ mod tests {
             ]),
             started_at: "2024-01-01T00:00:00Z".into(),
             finished_at: String::new(),
+            mounts: Vec::new(),
         }
     }
 
@@ -162,6 +230,7 @@ mod tests {
             vec![],
             |_| None,
             |_| HealthReport::default(),
+            |_| None,
         );
         let c = &state.containers[0];
         assert_eq!(
@@ -197,6 +266,7 @@ mod tests {
                 assert_eq!(c.id, "a");
                 report.clone()
             },
+            |_| None,
         );
         let c = &state.containers[0];
         assert!(!c.ready);
@@ -212,9 +282,15 @@ mod tests {
             container("b", "n1", "exited"),
         ];
         let last_die = |id: &str| (id == "a").then_some(3);
-        let state = observed_state("n1", containers, vec![], vec![], last_die, |_| {
-            HealthReport::default()
-        });
+        let state = observed_state(
+            "n1",
+            containers,
+            vec![],
+            vec![],
+            last_die,
+            |_| HealthReport::default(),
+            |_| None,
+        );
         let codes: Vec<_> = state.containers.iter().map(|c| c.last_exit_code).collect();
         assert_eq!(codes, [Some(3), Some(7)]);
     }
@@ -251,11 +327,49 @@ mod tests {
             volumes,
             |_| None,
             |_| HealthReport::default(),
+            |_| None,
         );
         let ids: Vec<_> = state.containers.iter().map(|c| c.id.as_str()).collect();
         assert_eq!(ids, ["a"]);
         assert_eq!(state.networks.len(), 1);
         assert!(state.volumes.is_empty());
         assert_eq!(state.node, "n1");
+    }
+
+    #[test]
+    fn a_volume_reports_its_size_use_and_the_containers_mounting_it() {
+        use crate::runtime::Mount;
+        let mount = |volume: &str, read_only| Mount {
+            volume: volume.into(),
+            target: "/data".into(),
+            read_only,
+        };
+        let mut writer = container("a", "n1", "running");
+        writer.mounts = vec![mount("mc-acme-data", false)];
+        let mut reader = container("b", "n2", "running");
+        reader.mounts = vec![mount("mc-acme-data", true), mount("mc-acme-logs", false)];
+        let mut labels = labels::tenant_labels("n1", "acme");
+        labels.insert(labels::VOLUME.into(), "data".into());
+        let volumes = vec![VolumeInfo {
+            name: "mc-acme-data".into(),
+            labels,
+        }];
+        let state = observed_state(
+            "n1",
+            vec![writer, reader],
+            vec![],
+            volumes,
+            |_| None,
+            |_| HealthReport::default(),
+            |v| (v.labels[labels::VOLUME] == "data").then_some((100, 40)),
+        );
+        let volume = &state.volumes[0];
+        assert_eq!((volume.capacity_bytes, volume.used_bytes), (100, 40));
+        let mounted: Vec<_> = volume
+            .mounted_by
+            .iter()
+            .map(|m| (m.container_id.as_str(), m.read_only))
+            .collect();
+        assert_eq!(mounted, [("a", false), ("b", true)]);
     }
 }

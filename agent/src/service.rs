@@ -43,7 +43,8 @@ pub struct AgentService {
 impl AgentService {
     /// A service for `node` over `runtime`, reading exit codes and changes from `observer`.
     pub fn new(runtime: Arc<dyn Runtime>, node: String, observer: Observer) -> AgentService {
-        let executor = Executor::new(runtime.clone(), node.clone());
+        let executor =
+            Executor::new(runtime.clone(), node.clone()).with_volumes(observer.volumes().clone());
         AgentService {
             runtime,
             node,

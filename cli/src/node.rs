@@ -3,6 +3,7 @@
 //! agent` and `mini controllers` run them apart, for more nodes or a separate control loop.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
@@ -23,18 +24,24 @@ pub struct RunningAgent {
     pub routes: Routes,
     /// Registers the Node and renews it until shutdown.
     pub heartbeat: JoinHandle<()>,
+    /// How the node enforces volume sizes, as printed at start
+    /// (`volumes: loop-ext4 (hard size limits by a sparse ext4 image per volume)`).
+    pub volumes: String,
 }
 
-/// Connects an agent for `node_name` to the local Docker Engine and starts heartbeating its Node
-/// (reachable at `endpoint`) to the API server at `api_url`.
+/// Connects an agent for `node_name` to the local Docker Engine, with its volumes in
+/// `storage_dir`, and starts heartbeating its Node (reachable at `endpoint`) to the API server
+/// at `api_url`.
 pub async fn start_agent(
     node_name: &str,
+    storage_dir: &Path,
     endpoint: &str,
     api_url: &str,
     key: &str,
     shutdown: CancellationToken,
 ) -> Result<RunningAgent> {
-    let agent = Agent::connect(AgentConfig::new(node_name))
+    let config = AgentConfig::new(node_name).with_storage_dir(storage_dir);
+    let agent = Agent::connect(config)
         .await
         .context("cannot reach the Docker Engine (is dockerd running? DOCKER_HOST is honoured)")?;
     let node = agent
@@ -50,7 +57,12 @@ pub async fn start_agent(
     ));
     tracing::info!(node = node_name, endpoint, "node agent running");
     let routes = Routes::new(agent.service());
-    Ok(RunningAgent { routes, heartbeat })
+    let volumes = agent.volumes().mechanism().summary();
+    Ok(RunningAgent {
+        routes,
+        heartbeat,
+        volumes,
+    })
 }
 
 /// Flags of the ingress proxy, shared by `mini server` and `mini agent`.

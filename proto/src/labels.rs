@@ -20,6 +20,12 @@ pub const RELEASE: &str = "minicloud.release";
 pub const SPEC_HASH: &str = "minicloud.spec-hash";
 /// The Volume name of a Docker volume (its Docker name also carries the tenant).
 pub const VOLUME: &str = "minicloud.volume";
+/// On a Docker volume: the group owning the volume's data directory; every container mounting
+/// the volume runs with it as a supplementary group.
+pub const FS_GROUP: &str = "minicloud.fs-group";
+/// On a Docker volume: the volume's size in bytes when its Docker volume was created (the
+/// observed `capacity_bytes` is its size now, after any growth).
+pub const SIZE_BYTES: &str = "minicloud.size-bytes";
 /// The container ports, as `8080/tcp,9090/udp`; documentation only, never published.
 pub const PORTS: &str = "minicloud.ports";
 /// The container's health check as JSON (a minicloud-manifests `ResolvedHealthCheck`, with its

@@ -109,6 +109,9 @@ pub struct ContainerConfig {
     pub tmpfs: BTreeMap<String, String>,
     /// Tenant volumes.
     pub mounts: Vec<Mount>,
+    /// Supplementary groups: the group of each mounted volume, so the container's user can
+    /// write to it whatever its uid.
+    pub group_add: Vec<String>,
     /// Logging with rotation.
     pub log: LogConfig,
     /// The restart policy.

@@ -195,6 +195,8 @@ impl Runtime for DockerRuntime {
         }
         let request = VolumeCreateRequest {
             name: Some(spec.name.clone()),
+            driver: Some("local".to_owned()),
+            driver_opts: Some(spec.options.clone().into_iter().collect()),
             labels: Some(spec.labels.clone().into_iter().collect()),
             ..Default::default()
         };
@@ -373,6 +375,7 @@ fn host_config(config: &ContainerConfig) -> HostConfig {
         init: Some(config.init),
         tmpfs: Some(config.tmpfs.clone().into_iter().collect()),
         mounts: Some(config.mounts.iter().map(volume_mount).collect()),
+        group_add: Some(config.group_add.clone()),
         privileged: Some(false),
         publish_all_ports: Some(false),
         log_config: Some(HostConfigLogConfig {
@@ -402,6 +405,17 @@ fn volume_mount(mount: &Mount) -> DockerMount {
 fn container_info(inspect: ContainerInspectResponse) -> ContainerInfo {
     let state = inspect.state.unwrap_or_default();
     let labels = inspect.config.and_then(|c| c.labels).unwrap_or_default();
+    let mounts = inspect
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .map(|m| Mount {
+            volume: m.name.unwrap_or_default(),
+            target: m.destination.unwrap_or_default(),
+            read_only: m.rw == Some(false),
+        })
+        .collect();
     let networks = inspect
         .network_settings
         .and_then(|s| s.networks)
@@ -423,6 +437,7 @@ fn container_info(inspect: ContainerInspectResponse) -> ContainerInfo {
         networks,
         started_at: docker_time(state.started_at),
         finished_at: docker_time(state.finished_at),
+        mounts,
     }
 }
 

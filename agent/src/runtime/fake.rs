@@ -46,6 +46,7 @@ struct State {
     containers: BTreeMap<String, ContainerInfo>,
     networks: BTreeMap<String, NetworkInfo>,
     volumes: BTreeMap<String, VolumeInfo>,
+    volume_specs: BTreeMap<String, VolumeSpec>,
     images: BTreeSet<String>,
     failures: HashMap<&'static str, String>,
     calls: Vec<Call>,
@@ -89,6 +90,11 @@ impl FakeRuntime {
     /// Makes an image present.
     pub fn add_image(&self, image: &str) {
         self.lock().images.insert(image.to_owned());
+    }
+
+    /// The spec a volume was created with, driver options included.
+    pub fn volume_spec(&self, name: &str) -> Option<VolumeSpec> {
+        self.lock().volume_specs.get(name).cloned()
     }
 
     /// Adds a container as if created outside the agent (with whatever labels it has).
@@ -220,6 +226,7 @@ impl Runtime for FakeRuntime {
             labels: spec.labels.clone(),
         };
         state.volumes.insert(spec.name.clone(), info);
+        state.volume_specs.insert(spec.name.clone(), spec.clone());
         broadcast(
             &mut state,
             event(ObjectType::Volume, "create", &spec.name, &BTreeMap::new()),
@@ -260,6 +267,7 @@ impl Runtime for FakeRuntime {
             networks: BTreeMap::from([(config.network.clone(), ip)]),
             started_at: "2024-01-01T00:00:00Z".to_owned(),
             finished_at: String::new(),
+            mounts: config.mounts.clone(),
         };
         state.containers.insert(id.clone(), info);
         broadcast(
@@ -341,6 +349,7 @@ impl Runtime for FakeRuntime {
 
     async fn remove_volume(&self, name: &str) -> Result<bool> {
         let mut state = self.enter("remove_volume", Call::RemoveVolume(name.to_owned()))?;
+        state.volume_specs.remove(name);
         let removed = state.volumes.remove(name).is_some();
         if removed {
             broadcast(

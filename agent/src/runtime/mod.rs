@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
-pub use config::ContainerConfig;
+pub use config::{ContainerConfig, Mount};
 
 /// A boxed error from the engine's client library, kept as the cause of a [`RuntimeError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -87,6 +87,8 @@ pub struct ContainerInfo {
     pub started_at: String,
     /// RFC 3339; empty when never finished.
     pub finished_at: String,
+    /// The Docker volumes it mounts.
+    pub mounts: Vec<Mount>,
 }
 
 /// A managed network.
@@ -183,6 +185,9 @@ pub struct VolumeSpec {
     pub name: String,
     /// Its labels.
     pub labels: BTreeMap<String, String>,
+    /// Options of Docker's `local` driver: `type=none, o=bind, device=<dir>` binds a host
+    /// directory (a mounted volume image's data directory).
+    pub options: BTreeMap<String, String>,
 }
 
 /// The operations the agent needs from a container engine. Listings return only objects labelled

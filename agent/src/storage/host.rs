@@ -23,6 +23,11 @@ pub type HostResult<T> = std::result::Result<T, HostError>;
 
 /// Runs `program args…`, returning its stdout.
 async fn run(program: &str, args: &[&str]) -> HostResult<String> {
+    run_accepting(program, args, &[0]).await
+}
+
+/// Runs `program args…`, returning its stdout when it exits with one of `ok_codes`.
+async fn run_accepting(program: &str, args: &[&str], ok_codes: &[i32]) -> HostResult<String> {
     let command = format!("{program} {}", args.join(" "));
     let output = Command::new(program)
         .args(args)
@@ -33,7 +38,11 @@ async fn run(program: &str, args: &[&str]) -> HostResult<String> {
             command: command.clone(),
             output: format!("cannot run {program}: {e}"),
         })?;
-    if output.status.success() {
+    if output
+        .status
+        .code()
+        .is_some_and(|code| ok_codes.contains(&code))
+    {
         Ok(String::from_utf8_lossy(&output.stdout).into_owned())
     } else {
         let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
@@ -152,4 +161,84 @@ pub fn usage(dir: &Path) -> HostResult<(u64, u64)> {
     })?;
     let size = stats.f_frsize * stats.f_blocks;
     Ok((size, size.saturating_sub(stats.f_frsize * stats.f_bfree)))
+}
+
+/// Whether `dir` is a mount point, as `mountpoint` decides it but without a process: its
+/// device differs from its parent's, or it is its parent (`/`). False when it does not exist.
+pub fn is_mount_point(dir: &Path) -> bool {
+    let (Ok(own), Ok(parent)) = (rustix::fs::stat(dir), rustix::fs::stat(dir.join(".."))) else {
+        return false;
+    };
+    own.st_dev != parent.st_dev || own.st_ino == parent.st_ino
+}
+
+/// The size and bytes used of the filesystem mounted on `dir`, or `None` when nothing is
+/// mounted there (the host's own filesystem is never reported as the volume's).
+pub fn mounted_usage(dir: &Path) -> HostResult<Option<(u64, u64)>> {
+    if is_mount_point(dir) {
+        usage(dir).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// The user owning a volume's data directory: `nobody`, the default user of tenant containers.
+pub const DATA_OWNER: u32 = 65534;
+
+/// Creates `data`, the directory containers see, owned by [`DATA_OWNER`]`:fs_group` with mode
+/// 2775: group-writable, and setgid so what is created in it belongs to `fs_group` too.
+pub fn make_data_dir(data: &Path, fs_group: u32) -> HostResult<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let failed = |step: &str, e: std::io::Error| HostError {
+        command: format!("{step} {}", data.display()),
+        output: e.to_string(),
+    };
+    std::fs::create_dir(data).map_err(|e| failed("mkdir", e))?;
+    std::os::unix::fs::chown(data, Some(DATA_OWNER), Some(fs_group))
+        .map_err(|e| failed(&format!("chown {DATA_OWNER}:{fs_group}"), e))?;
+    std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o2775))
+        .map_err(|e| failed("chmod 2775", e))
+}
+
+/// The group owning `dir`.
+pub fn group_of(dir: &Path) -> HostResult<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata(dir)
+        .map(|m| m.gid())
+        .map_err(|e| HostError {
+            command: format!("stat {}", dir.display()),
+            output: e.to_string(),
+        })
+}
+
+/// Grows the image to `size_bytes` and the filesystem in it while it is not mounted anywhere:
+/// checked first (`resize2fs` insists), then resized. For hosts where [`grow`] is refused.
+pub async fn grow_offline(image: &Path, size_bytes: u64) -> HostResult<()> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(image)
+        .and_then(|file| file.set_len(size_bytes))
+        .map_err(|e| HostError {
+            command: format!("truncate {}", image.display()),
+            output: e.to_string(),
+        })?;
+    // e2fsck exits 1 when it corrected something, which leaves the filesystem consistent.
+    run_accepting("e2fsck", &["-f", "-p", text(image)], &[0, 1]).await?;
+    run("resize2fs", &[text(image)]).await.map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_is_a_mount_point_and_a_plain_directory_is_not() {
+        assert!(is_mount_point(Path::new("/")));
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::create_dir(&plain).unwrap();
+        assert!(!is_mount_point(&plain));
+        assert!(!is_mount_point(&dir.path().join("missing")));
+        assert_eq!(mounted_usage(&plain).unwrap(), None);
+    }
 }

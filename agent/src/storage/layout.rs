@@ -5,7 +5,11 @@
 //! <storage>/volumes/<tenant>/<volume>/disk.img   the sparse ext4 image (the volume's data)
 //! <storage>/volumes/<tenant>/<volume>/mnt/       where the image is mounted on the host
 //! <storage>/volumes/<tenant>/<volume>/mnt/data/  what containers see (Docker binds this)
+//! <storage>/staging/<tenant>/<volume>/           a new volume being filled, same layout
 //! ```
+//!
+//! A volume's directory under `volumes/` is complete: a new one is prepared (and filled from a
+//! snapshot) under `staging/` and moved into place only when done.
 //!
 //! Containers get `mnt/data`, which exists only inside the mounted filesystem: if the image is
 //! not mounted, the bind fails instead of writing to the host's disk.
@@ -51,7 +55,23 @@ impl Layout {
 
     /// The paths of `tenant`'s volume `name`.
     pub fn volume(&self, tenant: &str, name: &str) -> VolumePaths {
-        let dir = self.volumes().join(tenant).join(name);
+        VolumePaths::under(self.volumes().join(tenant).join(name))
+    }
+
+    /// The directory of volumes being prepared.
+    pub fn staging_root(&self) -> PathBuf {
+        self.root.join("staging")
+    }
+
+    /// The paths where `tenant`'s new volume `name` is prepared before it is moved into place.
+    pub fn staging(&self, tenant: &str, name: &str) -> VolumePaths {
+        VolumePaths::under(self.staging_root().join(tenant).join(name))
+    }
+}
+
+impl VolumePaths {
+    /// The paths of a volume whose directory is `dir`.
+    fn under(dir: PathBuf) -> VolumePaths {
         let mount = dir.join("mnt");
         VolumePaths {
             image: dir.join("disk.img"),
@@ -59,5 +79,21 @@ impl Layout {
             mount,
             dir,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_volume_and_its_staging_twin_have_the_same_shape_in_different_trees() {
+        let layout = Layout::new("/s");
+        let live = layout.volume("acme", "data");
+        assert_eq!(live.image, Path::new("/s/volumes/acme/data/disk.img"));
+        assert_eq!(live.data, Path::new("/s/volumes/acme/data/mnt/data"));
+        let staged = layout.staging("acme", "data");
+        assert_eq!(staged.dir, Path::new("/s/staging/acme/data"));
+        assert_eq!(staged.mount, Path::new("/s/staging/acme/data/mnt"));
     }
 }

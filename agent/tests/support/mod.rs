@@ -1,7 +1,8 @@
 //! Shared set-up of the Docker tests: a tiny busybox image built locally, a unique tenant per
-//! test whose Docker objects are removed even when the test fails, and plan builders.
+//! test whose Docker objects and volume images (in a storage directory of its own) are removed
+//! even when the test fails, and plan builders.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use minicloud_agent::{Agent, AgentConfig, AgentService};
@@ -80,11 +81,14 @@ fn build(context: &Path) {
     );
 }
 
-/// A tenant with a unique name; dropping it removes every container, network and volume
-/// labelled with it, managed or not.
+/// A tenant with a unique name and a storage directory of its own; dropping it removes every
+/// container, network and volume labelled with it, managed or not, then unmounts every volume
+/// image in its storage directory and deletes the directory.
 pub struct Tenant {
     /// The tenant's name (`t` and random hex).
     pub name: String,
+    /// The agents' storage directory for this tenant's tests.
+    pub storage: tempfile::TempDir,
 }
 
 impl Tenant {
@@ -93,7 +97,13 @@ impl Tenant {
         let n: u32 = rand::rng().random();
         Tenant {
             name: format!("t{n:08x}"),
+            storage: tempfile::tempdir().expect("a temporary storage directory"),
         }
+    }
+
+    /// The storage directory.
+    pub fn storage_dir(&self) -> PathBuf {
+        self.storage.path().to_path_buf()
     }
 
     /// The tenant's network name.
@@ -117,6 +127,29 @@ impl Drop for Tenant {
                 docker(&[remove, &[id]].concat());
             }
         }
+        unmount_below(self.storage.path());
+    }
+}
+
+/// Unmounts everything mounted below `dir`, deepest first, so deleting `dir` never reaches
+/// into a volume's filesystem.
+pub fn unmount_below(dir: &Path) {
+    let Ok(mounts) = std::fs::read_to_string("/proc/self/mounts") else {
+        return;
+    };
+    let mut points: Vec<&str> = mounts
+        .lines()
+        .filter_map(|line| line.split_whitespace().nth(1))
+        .filter(|point| Path::new(point).starts_with(dir))
+        .collect();
+    points.sort_by_key(|point| std::cmp::Reverse(point.len()));
+    for point in points {
+        let out = Command::new("umount").arg(point).output();
+        let failed = out.map_or(true, |o| !o.status.success());
+        assert!(
+            !failed || std::thread::panicking(),
+            "cannot unmount {point}"
+        );
     }
 }
 
@@ -124,7 +157,8 @@ impl Drop for Tenant {
 pub async fn agent(tenant: &Tenant) -> AgentService {
     require_docker();
     ensure_image();
-    let config = AgentConfig::new(format!("node-{}", tenant.name));
+    let config =
+        AgentConfig::new(format!("node-{}", tenant.name)).with_storage_dir(tenant.storage_dir());
     let agent = Agent::connect(config)
         .await
         .unwrap_or_else(|e| panic!("the agent cannot reach the Docker Engine: {e}"));

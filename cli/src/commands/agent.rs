@@ -2,6 +2,7 @@
 //! it joins, with its ingress proxy. Its gRPC port answers admin keys of that server only.
 
 use std::io::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
@@ -33,6 +34,9 @@ pub struct AgentArgs {
     /// The name of this host's Node (default: the host name).
     #[arg(long, env = "MINI_NODE_NAME")]
     node_name: Option<String>,
+    /// Where the node's volumes live: a sparse ext4 image and a mount point per volume.
+    #[arg(long, env = "MINI_STORAGE_DIR", default_value = minicloud_agent::DEFAULT_STORAGE_DIR)]
+    storage_dir: PathBuf,
     /// The ingress proxy.
     #[command(flatten)]
     ingress: IngressArgs,
@@ -51,12 +55,21 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
     let endpoint = args.advertise.unwrap_or_else(|| local_url(address));
     let name = args.node_name.unwrap_or_else(default_node_name);
     let shutdown = CancellationToken::new();
-    let agent = start_agent(&name, &endpoint, &api, &key, shutdown.clone()).await?;
+    let agent = start_agent(
+        &name,
+        &args.storage_dir,
+        &endpoint,
+        &api,
+        &key,
+        shutdown.clone(),
+    )
+    .await?;
     let ingress = start_ingress(&args.ingress, &api, &key, shutdown.clone()).await?;
     println!("minicloud agent listening on http://{address}");
     if let Some(ingress) = &ingress {
         println!("minicloud ingress listening on http://{}", ingress.address);
     }
+    println!("{}", agent.volumes);
     std::io::stdout().flush()?;
     let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
         if let Err(error) = tcp.set_nodelay(true) {

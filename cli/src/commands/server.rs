@@ -40,7 +40,7 @@ use crate::{data_dir, node};
 #[derive(Args, Debug)]
 pub struct ServerArgs {
     /// Where the embedded store keeps its files (all of minicloud's state when --etcd is not
-    /// given); created when missing.
+    /// given), and the embedded agent its volumes (`<data dir>/storage`); created when missing.
     #[arg(long, env = "MINI_DATA_DIR", default_value = "./minicloud-data")]
     data_dir: PathBuf,
     /// The address the API (gRPC and REST) listens on; port 0 picks a free port.
@@ -138,12 +138,15 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     let mut agent_routes = tonic::service::Routes::default();
     let mut background = Vec::new();
     let mut ingress = None;
+    let mut volumes = None;
     if !args.no_agent {
         let name = args
             .node_name
             .clone()
             .unwrap_or_else(node::default_node_name);
-        let agent = node::start_agent(&name, &url, &url, &key, shutdown.clone()).await?;
+        let storage = args.data_dir.join("storage");
+        let agent = node::start_agent(&name, &storage, &url, &url, &key, shutdown.clone()).await?;
+        volumes = Some(agent.volumes);
         agent_routes = agent.routes;
         background.push(agent.heartbeat);
         ingress = node::start_ingress(&args.ingress, &url, &key, shutdown.clone()).await?;
@@ -162,6 +165,9 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     if let Some(ingress) = ingress {
         println!("minicloud ingress listening on http://{}", ingress.address);
         background.push(ingress.task);
+    }
+    if let Some(volumes) = volumes {
+        println!("{volumes}");
     }
     std::io::stdout().flush()?;
     let stopping = shutdown.clone();
