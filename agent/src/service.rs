@@ -21,6 +21,7 @@ use crate::error::Error;
 use crate::labels;
 use crate::observe::Observer;
 use crate::runtime::{LogOptions, LogStream, Runtime};
+use crate::snapshot::fill::StoreFiller;
 use crate::snapshot::progress::Progress;
 use crate::snapshot::store::SnapshotStore;
 use crate::snapshot::{SnapshotError, Snapshots, VolumeUsers, restore, take};
@@ -55,9 +56,14 @@ impl AgentService {
     }
 
     /// The same service, taking and restoring snapshots of the volumes in `layout` with
-    /// archives in `store`. Without it the snapshot calls answer FailedPrecondition.
+    /// archives in `store`, and filling volumes created from a snapshot from `store`. Without
+    /// it the snapshot calls answer FailedPrecondition.
     pub fn with_snapshots(mut self, layout: Layout, store: SnapshotStore) -> AgentService {
-        self.snapshots = Some(Snapshots::new(layout, store));
+        let snapshots = Snapshots::new(layout, store);
+        self.executor = self
+            .executor
+            .with_filler(Arc::new(StoreFiller::new(snapshots.clone())));
+        self.snapshots = Some(snapshots);
         self
     }
 

@@ -4,11 +4,13 @@
 //!
 //! - [`store`]: where archives are kept (a local directory or an S3-compatible bucket).
 //! - [`archive`]: the format (tar + zstd + SHA-256) and its blocking packer and unpacker.
-//! - [`take`] and [`restore`]: the two operations; [`freeze`], [`copy`], [`scratch`] and
+//! - [`take`] and [`restore`]: the two operations ([`fill`] plugs restores into new
+//!   volumes); [`freeze`], [`copy`], [`scratch`] and
 //!   [`in_use`] the steps they are made of.
 
 pub mod archive;
 pub mod copy;
+pub mod fill;
 pub mod freeze;
 pub mod in_use;
 pub mod progress;

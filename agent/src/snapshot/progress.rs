@@ -20,6 +20,11 @@ impl Progress {
         Progress { sender }
     }
 
+    /// Progress no one reads.
+    pub fn discarded() -> Progress {
+        Progress::new(mpsc::channel(1).0)
+    }
+
     /// Reports `done` of `total` content bytes.
     pub fn report(&self, done: u64, total: u64) {
         let _ = self.sender.try_send(Ok(SnapshotProgress {
