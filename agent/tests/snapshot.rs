@@ -17,10 +17,14 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use minicloud_agent::AgentService;
 use minicloud_agent::snapshot::{SnapshotStore, Snapshots};
-use minicloud_proto::v1::TakeSnapshotRequest;
+use minicloud_agent::storage::layout::Layout;
 use minicloud_proto::v1::node_agent_server::NodeAgent;
-use snapshot_support::{TENANT, TestVolume, VOLUME, archive_of, fingerprint, restore, take};
-use support::{IMAGE, Tenant, docker, docker_ok};
+use minicloud_proto::v1::operation::Op;
+use minicloud_proto::v1::{EnsureVolume, TakeSnapshotRequest};
+use snapshot_support::{
+    FS_GROUP, TENANT, TestVolume, VOLUME, archive_of, fingerprint, restore, take,
+};
+use support::{IMAGE, Tenant, apply_ok, docker, docker_ok};
 use tonic::Request;
 
 const MIB: u64 = 1 << 20;
@@ -246,6 +250,26 @@ async fn a_volume_a_running_container_mounts_is_not_replaced() {
 
     docker(&["rm", "-f", &id]);
     restore(&service, archive_of(&taken)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_volume_created_from_a_snapshot_starts_with_its_content() {
+    let tenant = Tenant::new();
+    let volume = TestVolume::new(64 * MIB).await;
+    let service = service(&tenant, &volume).await;
+    fill(&volume.paths.data);
+    let before = fingerprint(&volume.paths.data);
+    let taken = take(&service, "acme/data/s1").await;
+    let ensure = Op::EnsureVolume(EnsureVolume {
+        tenant: tenant.name.clone(),
+        name: "copy".into(),
+        size_bytes: 64 * MIB,
+        fs_group: FS_GROUP,
+        from_snapshot: Some(archive_of(&taken)),
+    });
+    apply_ok(&service, vec![ensure]).await;
+    let copy = Layout::new(tenant.storage_dir()).volume(&tenant.name, "copy");
+    assert_eq!(fingerprint(&copy.data), before);
 }
 
 #[tokio::test]
