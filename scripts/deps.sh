@@ -33,3 +33,20 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     echo "deps: installing cargo-nextest"
     cargo install --locked cargo-nextest
 fi
+
+# The S3-compatible server the agent's snapshot-store tests run against (moto's, from PyPI),
+# in its own virtualenv so the system Python stays untouched.
+moto_venv=/opt/minicloud/moto-venv
+if [ ! -x "$moto_venv/bin/moto_server" ]; then
+    echo "deps: installing moto's S3 server into $moto_venv"
+    if ! python3 -m venv "$moto_venv" >/dev/null 2>&1; then
+        if [ "$(id -u)" -ne 0 ]; then
+            echo "deps: python3-venv is missing; run as root or install it: apt-get install python3-venv" >&2
+            exit 1
+        fi
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >/dev/null
+        python3 -m venv "$moto_venv"
+    fi
+    "$moto_venv/bin/pip" install --quiet 'moto[server]'
+fi

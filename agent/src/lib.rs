@@ -26,6 +26,7 @@ pub mod node;
 pub mod observe;
 pub mod runtime;
 pub mod service;
+pub mod snapshot;
 pub mod storage;
 pub mod watch;
 

@@ -1,5 +1,7 @@
-//! The NodeAgent gRPC service: Observe, WatchObserved, Apply and Logs on top of the runtime.
+//! The NodeAgent gRPC service: Observe, WatchObserved, Apply and Logs on top of the runtime;
+//! TakeSnapshot, RestoreVolume and DeleteSnapshot on top of the snapshot store.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use futures::StreamExt;
@@ -9,6 +11,9 @@ use minicloud_proto::v1::{
     DeleteSnapshotRequest, DeleteSnapshotResult, LogChunk, LogsRequest, ObserveRequest,
     ObservedState, Plan, PlanResult, RestoreVolumeRequest, SnapshotProgress, TakeSnapshotRequest,
 };
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
 use crate::apply::{Executor, find_container};
@@ -16,7 +21,15 @@ use crate::error::Error;
 use crate::labels;
 use crate::observe::Observer;
 use crate::runtime::{LogOptions, LogStream, Runtime};
+use crate::snapshot::fill::StoreFiller;
+use crate::snapshot::progress::Progress;
+use crate::snapshot::store::SnapshotStore;
+use crate::snapshot::{SnapshotError, Snapshots, VolumeUsers, restore, take};
+use crate::storage::layout::Layout;
 use crate::watch::{SnapshotStream, watch_observed};
+
+/// A stream of snapshot or restore progress.
+type ProgressStream = BoxStream<'static, Result<SnapshotProgress, Status>>;
 
 /// The agent's gRPC service; cheap to share, all state lives in the runtime and the event
 /// follower.
@@ -25,6 +38,7 @@ pub struct AgentService {
     node: String,
     observer: Observer,
     executor: Executor,
+    snapshots: Option<Snapshots>,
 }
 
 impl AgentService {
@@ -37,7 +51,26 @@ impl AgentService {
             node,
             observer,
             executor,
+            snapshots: None,
         }
+    }
+
+    /// The same service, taking and restoring snapshots of the volumes in `layout` with
+    /// archives in `store`, and filling volumes created from a snapshot from `store`. Without
+    /// it the snapshot calls answer FailedPrecondition.
+    pub fn with_snapshots(mut self, layout: Layout, store: SnapshotStore) -> AgentService {
+        let snapshots = Snapshots::new(layout, store);
+        self.executor = self
+            .executor
+            .with_filler(Arc::new(StoreFiller::new(snapshots.clone())));
+        self.snapshots = Some(snapshots);
+        self
+    }
+
+    fn snapshots(&self) -> Result<Snapshots, Status> {
+        self.snapshots
+            .clone()
+            .ok_or_else(|| Status::failed_precondition("this agent has no snapshot store"))
     }
 
     /// The id of the managed container of this node that `id` names.
@@ -75,35 +108,79 @@ impl NodeAgent for AgentService {
         Ok(Response::new(self.executor.apply(request.get_ref()).await))
     }
 
-    type TakeSnapshotStream = BoxStream<'static, Result<SnapshotProgress, Status>>;
+    type TakeSnapshotStream = ProgressStream;
 
     async fn take_snapshot(
         &self,
-        _request: Request<TakeSnapshotRequest>,
-    ) -> Result<Response<Self::TakeSnapshotStream>, Status> {
-        Err(Status::unimplemented(
-            "snapshots are not available on this agent",
-        ))
+        request: Request<TakeSnapshotRequest>,
+    ) -> Result<Response<ProgressStream>, Status> {
+        let snapshots = self.snapshots()?;
+        let request = request.into_inner();
+        Ok(Response::new(run_streamed(
+            move |progress, cancel| async move {
+                let taken = take::take(
+                    &snapshots,
+                    &request.tenant,
+                    &request.volume,
+                    &request.location,
+                    &progress,
+                    &cancel,
+                )
+                .await?;
+                Ok(SnapshotProgress {
+                    bytes_done: taken.content_bytes,
+                    bytes_total: taken.content_bytes,
+                    done: true,
+                    archive_bytes: taken.archive_bytes,
+                    sha256: taken.sha256,
+                    pause_millis: taken.pause.as_millis() as u64,
+                    location: request.location,
+                })
+            },
+        )))
     }
 
-    type RestoreVolumeStream = BoxStream<'static, Result<SnapshotProgress, Status>>;
+    type RestoreVolumeStream = ProgressStream;
 
     async fn restore_volume(
         &self,
-        _request: Request<RestoreVolumeRequest>,
-    ) -> Result<Response<Self::RestoreVolumeStream>, Status> {
-        Err(Status::unimplemented(
-            "restores are not available on this agent",
-        ))
+        request: Request<RestoreVolumeRequest>,
+    ) -> Result<Response<ProgressStream>, Status> {
+        let snapshots = self.snapshots()?;
+        let request = request.into_inner();
+        let archive = request
+            .archive
+            .ok_or_else(|| Error::MissingField("archive").to_status())?;
+        let users = VolumeUsers::new(self.runtime.clone());
+        Ok(Response::new(run_streamed(
+            move |progress, cancel| async move {
+                let volume = (request.tenant.as_str(), request.volume.as_str());
+                let restored =
+                    restore::in_place(&snapshots, &users, volume, &archive, &progress, &cancel)
+                        .await?;
+                Ok(SnapshotProgress {
+                    bytes_done: restored,
+                    bytes_total: restored,
+                    done: true,
+                    sha256: archive.sha256,
+                    location: archive.location,
+                    ..SnapshotProgress::default()
+                })
+            },
+        )))
     }
 
     async fn delete_snapshot(
         &self,
-        _request: Request<DeleteSnapshotRequest>,
+        request: Request<DeleteSnapshotRequest>,
     ) -> Result<Response<DeleteSnapshotResult>, Status> {
-        Err(Status::unimplemented(
-            "snapshots are not available on this agent",
-        ))
+        let snapshots = self.snapshots()?;
+        let deleted = snapshots
+            .store
+            .delete(&request.get_ref().location)
+            .await
+            .map_err(|e| SnapshotError::from(e).to_status())?;
+        Ok(Response::new(DeleteSnapshotResult { deleted }))
     }
 
     type LogsStream = BoxStream<'static, Result<LogChunk, Status>>;
@@ -135,6 +212,31 @@ impl NodeAgent for AgentService {
         });
         Ok(Response::new(chunks.boxed()))
     }
+}
+
+/// Runs `work` in its own task, streaming its progress and then its final message (or its
+/// error); when the caller drops the stream, `work` is cancelled and cleans up.
+fn run_streamed<W, F>(work: W) -> ProgressStream
+where
+    W: FnOnce(Progress, CancellationToken) -> F,
+    F: Future<Output = Result<SnapshotProgress, SnapshotError>> + Send + 'static,
+{
+    let (sender, receiver) = mpsc::channel(16);
+    let cancel = CancellationToken::new();
+    let watcher = {
+        let (sender, cancel) = (sender.clone(), cancel.clone());
+        tokio::spawn(async move {
+            sender.closed().await;
+            cancel.cancel();
+        })
+    };
+    let work = work(Progress::new(sender.clone()), cancel);
+    tokio::spawn(async move {
+        let last = work.await.map_err(|e| e.to_status());
+        let _ = sender.send(last).await;
+        watcher.abort();
+    });
+    ReceiverStream::new(receiver).boxed()
 }
 
 #[cfg(test)]
