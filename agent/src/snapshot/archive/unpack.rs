@@ -1,4 +1,4 @@
-//! Unpacking an archive into an empty directory on a blocking thread, hashing the compressed
+//! Unpacking an archive into an empty directory on blocking threads, hashing the compressed
 //! bytes as they are read; an entry that would land outside the directory is refused.
 
 use std::fs;
@@ -11,22 +11,90 @@ use tar::{Archive, EntryType};
 
 use super::Counter;
 
+/// Decompressed bytes handed from the decoding thread to the unpacker at once.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight between them.
+const IN_FLIGHT: usize = 8;
+
 /// Unpacks the zstd-compressed tar in `archive` into `dir`, counting content bytes into
 /// `counter`; returns the SHA-256 of every byte read from `archive`, hex (read to its end, so
-/// trailing bytes count too).
-pub fn unpack(archive: impl Read, dir: &Path, counter: &Counter) -> io::Result<String> {
+/// trailing bytes count too). Reading, hashing and decompressing run on a thread of their own,
+/// beside the unpacking, as `zstd -d | tar -x` would.
+pub fn unpack(archive: impl Read + Send, dir: &Path, counter: &Counter) -> io::Result<String> {
+    let (sender, receiver) = std::sync::mpsc::sync_channel(IN_FLIGHT);
+    std::thread::scope(|scope| {
+        let decoding = scope.spawn(move || decode(archive, sender));
+        let unpacked = unpack_entries(
+            Pipe {
+                receiver,
+                chunk: io::Cursor::new(Vec::new()),
+            },
+            dir,
+            counter,
+        );
+        let decoded = decoding
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the archive's decoder panicked")));
+        match (unpacked, decoded) {
+            (Ok(()), decoded) => decoded,
+            (Err(e), _) => Err(e),
+        }
+    })
+}
+
+/// Decompresses `archive` into `sender` and reads it to its end; returns its SHA-256.
+fn decode(
+    archive: impl Read,
+    sender: std::sync::mpsc::SyncSender<io::Result<Vec<u8>>>,
+) -> io::Result<String> {
     let mut hashed = Hashed {
         inner: archive,
         hasher: Sha256::new(),
     };
-    unpack_entries(&mut hashed, dir, counter)?;
+    let mut decoder = zstd::stream::read::Decoder::new(&mut hashed)?;
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        match (&mut decoder).take(CHUNK as u64).read_to_end(&mut chunk) {
+            Ok(0) => break,
+            // The unpacker stopped (it failed, or the archive's end came): only the hash is
+            // still needed.
+            Ok(_) if sender.send(Ok(chunk)).is_err() => break,
+            Ok(_) => {}
+            Err(e) => {
+                let _ = sender.send(Err(io::Error::new(e.kind(), e.to_string())));
+                return Err(e);
+            }
+        }
+    }
+    drop(sender);
+    drop(decoder);
     io::copy(&mut hashed, &mut io::sink())?;
     Ok(format!("{:x}", hashed.hasher.finalize()))
 }
 
-fn unpack_entries(archive: impl Read, dir: &Path, counter: &Counter) -> io::Result<()> {
-    let decoder = zstd::stream::read::Decoder::new(archive)?;
-    let mut archive = Archive::new(decoder);
+/// The unpacker's end of the decoded stream.
+struct Pipe {
+    receiver: std::sync::mpsc::Receiver<io::Result<Vec<u8>>>,
+    chunk: io::Cursor<Vec<u8>>,
+}
+
+impl Read for Pipe {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            let n = self.chunk.read(buf)?;
+            if n > 0 || buf.is_empty() {
+                return Ok(n);
+            }
+            match self.receiver.recv() {
+                Ok(chunk) => self.chunk = io::Cursor::new(chunk?),
+                Err(_) => return Ok(0),
+            }
+        }
+    }
+}
+
+fn unpack_entries(decoded: impl Read, dir: &Path, counter: &Counter) -> io::Result<()> {
+    let mut archive = Archive::new(decoded);
     archive.set_preserve_permissions(true);
     archive.set_preserve_ownerships(true);
     archive.set_preserve_mtime(true);
