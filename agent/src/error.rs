@@ -24,6 +24,9 @@ pub enum Error {
          out and remove it (docker volume rm {0}), then ensure the volume again"
     )]
     UnlimitedVolume(String),
+    /// The snapshot store named at start cannot be used.
+    #[error("the snapshot store cannot be opened: {0}")]
+    SnapshotStore(String),
     /// An operation left a required field empty.
     #[error("the operation has no {0}")]
     MissingField(&'static str),

@@ -46,6 +46,8 @@ use crate::health::Health;
 use crate::health::http::HttpChecker;
 use crate::observe::Observer;
 use crate::runtime::docker::DockerRuntime;
+use crate::snapshot::Snapshots;
+use crate::snapshot::store::{SnapshotStore, SnapshotStoreUrl};
 use crate::storage::mechanism::Mechanism;
 use crate::storage::volumes::Volumes;
 
@@ -59,6 +61,8 @@ pub struct AgentConfig {
     pub node_name: String,
     /// Where the node's volumes (their images and mount points) live.
     pub storage_dir: PathBuf,
+    /// Where snapshots are archived; `<storage_dir>/snapshots` when `None`.
+    pub snapshot_store: Option<SnapshotStoreUrl>,
 }
 
 impl AgentConfig {
@@ -68,7 +72,21 @@ impl AgentConfig {
         AgentConfig {
             node_name: node_name.into(),
             storage_dir: PathBuf::from(DEFAULT_STORAGE_DIR),
+            snapshot_store: None,
         }
+    }
+
+    /// The same agent archiving snapshots into `store`.
+    pub fn with_snapshot_store(mut self, store: SnapshotStoreUrl) -> AgentConfig {
+        self.snapshot_store = Some(store);
+        self
+    }
+
+    /// The snapshot store: the one configured, else `<storage_dir>/snapshots`.
+    pub fn snapshot_store_url(&self) -> SnapshotStoreUrl {
+        self.snapshot_store
+            .clone()
+            .unwrap_or_else(|| SnapshotStoreUrl::default_for(&self.storage_dir))
     }
 
     /// The same agent keeping its volumes in `storage_dir`.
@@ -87,6 +105,7 @@ pub struct Agent {
     hub: EventHub,
     health: Health,
     volumes: Arc<Volumes>,
+    snapshots: Option<SnapshotStore>,
 }
 
 impl Agent {
@@ -102,11 +121,19 @@ impl Agent {
         for failure in volumes.reattach_all().await {
             tracing::warn!(error = %failure, "a volume could not be attached again");
         }
-        Ok(Agent::with_runtime(
-            config,
-            Arc::new(docker),
-            Arc::new(volumes),
-        ))
+        let url = config.snapshot_store_url();
+        let store = SnapshotStore::open(&url).map_err(|e| Error::SnapshotStore(e.to_string()))?;
+        let snapshots = Snapshots::new(volumes.layout().clone(), store.clone());
+        match snapshots.cleanup().await {
+            Ok(0) => {}
+            Ok(removed) => tracing::info!(removed, "removed what interrupted snapshots left"),
+            Err(error) => tracing::warn!(%error, "cannot clean up after interrupted snapshots"),
+        }
+        let agent = Agent::with_runtime(config, Arc::new(docker), Arc::new(volumes));
+        Ok(Agent {
+            snapshots: Some(store),
+            ..agent
+        })
     }
 
     /// An agent over any runtime and volumes (fakes in tests). Must be called within a tokio
@@ -129,6 +156,7 @@ impl Agent {
             hub,
             health,
             volumes,
+            snapshots: None,
         }
     }
 
@@ -156,7 +184,11 @@ impl Agent {
             self.health.clone(),
         )
         .with_volumes(self.volumes.clone());
-        AgentService::new(self.runtime.clone(), self.node_name.clone(), observer)
+        let service = AgentService::new(self.runtime.clone(), self.node_name.clone(), observer);
+        match &self.snapshots {
+            Some(store) => service.with_snapshots(self.volumes.layout().clone(), store.clone()),
+            None => service,
+        }
     }
 
     /// What this host offers, from the engine.

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use minicloud_agent::ingress::{self, Proxy};
+use minicloud_agent::snapshot::SnapshotStoreUrl;
 use minicloud_agent::{Agent, AgentConfig, DEFAULT_HEARTBEAT_INTERVAL, run_heartbeat};
 use minicloud_controllers::{ControllersConfig, IngressAddress};
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
@@ -30,17 +31,22 @@ pub struct RunningAgent {
 }
 
 /// Connects an agent for `node_name` to the local Docker Engine, with its volumes in
-/// `storage_dir`, and starts heartbeating its Node (reachable at `endpoint`) to the API server
+/// `storage_dir` and their snapshots in `snapshot_store` (`<storage_dir>/snapshots` when
+/// `None`), and starts heartbeating its Node (reachable at `endpoint`) to the API server
 /// at `api_url`.
 pub async fn start_agent(
     node_name: &str,
     storage_dir: &Path,
+    snapshot_store: Option<SnapshotStoreUrl>,
     endpoint: &str,
     api_url: &str,
     key: &str,
     shutdown: CancellationToken,
 ) -> Result<RunningAgent> {
-    let config = AgentConfig::new(node_name).with_storage_dir(storage_dir);
+    let mut config = AgentConfig::new(node_name).with_storage_dir(storage_dir);
+    if let Some(store) = snapshot_store {
+        config = config.with_snapshot_store(store);
+    }
     let agent = Agent::connect(config)
         .await
         .context("cannot reach the Docker Engine (is dockerd running? DOCKER_HOST is honoured)")?;

@@ -13,9 +13,16 @@ pub struct Frozen {
 }
 
 impl Frozen {
-    /// Freezes the filesystem mounted on `mount`.
+    /// Freezes the filesystem mounted on `mount`. One still frozen by an agent that died
+    /// mid-snapshot (the kernel answers "busy") is thawed and frozen afresh.
     pub async fn freeze(mount: &Path) -> HostResult<Frozen> {
-        host::freeze(mount).await?;
+        if let Err(error) = host::freeze(mount).await {
+            if !error.output.contains("Device or resource busy") {
+                return Err(error);
+            }
+            host::thaw(mount).await?;
+            host::freeze(mount).await?;
+        }
         Ok(Frozen {
             mount: Some(mount.to_path_buf()),
             since: Instant::now(),
@@ -49,4 +56,24 @@ impl Drop for Frozen {
             }
         }
     }
+}
+
+/// Thaws every mounted volume under `volumes` (`<tenant>/<volume>/mnt`) that an agent which
+/// died mid-snapshot left frozen, so its writers go on; returns how many were thawed.
+pub async fn thaw_left_frozen(volumes: &Path) -> usize {
+    let mut thawed = 0;
+    for tenant in subdirectories(volumes) {
+        for volume in subdirectories(&tenant) {
+            let mount = volume.join("mnt");
+            if host::is_mounted(&mount).await && host::thaw(&mount).await.is_ok() {
+                thawed += 1;
+            }
+        }
+    }
+    thawed
+}
+
+fn subdirectories(dir: &Path) -> Vec<PathBuf> {
+    let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+    entries.map(|e| e.path()).filter(|p| p.is_dir()).collect()
 }

@@ -127,9 +127,14 @@ impl Snapshots {
         Snapshots { layout, store }
     }
 
-    /// Removes what interrupted snapshots and restores left: partial archives in the store and
-    /// scratch images (unmounted first). Call once at startup, before serving.
+    /// Removes what interrupted snapshots and restores left: a volume still frozen is thawed,
+    /// partial archives in the store and scratch images (unmounted first) are removed. Call
+    /// once at startup, before serving.
     pub async fn cleanup(&self) -> Result<usize> {
+        let thawed = freeze::thaw_left_frozen(&self.layout.volumes()).await;
+        if thawed > 0 {
+            tracing::warn!(thawed, "thawed volumes an interrupted snapshot left frozen");
+        }
         let partials = self.store.cleanup().await?;
         let root = self.layout.root();
         let scratch = scratch::cleanup(root)

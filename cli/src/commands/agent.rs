@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use minicloud_agent::snapshot::SnapshotStoreUrl;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -37,6 +38,12 @@ pub struct AgentArgs {
     /// Where the node's volumes live: a sparse ext4 image and a mount point per volume.
     #[arg(long, env = "MINI_STORAGE_DIR", default_value = minicloud_agent::DEFAULT_STORAGE_DIR)]
     storage_dir: PathBuf,
+    /// Where snapshots are archived: a directory (`/path` or `file:///path`), or an
+    /// S3-compatible bucket (`s3://bucket/prefix`; endpoint and credentials from
+    /// AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
+    /// [default: <storage dir>/snapshots].
+    #[arg(long, env = "MINI_SNAPSHOT_STORE", value_name = "URL")]
+    snapshot_store: Option<SnapshotStoreUrl>,
     /// The ingress proxy.
     #[command(flatten)]
     ingress: IngressArgs,
@@ -58,6 +65,7 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
     let agent = start_agent(
         &name,
         &args.storage_dir,
+        args.snapshot_store,
         &endpoint,
         &api,
         &key,

@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use minicloud_agent::snapshot::SnapshotStoreUrl;
 use minicloud_apiserver::api::{RequestContext, ResourceApi};
 use minicloud_apiserver::api_keys::Authenticator;
 use minicloud_apiserver::audit::AuditOptions;
@@ -43,6 +44,12 @@ pub struct ServerArgs {
     /// given), and the embedded agent its volumes (`<data dir>/storage`); created when missing.
     #[arg(long, env = "MINI_DATA_DIR", default_value = "./minicloud-data")]
     data_dir: PathBuf,
+    /// Where the embedded agent archives snapshots: a directory (`/path` or `file:///path`), or
+    /// an S3-compatible bucket (`s3://bucket/prefix`; endpoint and credentials from
+    /// AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)
+    /// [default: <data dir>/storage/snapshots].
+    #[arg(long, env = "MINI_SNAPSHOT_STORE", value_name = "URL")]
+    snapshot_store: Option<SnapshotStoreUrl>,
     /// The address the API (gRPC and REST) listens on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:7070")]
     listen: String,
@@ -145,7 +152,9 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
             .clone()
             .unwrap_or_else(node::default_node_name);
         let storage = args.data_dir.join("storage");
-        let agent = node::start_agent(&name, &storage, &url, &url, &key, shutdown.clone()).await?;
+        let store = args.snapshot_store.clone();
+        let agent =
+            node::start_agent(&name, &storage, store, &url, &url, &key, shutdown.clone()).await?;
         volumes = Some(agent.volumes);
         agent_routes = agent.routes;
         background.push(agent.heartbeat);

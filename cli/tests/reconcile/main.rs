@@ -17,6 +17,7 @@ mod logs;
 mod resilience;
 mod scenarios;
 mod secrets;
+mod storage;
 mod world;
 
 use std::time::Duration;
@@ -139,4 +140,34 @@ fn following_logs_continue_across_restarts() {
 #[test]
 fn events_tell_what_happened_to_an_app() {
     events::events_tell_what_happened_to_an_app();
+}
+
+#[test]
+fn volume_data_survives_the_app_and_a_server_crash() {
+    storage::data_survives_the_app_and_a_server_crash_and_the_app_user_can_write();
+}
+
+#[test]
+fn a_write_past_a_volumes_size_fails_with_enospc() {
+    storage::a_write_past_the_size_fails_inside_the_container_and_another_volume_works();
+}
+
+#[test]
+fn a_restored_snapshot_has_the_bytes_it_archived() {
+    storage::a_restored_snapshot_has_the_bytes_it_archived();
+}
+
+#[test]
+fn a_snapshot_schedule_fires_and_retention_prunes() {
+    storage::a_schedule_fires_and_retention_keeps_the_newest();
+}
+
+#[test]
+fn a_server_killed_mid_snapshot_leaves_no_half_snapshot() {
+    storage::a_server_killed_mid_snapshot_leaves_no_half_snapshot();
+}
+
+#[test]
+fn reclaim_policy_snapshot_leaves_a_restorable_snapshot() {
+    storage::a_volume_deleted_with_reclaim_snapshot_can_be_restored_into_a_new_one();
 }
