@@ -4,7 +4,8 @@
 # create through authentication, quota accounting and the audit log) beside a bare etcd
 # transaction; the reconcile benchmark (apply → running containers) beside `docker run` and
 # Docker Swarm on the local Docker Engine (scripts/bench-reconcile.sh); then the ingress proxy
-# beside nginx in front of the same container, with wrk (scripts/bench-ingress.sh). Each prints
+# beside nginx in front of the same container, with wrk (scripts/bench-ingress.sh); then
+# snapshot and restore of a 1 GiB volume beside tar | zstd (scripts/bench-snapshot.sh). Each prints
 # its tables; BENCHMARKS.md says how to read them.
 #
 #   scripts/bench.sh
@@ -20,3 +21,4 @@ cargo bench --locked -p minicloud-apiserver --bench watch_fanout
 cargo bench --locked -p minicloud-apiserver --bench writes
 scripts/bench-reconcile.sh
 scripts/bench-ingress.sh
+scripts/bench-snapshot.sh

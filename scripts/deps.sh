@@ -2,7 +2,8 @@
 # Installs what minicloud needs on a Debian machine and is missing: python3 and git (the gate
 # and `mini server`'s data-directory check), protoc and its well-known types (etcd-client's
 # build), etcd, the Docker Engine, the static busybox that example and test images are built
-# from, and cargo-nextest. Safe to run repeatedly; does nothing when
+# from, the ext4 and loop-device tools volumes are made of, cargo-nextest, and moto's S3
+# server for the snapshot-store tests. Safe to run repeatedly; does nothing when
 # everything is present.
 set -euo pipefail
 
@@ -18,6 +19,11 @@ command -v protoc >/dev/null || missing+=(protobuf-compiler)
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v dockerd >/dev/null || missing+=(docker.io)
 dpkg-query -W -f='${Status}' busybox-static 2>/dev/null | grep -q 'ok installed' || missing+=(busybox-static)
+# Volumes: sparse ext4 images (mkfs.ext4, resize2fs) on loop devices (losetup, fsfreeze); zstd
+# for the snapshot benchmark's baseline.
+command -v mkfs.ext4 >/dev/null || missing+=(e2fsprogs)
+command -v fsfreeze >/dev/null || missing+=(util-linux)
+command -v zstd >/dev/null || missing+=(zstd)
 
 if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then

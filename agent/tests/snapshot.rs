@@ -271,17 +271,3 @@ async fn a_volume_created_from_a_snapshot_starts_with_its_content() {
     let copy = Layout::new(tenant.storage_dir()).volume(&tenant.name, "copy");
     assert_eq!(fingerprint(&copy.data), before);
 }
-
-#[tokio::test]
-async fn without_a_store_the_snapshot_calls_say_so() {
-    let tenant = Tenant::new();
-    let service = support::agent(&tenant).await;
-    let request = TakeSnapshotRequest::default();
-    let status = service
-        .take_snapshot(Request::new(request))
-        .await
-        .err()
-        .unwrap();
-    assert_eq!(status.code(), tonic::Code::FailedPrecondition);
-    assert_eq!(status.message(), "this agent has no snapshot store");
-}

@@ -80,10 +80,7 @@ fn holders(mount: &Path) -> io::Result<BTreeSet<Holder>> {
         let Ok(mountinfo) = std::fs::read_to_string(proc.join("mountinfo")) else {
             continue;
         };
-        if mountinfo
-            .lines()
-            .any(|line| line.split(' ').nth(2) == Some(device.as_str()))
-        {
+        if mountinfo.lines().any(|line| uses(line, &device)) {
             holders.insert(match container_of(pid) {
                 Some(id) => Holder::Container(id),
                 None => Holder::Process(pid),
@@ -91,6 +88,15 @@ fn holders(mount: &Path) -> io::Result<BTreeSet<Holder>> {
         }
     }
     Ok(holders)
+}
+
+/// Whether a mountinfo line is a use of the filesystem on `device`: a bind of a directory
+/// inside it (containers get its `data/`). The whole filesystem mounted at its root is the
+/// host's own mount, which mount propagation copies into namespaces made while it was
+/// mounted; that is nobody using the volume.
+fn uses(line: &str, device: &str) -> bool {
+    let mut fields = line.split(' ').skip(2);
+    fields.next() == Some(device) && fields.next().is_some_and(|root| root != "/")
 }
 
 /// The id of the container `pid` runs in: the `-id` of the containerd shim it descends from.
@@ -136,6 +142,15 @@ fn parent_of(stat: &str) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bind_of_the_volumes_data_is_a_use_and_a_propagated_host_mount_is_not() {
+        let bind = "812 790 7:3 /data /data rw,relatime - ext4 /dev/loop3 rw";
+        let host = "655 29 7:3 / /srv/storage/volumes/acme/data/mnt rw - ext4 /dev/loop3 rw";
+        assert!(uses(bind, "7:3"));
+        assert!(!uses(host, "7:3"));
+        assert!(!uses(bind, "7:30"));
+    }
 
     #[test]
     fn a_container_is_found_through_its_shim() {

@@ -378,15 +378,17 @@ fn quota_shows_usage_and_a_refusal_names_used_requested_and_limit() {
     let two = write_file(data.path(), "two.yaml", &app(2));
     server.run(&["apply", "-f", &two]).ok();
     let quota = server.run(&["quota", "-t", "acme"]).ok();
-    // 2 replicas reserve 3 containers: an App counts the surge of its rolling update.
+    // 2 replicas count 2 containers: an App counts its steady state; no rollout runs, so no
+    // surge.
     assert_eq!(
         quota,
         "tenant acme\n\
-         RESOURCE     USED    LIMIT\n\
-         containers   3       3\n\
-         cpu          750m    unlimited\n\
-         memory       768Mi   1Gi\n\
-         storage      0       unlimited\n"
+         RESOURCE     USED    LIMIT         SURGE\n\
+         containers   2       3             0\n\
+         cpu          500m    unlimited     0\n\
+         memory       512Mi   1Gi           0\n\
+         storage      0       unlimited     -\n\
+         snapshots    0       not counted   -\n"
     );
     let four = write_file(data.path(), "four.yaml", &app(4));
     let refused = server.run(&["apply", "-f", &four]);
@@ -394,13 +396,13 @@ fn quota_shows_usage_and_a_refusal_names_used_requested_and_limit() {
     assert!(
         refused
             .stderr
-            .contains("containers: used 3, requested 2, limit 3"),
+            .contains("containers: used 2, requested 2, limit 3"),
         "{}",
         refused.stderr
     );
     let json = server.run(&["quota", "-t", "acme", "-o", "json"]).ok();
     let report: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(report["usage"]["containers"], 3, "{json}");
+    assert_eq!(report["usage"]["containers"], 2, "{json}");
     let missing = server.run(&["quota", "-t", "nobody"]);
     assert!(
         missing.stderr.contains("has no Tenant object")
