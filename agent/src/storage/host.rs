@@ -120,6 +120,13 @@ pub async fn thaw(dir: &Path) -> HostResult<()> {
 /// Grows the image to `size_bytes` and the filesystem in it, online: while it stays mounted.
 pub async fn grow(image: &Path, size_bytes: u64) -> HostResult<()> {
     let device = loop_device_of(image).await?;
+    extend(image, size_bytes)?;
+    run("losetup", &["--set-capacity", &device]).await?;
+    run("resize2fs", &[&device]).await.map(drop)
+}
+
+/// Makes the image file `size_bytes` long (sparse: no block is written).
+fn extend(image: &Path, size_bytes: u64) -> HostResult<()> {
     std::fs::OpenOptions::new()
         .write(true)
         .open(image)
@@ -127,9 +134,7 @@ pub async fn grow(image: &Path, size_bytes: u64) -> HostResult<()> {
         .map_err(|e| HostError {
             command: format!("truncate {}", image.display()),
             output: e.to_string(),
-        })?;
-    run("losetup", &["--set-capacity", &device]).await?;
-    run("resize2fs", &[&device]).await.map(drop)
+        })
 }
 
 /// The loop device `image` is attached to.
@@ -214,14 +219,7 @@ pub fn group_of(dir: &Path) -> HostResult<u32> {
 /// Grows the image to `size_bytes` and the filesystem in it while it is not mounted anywhere:
 /// checked first (`resize2fs` insists), then resized. For hosts where [`grow`] is refused.
 pub async fn grow_offline(image: &Path, size_bytes: u64) -> HostResult<()> {
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(image)
-        .and_then(|file| file.set_len(size_bytes))
-        .map_err(|e| HostError {
-            command: format!("truncate {}", image.display()),
-            output: e.to_string(),
-        })?;
+    extend(image, size_bytes)?;
     // e2fsck exits 1 when it corrected something, which leaves the filesystem consistent.
     run_accepting("e2fsck", &["-f", "-p", text(image)], &[0, 1]).await?;
     run("resize2fs", &[text(image)]).await.map(drop)
