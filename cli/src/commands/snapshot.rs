@@ -92,12 +92,20 @@ async fn create(args: CreateArgs) -> Result<ExitCode> {
     let status = snapshot.status.unwrap_or_default();
     output::print(&format!(
         "snapshot/{name} Ready: {} of files in a {} archive (sha256 {}), writers paused {}\n",
-        units::bytes(status.content_bytes),
-        units::bytes(status.size_bytes),
+        size(status.content_bytes),
+        size(status.size_bytes),
         status.sha256.get(..12).unwrap_or(&status.sha256),
         units::millis(status.pause_millis.unwrap_or_default()),
     ))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A byte count for a sentence: `3 bytes`, `20Ki`.
+fn size(bytes: u64) -> String {
+    match bytes {
+        0..1024 => format!("{bytes} bytes"),
+        _ => units::bytes(bytes),
+    }
 }
 
 /// Restores a snapshot in place and follows it, printing the volume's events as they come.
