@@ -53,6 +53,19 @@ fn running_container(world: &World, app: &str) -> String {
     })
 }
 
+/// Deletes App `app` and waits until its containers are gone.
+fn delete_app(world: &World, app: &str) {
+    world
+        .server
+        .run(&["delete", "app", app, "-t", &world.tenant])
+        .ok();
+    eventually("the app's containers are gone", || {
+        docker::app_containers(&world.tenant, app)
+            .is_empty()
+            .then_some(())
+    });
+}
+
 /// Runs `script` with sh in the container, as the container's own (non-root) user.
 fn exec(container: &str, script: &str) -> String {
     docker(&["exec", container, "sh", "-c", script])
@@ -101,15 +114,7 @@ pub fn data_survives_the_app_and_a_server_crash_and_the_app_user_can_write() {
     let volume = ready_volume(&world, "data");
     assert_eq!(volume["status"]["mechanism"], "loop-ext4", "{volume}");
 
-    world
-        .server
-        .run(&["delete", "app", "web", "-t", &world.tenant])
-        .ok();
-    eventually("the app's container is gone", || {
-        docker::app_containers(&world.tenant, "web")
-            .is_empty()
-            .then_some(())
-    });
+    delete_app(&world, "web");
     apply_app_with(&world, "web", &[("data", "/data")]);
     let container = running_container(&world, "web");
     assert_eq!(exec(&container, "cat /data/note"), "kept\n");
@@ -296,15 +301,7 @@ pub fn a_volume_deleted_with_reclaim_snapshot_can_be_restored_into_a_new_one() {
     apply_app_with(&world, "web", &[("data", "/data")]);
     let container = running_container(&world, "web");
     exec(&container, "echo precious > /data/keep");
-    world
-        .server
-        .run(&["delete", "app", "web", "-t", &world.tenant])
-        .ok();
-    eventually("the app's container is gone", || {
-        docker::app_containers(&world.tenant, "web")
-            .is_empty()
-            .then_some(())
-    });
+    delete_app(&world, "web");
     world
         .server
         .run(&["delete", "volume", "data", "-t", &world.tenant])
