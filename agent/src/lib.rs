@@ -22,6 +22,7 @@ pub mod events;
 pub mod health;
 pub mod ingress;
 pub mod labels;
+pub mod metrics;
 pub mod node;
 pub mod observe;
 pub mod runtime;
@@ -32,6 +33,7 @@ pub mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use minicloud_manifests::Node;
 use minicloud_proto::v1::node_agent_server::NodeAgentServer;
@@ -44,6 +46,7 @@ pub use service::AgentService;
 use crate::events::EventHub;
 use crate::health::Health;
 use crate::health::http::HttpChecker;
+use crate::metrics::Sampler;
 use crate::observe::Observer;
 use crate::runtime::docker::DockerRuntime;
 use crate::snapshot::Snapshots;
@@ -63,6 +66,8 @@ pub struct AgentConfig {
     pub storage_dir: PathBuf,
     /// Where snapshots are archived; `<storage_dir>/snapshots` when `None`.
     pub snapshot_store: Option<SnapshotStoreUrl>,
+    /// How often the instances' resource use is sampled.
+    pub metrics_interval: Duration,
 }
 
 impl AgentConfig {
@@ -73,7 +78,14 @@ impl AgentConfig {
             node_name: node_name.into(),
             storage_dir: PathBuf::from(DEFAULT_STORAGE_DIR),
             snapshot_store: None,
+            metrics_interval: metrics::DEFAULT_INTERVAL,
         }
+    }
+
+    /// The same agent sampling its instances' resource use every `interval`.
+    pub fn with_metrics_interval(mut self, interval: Duration) -> AgentConfig {
+        self.metrics_interval = interval;
+        self
     }
 
     /// The same agent archiving snapshots into `store`.
@@ -97,7 +109,7 @@ impl AgentConfig {
 }
 
 /// A running agent: a container runtime plus the follower of its events, the prober of its
-/// containers' health checks and the node's volumes.
+/// containers' health checks, the sampler of their resource use and the node's volumes.
 #[derive(Clone)]
 pub struct Agent {
     runtime: Arc<dyn Runtime>,
@@ -106,6 +118,7 @@ pub struct Agent {
     health: Health,
     volumes: Arc<Volumes>,
     snapshots: Option<SnapshotStore>,
+    sampler: Sampler,
 }
 
 impl Agent {
@@ -150,6 +163,11 @@ impl Agent {
             hub.clone(),
             Arc::new(HttpChecker),
         );
+        let sampler = Sampler::spawn(
+            runtime.clone(),
+            config.node_name.clone(),
+            config.metrics_interval,
+        );
         Agent {
             runtime,
             node_name: config.node_name,
@@ -157,6 +175,7 @@ impl Agent {
             health,
             volumes,
             snapshots: None,
+            sampler,
         }
     }
 
@@ -184,7 +203,8 @@ impl Agent {
             self.health.clone(),
         )
         .with_volumes(self.volumes.clone());
-        let service = AgentService::new(self.runtime.clone(), self.node_name.clone(), observer);
+        let service = AgentService::new(self.runtime.clone(), self.node_name.clone(), observer)
+            .with_sampler(self.sampler.clone());
         match &self.snapshots {
             Some(store) => service.with_snapshots(self.volumes.layout().clone(), store.clone()),
             None => service,

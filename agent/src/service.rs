@@ -8,8 +8,9 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use minicloud_proto::v1::node_agent_server::NodeAgent;
 use minicloud_proto::v1::{
-    DeleteSnapshotRequest, DeleteSnapshotResult, LogChunk, LogsRequest, ObserveRequest,
-    ObservedState, Plan, PlanResult, RestoreVolumeRequest, SnapshotProgress, TakeSnapshotRequest,
+    DeleteSnapshotRequest, DeleteSnapshotResult, LogChunk, LogsRequest, MetricsRequest,
+    NodeMetrics, ObserveRequest, ObservedState, Plan, PlanResult, RestoreVolumeRequest,
+    SnapshotProgress, TakeSnapshotRequest,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -19,6 +20,7 @@ use tonic::{Request, Response, Status};
 use crate::apply::{Executor, find_container};
 use crate::error::Error;
 use crate::labels;
+use crate::metrics::{Sampler, node_metrics};
 use crate::observe::Observer;
 use crate::runtime::{LogOptions, LogStream, Runtime};
 use crate::snapshot::fill::StoreFiller;
@@ -39,6 +41,7 @@ pub struct AgentService {
     observer: Observer,
     executor: Executor,
     snapshots: Option<Snapshots>,
+    sampler: Option<Sampler>,
 }
 
 impl AgentService {
@@ -52,6 +55,7 @@ impl AgentService {
             observer,
             executor,
             snapshots: None,
+            sampler: None,
         }
     }
 
@@ -64,6 +68,12 @@ impl AgentService {
             .executor
             .with_filler(Arc::new(StoreFiller::new(snapshots.clone())));
         self.snapshots = Some(snapshots);
+        self
+    }
+
+    /// The same service, answering `Metrics` from `sampler`.
+    pub fn with_sampler(mut self, sampler: Sampler) -> AgentService {
+        self.sampler = Some(sampler);
         self
     }
 
@@ -181,6 +191,17 @@ impl NodeAgent for AgentService {
             .await
             .map_err(|e| SnapshotError::from(e).to_status())?;
         Ok(Response::new(DeleteSnapshotResult { deleted }))
+    }
+
+    async fn metrics(
+        &self,
+        _request: Request<MetricsRequest>,
+    ) -> Result<Response<NodeMetrics>, Status> {
+        let sampler = self
+            .sampler
+            .as_ref()
+            .ok_or_else(|| Status::failed_precondition("this agent does not sample metrics"))?;
+        Ok(Response::new(node_metrics(&self.node, &sampler.latest())))
     }
 
     type LogsStream = BoxStream<'static, Result<LogChunk, Status>>;

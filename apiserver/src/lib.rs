@@ -2,6 +2,7 @@
 //! quotas, Secrets, the audit log), watch fan-out, and the gRPC and REST faces behind
 //! authentication and rate limits.
 
+pub mod agents;
 pub mod api;
 pub mod api_keys;
 pub mod audit;
@@ -14,5 +15,6 @@ pub mod rest;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod usage;
 pub mod watch_cache;
 pub mod wire;

@@ -17,13 +17,15 @@ use minicloud_proto::v1::audit_server::AuditServer;
 use minicloud_proto::v1::keys_server::KeysServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
 use minicloud_proto::v1::secrets_server::SecretsServer;
+use minicloud_proto::v1::usage_server::UsageServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
 
+use crate::agents::Agents;
 use crate::api::{MAX_BODY_BYTES, ResourceApi};
 use crate::api_keys::Authenticator;
 use crate::gate::{self, Gate};
-use crate::grpc::{AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets};
+use crate::grpc::{AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets, UsageService};
 use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::rest;
 
@@ -37,7 +39,7 @@ const FORGET_IDLE_EVERY: Duration = Duration::from_secs(60);
 pub struct ServerOptions {
     /// More gRPC services on the same port (the all-in-one server mounts the node agent's).
     pub more_grpc: Routes,
-    /// The key the log service presents to node agents.
+    /// The key the log and usage services present to node agents.
     pub agents: Bearer,
     /// The limit of every tenant key and of every client failing authentication; `None`:
     /// no limit.
@@ -63,6 +65,7 @@ pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
         agents,
         rate_limit,
     } = options;
+    let agents = Agents::new(agents);
     let limiter = Arc::new(RateLimiter::new(rate_limit));
     tokio::spawn(forget_idle_callers(Arc::downgrade(&limiter)));
     let gate = Gate::new(
@@ -76,7 +79,11 @@ pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
         .add_service(service)
         .add_service(KeysServer::new(GrpcKeys::new(api.clone())))
         .add_service(SecretsServer::new(GrpcSecrets::new(api.clone())))
-        .add_service(AppLogsServer::new(AppLogsService::new(api.clone(), agents)))
+        .add_service(AppLogsServer::new(AppLogsService::new(
+            api.clone(),
+            agents.clone(),
+        )))
+        .add_service(UsageServer::new(UsageService::new(api.clone(), agents)))
         .add_service(AuditServer::new(GrpcAudit::new(api.clone())))
         .prepare()
         .into_axum_router()

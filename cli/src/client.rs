@@ -274,6 +274,16 @@ impl Client {
         Ok(audit.list(request).await?.into_inner().records)
     }
 
+    /// What the instances of `tenant` (`*`: every tenant) use now, and, for admins, the nodes.
+    pub async fn top(&self, tenant: &str) -> Result<pb::TopReport, RequestFailed> {
+        let mut usage = pb::usage_client::UsageClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_REPLY_BYTES);
+        let request = pb::TopRequest {
+            tenant: tenant.to_owned(),
+        };
+        Ok(usage.top(request).await?.into_inner())
+    }
+
     /// Who the server says this client's key is.
     pub async fn who_am_i(&self) -> Result<pb::Identity, RequestFailed> {
         let mut keys = pb::keys_client::KeysClient::new(self.channel.clone());

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 use commands::{
     agent, apply, audit, controllers, delete, describe, diff, events, get, key, login, logs, quota,
-    restart, rollout, secret, server, snapshot, tenant, volume,
+    restart, rollout, secret, server, snapshot, tenant, top, volume,
 };
 
 /// minicloud: a self-hosted, multi-tenant container platform.
@@ -71,6 +71,8 @@ enum Command {
     Tenant(tenant::TenantArgs),
     /// Show what a tenant uses against its quota.
     Quota(quota::QuotaArgs),
+    /// Show what instances use now (CPU, memory, network), by app, instance, tenant or node.
+    Top(top::TopArgs),
     /// Re-encrypt every Secret under a new key (`mini secret rotate-key`).
     Secret(secret::SecretArgs),
     /// Take a volume's snapshot now, or restore one in place.
@@ -118,6 +120,7 @@ async fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args).await,
         Command::Tenant(args) => tenant::run(args).await,
         Command::Quota(args) => quota::run(args).await,
+        Command::Top(args) => top::run(args).await,
         Command::Secret(args) => secret::run(args).await,
         Command::Snapshot(args) => snapshot::run(args).await,
         Command::Volume(args) => volume::run(args).await,

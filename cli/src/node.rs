@@ -30,20 +30,30 @@ pub struct RunningAgent {
     pub volumes: String,
 }
 
+/// Flags of the agent's sampling of its instances' resource use, shared by `mini server` and
+/// `mini agent`.
+#[derive(Args, Debug)]
+pub struct SamplingArgs {
+    /// How often the agent samples every instance's CPU, memory, network and block I/O (what
+    /// `mini top` shows).
+    #[arg(long, env = "MINI_METRICS_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub metrics_interval: Duration,
+}
+
 /// Connects an agent for `node_name` to the local Docker Engine, with its volumes in
 /// `storage_dir` and their snapshots in `snapshot_store` (`<storage_dir>/snapshots` when
-/// `None`), and starts heartbeating its Node (reachable at `endpoint`) to the API server
-/// at `api_url`.
+/// `None`), sampling as `sampling` says, and starts heartbeating its Node (reachable at
+/// `endpoint`) to the API server at `api_url`.
 pub async fn start_agent(
     node_name: &str,
-    storage_dir: &Path,
-    snapshot_store: Option<SnapshotStoreUrl>,
-    endpoint: &str,
-    api_url: &str,
-    key: &str,
+    (storage_dir, snapshot_store): (&Path, Option<SnapshotStoreUrl>),
+    sampling: &SamplingArgs,
+    (endpoint, api_url, key): (&str, &str, &str),
     shutdown: CancellationToken,
 ) -> Result<RunningAgent> {
-    let mut config = AgentConfig::new(node_name).with_storage_dir(storage_dir);
+    let mut config = AgentConfig::new(node_name)
+        .with_storage_dir(storage_dir)
+        .with_metrics_interval(sampling.metrics_interval);
     if let Some(store) = snapshot_store {
         config = config.with_snapshot_store(store);
     }

@@ -19,15 +19,17 @@ use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
     ListContainersOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
     LogsOptionsBuilder, RemoveContainerOptionsBuilder, RemoveVolumeOptionsBuilder,
-    RestartContainerOptionsBuilder, StopContainerOptionsBuilder,
+    RestartContainerOptionsBuilder, StatsOptionsBuilder, StopContainerOptionsBuilder,
 };
 use futures::stream::{BoxStream, StreamExt, TryStreamExt};
 
 use super::config::{ContainerConfig, Mount, RestartPolicy};
+use super::docker_stats::container_stats;
 use super::firewall;
 use super::{
-    ContainerInfo, HostInfo, LogChunk, LogOptions, LogStream, NetworkInfo, NetworkSpec, ObjectType,
-    Result, Runtime, RuntimeError, RuntimeEvent, VolumeInfo, VolumeSpec,
+    ContainerInfo, ContainerStats, HostInfo, LogChunk, LogOptions, LogStream, NetworkInfo,
+    NetworkSpec, ObjectType, Result, RunningContainer, Runtime, RuntimeError, RuntimeEvent,
+    VolumeInfo, VolumeSpec,
 };
 use crate::labels;
 
@@ -305,6 +307,51 @@ impl Runtime for DockerRuntime {
             .events(Some(options.build()))
             .map(|event| event.map(runtime_event).map_err(unreachable))
             .boxed()
+    }
+
+    async fn list_running(&self, node: &str) -> Result<Vec<RunningContainer>> {
+        let mut filters = managed_filter();
+        filters
+            .entry("label".to_owned())
+            .or_default()
+            .push(format!("{}={node}", labels::NODE));
+        filters.insert("status".to_owned(), vec!["running".to_owned()]);
+        let options = ListContainersOptionsBuilder::new()
+            .filters(&filters)
+            .build();
+        let summaries = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| refused("list containers".into(), e))?;
+        Ok(summaries
+            .into_iter()
+            .filter_map(|s| {
+                Some(RunningContainer {
+                    id: s.id?,
+                    labels: sorted(s.labels.unwrap_or_default()),
+                })
+            })
+            .collect())
+    }
+
+    async fn stats(&self, id: &str) -> Result<ContainerStats> {
+        let options = StatsOptionsBuilder::new()
+            .stream(false)
+            .one_shot(true)
+            .build();
+        let mut readings = self.docker.stats(id, Some(options));
+        match readings.next().await {
+            Some(Ok(response)) => Ok(container_stats(&response)),
+            Some(Err(e)) if status(&e) == Some(404) => {
+                Err(RuntimeError::NotFound(format!("container {id}")))
+            }
+            Some(Err(e)) => Err(refused(format!("read the stats of {id}"), e)),
+            None => Err(RuntimeError::Refused {
+                step: format!("read the stats of {id}"),
+                message: "the engine sent no reading".into(),
+            }),
+        }
     }
 
     fn logs(&self, id: &str, options: LogOptions) -> BoxStream<'static, Result<LogChunk>> {

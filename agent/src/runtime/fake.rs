@@ -13,8 +13,9 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::config::ContainerConfig;
 use super::{
-    ContainerInfo, HostInfo, LogChunk, LogOptions, NetworkInfo, NetworkSpec, ObjectType, Result,
-    Runtime, RuntimeError, RuntimeEvent, VolumeInfo, VolumeSpec,
+    ContainerInfo, ContainerStats, HostInfo, LogChunk, LogOptions, NetworkInfo, NetworkSpec,
+    ObjectType, Result, RunningContainer, Runtime, RuntimeError, RuntimeEvent, VolumeInfo,
+    VolumeSpec,
 };
 use crate::labels;
 
@@ -51,6 +52,7 @@ struct State {
     failures: HashMap<&'static str, String>,
     calls: Vec<Call>,
     logs: HashMap<String, Vec<LogChunk>>,
+    stats: HashMap<String, ContainerStats>,
     subscribers: Vec<mpsc::UnboundedSender<Result<RuntimeEvent>>>,
     next_id: u32,
 }
@@ -112,6 +114,11 @@ impl FakeRuntime {
     /// Sets what `logs` returns for a container.
     pub fn set_logs(&self, id: &str, chunks: Vec<LogChunk>) {
         self.lock().logs.insert(id.to_owned(), chunks);
+    }
+
+    /// Sets what [`Runtime::stats`] answers for container `id`.
+    pub fn set_stats(&self, id: &str, stats: ContainerStats) {
+        self.lock().stats.insert(id.to_owned(), stats);
     }
 
     /// Sends an event to every open event stream.
@@ -364,6 +371,33 @@ impl Runtime for FakeRuntime {
         let (tx, rx) = mpsc::unbounded_channel();
         self.lock().subscribers.push(tx);
         UnboundedReceiverStream::new(rx).boxed()
+    }
+
+    async fn list_running(&self, node: &str) -> Result<Vec<RunningContainer>> {
+        let containers = self.list_node_containers(node).await?;
+        Ok(containers
+            .into_iter()
+            .filter(|c| c.state == "running")
+            .map(|c| RunningContainer {
+                id: c.id,
+                labels: c.labels,
+            })
+            .collect())
+    }
+
+    async fn stats(&self, id: &str) -> Result<ContainerStats> {
+        let state = self.lock();
+        if !state.containers.contains_key(id) {
+            return Err(RuntimeError::NotFound(format!("container {id}")));
+        }
+        state
+            .stats
+            .get(id)
+            .copied()
+            .ok_or_else(|| RuntimeError::Refused {
+                step: format!("read the stats of {id}"),
+                message: "no stats were set for it".into(),
+            })
     }
 
     fn logs(&self, id: &str, _options: LogOptions) -> BoxStream<'static, Result<LogChunk>> {

@@ -1,11 +1,13 @@
 //! The container engine as the agent sees it: a small trait over the few Docker operations the
-//! agent needs, with a Docker implementation ([`docker`], the only module that knows bollard)
-//! and a recording fake ([`fake`]) for tests.
+//! agent needs, with a Docker implementation ([`docker`] and [`docker_stats`], the only modules
+//! that know bollard) and a recording fake ([`fake`]) for tests.
 
 pub mod config;
 pub mod docker;
+pub mod docker_stats;
 pub mod fake;
 pub mod firewall;
+pub mod stats;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
@@ -14,6 +16,7 @@ use async_trait::async_trait;
 use futures::stream::BoxStream;
 
 pub use config::{ContainerConfig, Mount};
+pub use stats::{ContainerStats, RunningContainer};
 
 /// A boxed error from the engine's client library, kept as the cause of a [`RuntimeError`].
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -228,6 +231,10 @@ pub trait Runtime: Send + Sync + 'static {
     /// Changes to containers, networks and volumes from `since` on (now when `None`); the
     /// stream ends when the connection to the engine drops.
     fn events(&self, since: Option<SystemTime>) -> BoxStream<'static, Result<RuntimeEvent>>;
+    /// The running managed containers labelled with `node`, from one listing (no inspection).
+    async fn list_running(&self, node: &str) -> Result<Vec<RunningContainer>>;
+    /// A running container's resource counters now (one reading, not a stream).
+    async fn stats(&self, id: &str) -> Result<ContainerStats>;
     /// A container's output.
     fn logs(&self, id: &str, options: LogOptions) -> BoxStream<'static, Result<LogChunk>>;
 }

@@ -11,8 +11,7 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use minicloud_proto::bearer::Bearer;
-
+use crate::agents::Agents;
 use crate::api::ResourceApi;
 use crate::logs::Follower;
 use crate::wire::context;
@@ -23,12 +22,12 @@ const BUFFER_LINES: usize = 1024;
 /// The gRPC service.
 pub struct AppLogsService {
     api: Arc<ResourceApi>,
-    agents: Bearer,
+    agents: Agents,
 }
 
 impl AppLogsService {
-    /// Serves logs of the objects in `api`, reading them from node agents presenting `agents`.
-    pub fn new(api: Arc<ResourceApi>, agents: Bearer) -> Self {
+    /// Serves logs of the objects in `api`, reading them from node agents through `agents`.
+    pub fn new(api: Arc<ResourceApi>, agents: Agents) -> Self {
         Self { api, agents }
     }
 }

@@ -5,26 +5,20 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use minicloud_manifests::Kind;
-use minicloud_proto::bearer::Bearer;
 use minicloud_proto::object_labels;
-use minicloud_proto::v1::node_agent_client::NodeAgentClient;
 use minicloud_proto::v1::{AppLogsRequest, LogLine, LogsRequest};
 use serde_json::Value;
 use tokio::sync::mpsc::Sender;
 use tokio::task::JoinSet;
 use tonic::Status;
-use tonic::service::interceptor::InterceptedService;
-use tonic::transport::{Channel, Endpoint};
 
 use super::lines::LineSplitter;
+use crate::agents::{AgentClient, Agents, endpoint_of};
 use crate::api::{ApiError, LabelSelector, ObjectRef, RequestContext, ResourceApi, TenantScope};
 use crate::wire::DEFAULT_TENANT;
 
 /// How often a following stream looks for containers it does not read yet.
 pub const RESCAN: Duration = Duration::from_secs(1);
-
-/// A node agent's client, presenting the server's key.
-type AgentClient = NodeAgentClient<InterceptedService<Channel, Bearer>>;
 
 /// One container to read.
 #[derive(Clone, Debug)]
@@ -47,9 +41,8 @@ pub struct Follower {
     api: Arc<ResourceApi>,
     request: AppLogsRequest,
     ctx: RequestContext,
-    bearer: Bearer,
+    agents: Agents,
     attached: HashMap<String, Attachment>,
-    agents: HashMap<String, AgentClient>,
 }
 
 impl Follower {
@@ -58,7 +51,7 @@ impl Follower {
         api: Arc<ResourceApi>,
         ctx: RequestContext,
         mut request: AppLogsRequest,
-        bearer: Bearer,
+        agents: Agents,
     ) -> Self {
         if request.tenant.is_empty() {
             request.tenant = ctx.default_tenant.clone();
@@ -67,9 +60,8 @@ impl Follower {
             api,
             request,
             ctx,
-            bearer,
+            agents,
             attached: HashMap::new(),
-            agents: HashMap::new(),
         }
     }
 
@@ -134,7 +126,7 @@ impl Follower {
             let endpoint = match endpoints.get(node) {
                 Some(endpoint) => endpoint.clone(),
                 None => {
-                    let endpoint = self.agent_endpoint(node).await?;
+                    let endpoint = endpoint_of(&self.api, node).await?;
                     endpoints.insert(node.to_owned(), endpoint.clone());
                     endpoint
                 }
@@ -148,20 +140,6 @@ impl Follower {
             });
         }
         Ok(sources)
-    }
-
-    async fn agent_endpoint(&self, node: &str) -> Result<Option<String>, ApiError> {
-        let node_ref = ObjectRef::new(Kind::Node, None, node, DEFAULT_TENANT)?;
-        // Where a node's agent listens is the server's business, not the caller's.
-        let server = RequestContext::admin(DEFAULT_TENANT);
-        match self.api.get(&server, &node_ref).await {
-            Ok(node) => Ok(node
-                .pointer("/spec/agentEndpoint")
-                .and_then(Value::as_str)
-                .map(str::to_owned)),
-            Err(ApiError::NotFound { .. }) => Ok(None),
-            Err(error) => Err(error),
-        }
     }
 
     /// Reads `first` and, when following, every container that appears or restarts later,
@@ -226,20 +204,8 @@ impl Follower {
                 ended_at: None,
             },
         );
-        let agent = self.agent(&source.endpoint);
+        let agent = self.agents.client(&source.endpoint);
         readers.spawn(read(agent, source, request, lines.clone()));
-    }
-
-    fn agent(&mut self, endpoint: &str) -> Option<AgentClient> {
-        if let Some(agent) = self.agents.get(endpoint) {
-            return Some(agent.clone());
-        }
-        let channel = Endpoint::from_shared(endpoint.to_owned())
-            .ok()?
-            .connect_lazy();
-        let agent = NodeAgentClient::with_interceptor(channel, self.bearer.clone());
-        self.agents.insert(endpoint.to_owned(), agent.clone());
-        Some(agent)
     }
 }
 

@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use crate::agent_access::{AdminKeys, admins_only};
 use crate::client::{api_key, server_url};
 use crate::commands::server::{init_logging, shutdown_signal};
-use crate::node::{IngressArgs, default_node_name, local_url, start_agent, start_ingress};
+use crate::node::{
+    IngressArgs, SamplingArgs, default_node_name, local_url, start_agent, start_ingress,
+};
 
 /// Flags of `mini agent`.
 #[derive(Args, Debug)]
@@ -47,6 +49,9 @@ pub struct AgentArgs {
     /// The ingress proxy.
     #[command(flatten)]
     ingress: IngressArgs,
+    /// The sampling of resource use.
+    #[command(flatten)]
+    sampling: SamplingArgs,
 }
 
 /// Runs the agent until SIGINT or SIGTERM.
@@ -64,11 +69,9 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
     let shutdown = CancellationToken::new();
     let agent = start_agent(
         &name,
-        &args.storage_dir,
-        args.snapshot_store,
-        &endpoint,
-        &api,
-        &key,
+        (&args.storage_dir, args.snapshot_store),
+        &args.sampling,
+        (&endpoint, &api, &key),
         shutdown.clone(),
     )
     .await?;

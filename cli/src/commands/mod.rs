@@ -19,5 +19,6 @@ pub mod secret;
 pub mod server;
 pub mod snapshot;
 pub mod tenant;
+pub mod top;
 pub mod volume;
 mod watch;

@@ -68,6 +68,9 @@ pub struct ServerArgs {
     /// The node agent's ingress proxy.
     #[command(flatten)]
     ingress: node::IngressArgs,
+    /// The node agent's sampling of resource use.
+    #[command(flatten)]
+    sampling: node::SamplingArgs,
     /// Do not run the controllers here (run `mini controllers` elsewhere).
     #[arg(long)]
     no_controllers: bool,
@@ -153,8 +156,14 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
             .unwrap_or_else(node::default_node_name);
         let storage = args.data_dir.join("storage");
         let store = args.snapshot_store.clone();
-        let agent =
-            node::start_agent(&name, &storage, store, &url, &url, &key, shutdown.clone()).await?;
+        let agent = node::start_agent(
+            &name,
+            (&storage, store),
+            &args.sampling,
+            (&url, &url, &key),
+            shutdown.clone(),
+        )
+        .await?;
         volumes = Some(agent.volumes);
         agent_routes = agent.routes;
         background.push(agent.heartbeat);

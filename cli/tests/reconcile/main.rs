@@ -18,6 +18,7 @@ mod resilience;
 mod scenarios;
 mod secrets;
 mod storage;
+mod top;
 mod world;
 
 use std::time::Duration;
@@ -170,4 +171,9 @@ fn a_server_killed_mid_snapshot_leaves_no_half_snapshot() {
 #[test]
 fn reclaim_policy_snapshot_leaves_a_restorable_snapshot() {
     storage::a_volume_deleted_with_reclaim_snapshot_can_be_restored_into_a_new_one();
+}
+
+#[test]
+fn top_shows_what_instances_use() {
+    top::top_shows_a_busy_instance_at_its_core_and_an_idle_one_near_zero();
 }
