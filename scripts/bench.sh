@@ -5,7 +5,8 @@
 # transaction; the reconcile benchmark (apply → running containers) beside `docker run` and
 # Docker Swarm on the local Docker Engine (scripts/bench-reconcile.sh); then the ingress proxy
 # beside nginx in front of the same container, with wrk (scripts/bench-ingress.sh); then
-# snapshot and restore of a 1 GiB volume beside tar | zstd (scripts/bench-snapshot.sh). Each prints
+# snapshot and restore of a 1 GiB volume beside tar | zstd (scripts/bench-snapshot.sh); then the
+# agent's cost of sampling 100 instances beside `docker stats` (scripts/bench-metrics.sh). Each prints
 # its tables; BENCHMARKS.md says how to read them.
 #
 #   scripts/bench.sh
@@ -22,3 +23,4 @@ cargo bench --locked -p minicloud-apiserver --bench writes
 scripts/bench-reconcile.sh
 scripts/bench-ingress.sh
 scripts/bench-snapshot.sh
+scripts/bench-metrics.sh --no-build

@@ -53,7 +53,7 @@ pub struct NodeSample {
 
 /// The handle to a running sampler: the latest round. The loop stops when the last handle
 /// is dropped.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Sampler {
     latest: watch::Receiver<Arc<NodeSample>>,
 }
