@@ -22,6 +22,9 @@ pub use scrape_token::{METRICS_TOKEN_ENV, ScrapeToken, ScrapeTokenError};
 /// The prefix of every metric name: `minicloud_apiserver_requests_total`.
 pub const PREFIX: &str = "minicloud";
 
+/// The path every minicloud server exposes its metrics at.
+pub const METRICS_PATH: &str = "/metrics";
+
 /// The content type of [`Metrics::encode`]'s text.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -103,10 +106,18 @@ mod tests {
             registry.register("latency_seconds", "Latency", latency.clone());
         });
         requests.get_or_create(&Labels { route: "/a" }).inc();
-        latency.get_or_create(&Labels { route: "/a" }).observe(0.003);
+        latency
+            .get_or_create(&Labels { route: "/a" })
+            .observe(0.003);
         let text = metrics.clone().encode();
-        assert!(text.contains("minicloud_requests_total{route=\"/a\"} 1"), "{text}");
-        assert!(text.contains("minicloud_latency_seconds_bucket{le=\"0.004\",route=\"/a\"} 1"), "{text}");
+        assert!(
+            text.contains("minicloud_requests_total{route=\"/a\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("minicloud_latency_seconds_bucket{le=\"0.004\",route=\"/a\"} 1"),
+            "{text}"
+        );
         assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

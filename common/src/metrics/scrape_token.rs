@@ -56,10 +56,11 @@ impl ScrapeToken {
     /// The token kept in the file at `path`.
     pub fn from_file(path: &Path) -> Result<ScrapeToken, ScrapeTokenError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScrapeTokenError::Unreadable {
-            path: shown.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ScrapeTokenError::Unreadable {
+                path: shown.clone(),
+                source,
+            })?;
         ScrapeToken::new(&text, &shown)
     }
 
