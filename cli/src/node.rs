@@ -11,6 +11,7 @@ use clap::Args;
 use minicloud_agent::ingress::{self, Proxy};
 use minicloud_agent::snapshot::SnapshotStoreUrl;
 use minicloud_agent::{Agent, AgentConfig, DEFAULT_HEARTBEAT_INTERVAL, run_heartbeat};
+use minicloud_common::metrics::Metrics;
 use minicloud_controllers::{ControllersConfig, IngressAddress};
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
@@ -105,11 +106,13 @@ impl RunningIngress {
 }
 
 /// Starts the ingress proxy as `args` say (`None` when they turn it off), routing by the Apps
-/// and Instances of the API server at `api_url` until `shutdown`.
+/// and Instances of the API server at `api_url` until `shutdown`, with its request metrics in
+/// `metrics`.
 pub async fn start_ingress(
     args: &IngressArgs,
     api_url: &str,
     key: &str,
+    metrics: &Metrics,
     shutdown: CancellationToken,
 ) -> Result<Option<RunningIngress>> {
     if args.ingress_listen.eq_ignore_ascii_case("off") {
@@ -136,8 +139,10 @@ pub async fn start_ingress(
         writer,
         shutdown.clone().cancelled_owned(),
     ));
+    let proxy = Proxy::new(routes);
+    proxy.metrics().register(metrics);
     let task = tokio::spawn(async move {
-        ingress::serve(listener, Proxy::new(routes), shutdown.cancelled_owned()).await;
+        ingress::serve(listener, proxy, shutdown.cancelled_owned()).await;
         let _ = follow.await;
     });
     Ok(Some(RunningIngress {
@@ -147,17 +152,19 @@ pub async fn start_ingress(
     }))
 }
 
-/// Runs the controllers against the API server at `api_url` until `shutdown`; Apps get URLs
-/// when `ingress` says where they are served.
+/// Runs the controllers against the API server at `api_url` until `shutdown`, with their
+/// metrics in `metrics`; Apps get URLs when `ingress` says where they are served.
 pub fn spawn_controllers(
     api_url: &str,
     key: &str,
     ingress: Option<IngressAddress>,
+    metrics: &Metrics,
     shutdown: CancellationToken,
 ) -> JoinHandle<minicloud_controllers::Result<()>> {
     let config = ControllersConfig {
         ingress,
         api_key: Some(key.to_owned()),
+        metrics: metrics.clone(),
         ..ControllersConfig::new(api_url)
     };
     tokio::spawn(minicloud_controllers::run(config, shutdown))

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use minicloud_agent::snapshot::SnapshotStoreUrl;
+use minicloud_common::metrics::Metrics;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -72,7 +73,14 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
         shutdown.clone(),
     )
     .await?;
-    let ingress = start_ingress(&args.ingress, &api, &key, shutdown.clone()).await?;
+    let ingress = start_ingress(
+        &args.ingress,
+        &api,
+        &key,
+        &Metrics::default(),
+        shutdown.clone(),
+    )
+    .await?;
     println!("minicloud agent listening on http://{address}");
     if let Some(ingress) = &ingress {
         println!("minicloud ingress listening on http://{}", ingress.address);
