@@ -184,6 +184,12 @@ impl Agent {
         &self.node_name
     }
 
+    /// Registers the per-instance resource series of the sampler into `metrics`.
+    pub fn register_metrics(&self, metrics: &minicloud_common::metrics::Metrics) {
+        let collector = metrics::SampleCollector::new(self.sampler.clone(), self.node_name.clone());
+        metrics.register(|registry| registry.register_collector(Box::new(collector)));
+    }
+
     /// The node's volumes, with the mechanism found at start.
     pub fn volumes(&self) -> &Arc<Volumes> {
         &self.volumes

@@ -2,7 +2,8 @@
 //! `x-request-id` header, REST and gRPC alike), authenticates the caller before any handler (or
 //! store access) runs, refuses with 401 / UNAUTHENTICATED, applies the rate limits, and hands
 //! the [`Identity`] and [`RequestId`] to the handlers in the request's extensions. The node
-//! agent's service, when it shares the port, is for admin keys only.
+//! agent's service, when it shares the port, is for admin keys only; so is `/metrics`, which
+//! also takes the server's scrape token (and the scrape token opens nothing else).
 //!
 //! Refusals are recorded in the audit log, except those of the rate limits: a caller over its
 //! limit gets at most one `rate-limit` record a minute, so a flood cannot flood the log.
@@ -16,6 +17,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use minicloud_common::metrics::{METRICS_PATH, ScrapeToken};
 use minicloud_proto::metadata;
 
 use crate::api::{ApiError, new_request_id};
@@ -33,6 +35,10 @@ const RATE_LIMIT_RECORD_EVERY: Duration = Duration::from_secs(60);
 /// Rate-limited callers remembered before those recorded over a minute ago are forgotten.
 const MAX_LIMITED_CALLERS: usize = 1024;
 
+/// Marks a response the gate gave itself: the request reached no handler.
+#[derive(Clone, Copy, Debug)]
+pub struct NotAdmitted;
+
 /// The server's id of one request, in the request's extensions.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RequestId(pub String);
@@ -44,6 +50,7 @@ pub struct Gate {
     audit: AuditLog,
     limiter: Arc<RateLimiter>,
     limited_recorded: Arc<Mutex<HashMap<String, Instant>>>,
+    scrape_token: Option<Arc<ScrapeToken>>,
 }
 
 impl Gate {
@@ -54,7 +61,24 @@ impl Gate {
             audit,
             limiter,
             limited_recorded: Arc::default(),
+            scrape_token: None,
         }
+    }
+
+    /// Also lets `token` read `/metrics` (and nothing else).
+    pub fn with_scrape_token(mut self, token: Option<ScrapeToken>) -> Gate {
+        self.scrape_token = token.map(Arc::new);
+        self
+    }
+
+    /// Whether `presented` is the scrape token, on a request for `path`.
+    fn scrapes(&self, path: &str, presented: Option<&str>) -> bool {
+        path == METRICS_PATH
+            && self
+                .scrape_token
+                .as_ref()
+                .zip(presented)
+                .is_some_and(|(token, presented)| token.matches(presented))
     }
 
     /// Whether the rate limiting of `caller` should be recorded now (once a minute at most).
@@ -132,19 +156,24 @@ async fn admit(gate: &Gate, request_id: &str, mut request: Request, next: Next) 
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).to_owned());
+    if gate.scrapes(&refused.path, presented.as_deref()) {
+        return next.run(request).await;
+    }
     let identity = match gate.authenticator.authenticate(presented.as_deref()).await {
         Ok(identity) => identity,
         Err(error) => {
             return refuse_unauthenticated(gate, &refused, presented.as_deref(), grpc, error);
         }
     };
-    if refused.path.starts_with(NODE_AGENT) && !identity.is_admin() {
+    if let Some((verb, what)) = admin_only(&refused.path)
+        && !identity.is_admin()
+    {
         let error = ApiError::Forbidden(format!(
-            "the node agent takes admin keys only; key {} is {}",
+            "{what}; key {} is {}",
             identity.key,
             identity.role.as_str()
         ));
-        let mut record = refused.record("call-node-agent", &error, "admin keys only");
+        let mut record = refused.record(verb, &error, "admin keys only");
         describe_caller(&mut record, &identity);
         gate.audit.note(record);
         return refuse(grpc, error);
@@ -181,6 +210,17 @@ async fn admit(gate: &Gate, request_id: &str, mut request: Request, next: Next) 
         .extensions_mut()
         .insert(RequestId(request_id.to_owned()));
     next.run(request).await
+}
+
+/// The audit verb and the refusal of the paths only admin keys may use.
+fn admin_only(path: &str) -> Option<(&'static str, &'static str)> {
+    if path.starts_with(NODE_AGENT) {
+        return Some(("call-node-agent", "the node agent takes admin keys only"));
+    }
+    (path == METRICS_PATH).then_some((
+        "read-metrics",
+        "the metrics are for admin keys and the server's scrape token (mini server --metrics-token-file)",
+    ))
 }
 
 /// Refuses a request whose key was missing or not valid: recorded, unless the client has
@@ -226,8 +266,11 @@ fn describe_caller(record: &mut AuditRecord, identity: &Identity) {
 }
 
 fn refuse(grpc: bool, error: ApiError) -> Response {
-    if grpc {
-        return error.grpc_status().into_http::<axum::body::Body>();
-    }
-    error.into_response()
+    let mut response = if grpc {
+        error.grpc_status().into_http::<axum::body::Body>()
+    } else {
+        error.into_response()
+    };
+    response.extensions_mut().insert(NotAdmitted);
+    response
 }

@@ -1,6 +1,6 @@
 //! The minicloud API server: the `Store` (etcd or embedded), the resource API over it (admission,
 //! quotas, Secrets, the audit log), watch fan-out, and the gRPC and REST faces behind
-//! authentication and rate limits.
+//! authentication and rate limits, and the Prometheus metrics of all of it.
 
 pub mod agents;
 pub mod api;
@@ -10,6 +10,7 @@ pub mod auth;
 pub mod gate;
 pub mod grpc;
 pub mod logs;
+pub mod metrics;
 pub mod ratelimit;
 pub mod rest;
 pub mod secrets;

@@ -4,7 +4,8 @@
 //! whose requests fail authentication — so neither a flooding tenant nor a flood of bad keys
 //! can starve other callers. Admin keys, among them
 //! the server's own controllers, agents and ingress, are not limited (like Kubernetes'
-//! exempt priority level for cluster admins).
+//! exempt priority level for cluster admins). Every refusal is counted by the bucket that was
+//! empty (`key`, `tenant` or `client`), never by whose it was.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -14,6 +15,10 @@ use std::time::Duration;
 
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use minicloud_common::metrics::Metrics;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 /// A sustained rate with a burst: `50/s` (also `/m`, `/h`) refilling a bucket of `burst`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,12 +108,19 @@ pub enum Over {
     Tenant(Duration),
 }
 
+/// Which bucket refused a request.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: &'static str,
+}
+
 /// The limiters of one API server.
 pub struct RateLimiter {
     keys: Option<DefaultKeyedRateLimiter<String>>,
     tenants: Option<DefaultKeyedRateLimiter<String>>,
     clients: Option<DefaultKeyedRateLimiter<IpAddr>>,
     clock: DefaultClock,
+    refused: Family<LimitLabels, Counter>,
 }
 
 impl RateLimiter {
@@ -120,7 +132,23 @@ impl RateLimiter {
             tenants: limit.map(|limit| governor::RateLimiter::keyed(limit.tenant_quota())),
             clients: limit.map(|limit| governor::RateLimiter::keyed(limit.quota())),
             clock: DefaultClock::default(),
+            refused: Family::default(),
         }
+    }
+
+    /// Adds `minicloud_apiserver_rate_limited_total{limit}` to `metrics`.
+    pub fn register_metrics(&self, metrics: &Metrics) {
+        metrics.register(|registry| {
+            registry.register(
+                "apiserver_rate_limited",
+                "Requests refused by a rate limit, by the bucket that was empty (key, tenant or client)",
+                self.refused.clone(),
+            );
+        });
+    }
+
+    fn count_refusal(&self, limit: &'static str) {
+        self.refused.get_or_create(&LimitLabels { limit }).inc();
     }
 
     /// Takes a token for the key `prefix` and then, only when it got one, one for its
@@ -129,13 +157,16 @@ impl RateLimiter {
     pub fn check_key(&self, prefix: &str, tenant: Option<&str>) -> Result<(), Over> {
         let wait = |later: governor::NotUntil<_>| later.wait_time_from(self.clock.now());
         if let Some(keys) = &self.keys {
-            keys.check_key(&prefix.to_owned())
-                .map_err(|later| Over::Key(wait(later)))?;
+            keys.check_key(&prefix.to_owned()).map_err(|later| {
+                self.count_refusal("key");
+                Over::Key(wait(later))
+            })?;
         }
         if let (Some(tenants), Some(tenant)) = (&self.tenants, tenant) {
-            tenants
-                .check_key(&tenant.to_owned())
-                .map_err(|later| Over::Tenant(wait(later)))?;
+            tenants.check_key(&tenant.to_owned()).map_err(|later| {
+                self.count_refusal("tenant");
+                Over::Tenant(wait(later))
+            })?;
         }
         Ok(())
     }
@@ -145,9 +176,10 @@ impl RateLimiter {
         let Some(clients) = &self.clients else {
             return Ok(());
         };
-        clients
-            .check_key(&client)
-            .map_err(|later| later.wait_time_from(self.clock.now()))
+        clients.check_key(&client).map_err(|later| {
+            self.count_refusal("client");
+            later.wait_time_from(self.clock.now())
+        })
     }
 
     /// Forgets the callers whose buckets are full again (run now and then, so the limiter
@@ -198,6 +230,13 @@ mod tests {
             "{wait:?}"
         );
         assert!(limiter.check_key("mc_beta_2", Some("beta")).is_ok());
+        let metrics = Metrics::default();
+        limiter.register_metrics(&metrics);
+        let text = metrics.encode();
+        assert!(
+            text.contains("minicloud_apiserver_rate_limited_total{limit=\"key\"} 1"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::http::HeaderValue;
 use axum::response::Response;
 use axum::serve::ListenerExt;
+use minicloud_common::metrics::{Metrics, ScrapeToken};
 use minicloud_proto::bearer::Bearer;
 use minicloud_proto::metadata;
 use minicloud_proto::v1::app_logs_server::AppLogsServer;
@@ -26,6 +27,7 @@ use crate::api::{MAX_BODY_BYTES, ResourceApi};
 use crate::api_keys::Authenticator;
 use crate::gate::{self, Gate};
 use crate::grpc::{AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets, UsageService};
+use crate::metrics::{self, RequestMetrics};
 use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::rest;
 
@@ -44,6 +46,11 @@ pub struct ServerOptions {
     /// The limit of every tenant key and of every client failing authentication; `None`:
     /// no limit.
     pub rate_limit: Option<RateLimit>,
+    /// The registry `/metrics` serves; the server registers its own families into it (the
+    /// all-in-one server's controllers and ingress register theirs too).
+    pub metrics: Metrics,
+    /// A token that may read `/metrics` (and nothing else), besides admin keys.
+    pub scrape_token: Option<ScrapeToken>,
 }
 
 impl Default for ServerOptions {
@@ -52,27 +59,37 @@ impl Default for ServerOptions {
             more_grpc: Routes::default(),
             agents: Bearer::default(),
             rate_limit: Some(RateLimit::default()),
+            metrics: Metrics::default(),
+            scrape_token: None,
         }
     }
 }
 
-/// Every route of the API server: REST, and gRPC (the resource, key, secret and audit services plus
-/// `options.more_grpc`) by content type on the same path space, all behind authentication and
-/// the rate limits. Must run inside a tokio runtime (the limiter is pruned by a task of it).
+/// Every route of the API server: REST, `/metrics`, and gRPC (the resource, key, secret and
+/// audit services plus `options.more_grpc`) by content type on the same path space, all behind
+/// authentication and the rate limits, and all measured. Must run inside a tokio runtime (the
+/// limiter is pruned by a task of it).
 pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
     let ServerOptions {
         more_grpc,
         agents,
         rate_limit,
+        metrics,
+        scrape_token,
     } = options;
     let agents = Agents::new(agents);
     let limiter = Arc::new(RateLimiter::new(rate_limit));
     tokio::spawn(forget_idle_callers(Arc::downgrade(&limiter)));
+    let requests = RequestMetrics::default();
+    requests.register(&metrics);
+    api.register_metrics(&metrics);
+    limiter.register_metrics(&metrics);
     let gate = Gate::new(
         Authenticator::new(api.store()),
         api.audit_log().clone(),
         limiter,
-    );
+    )
+    .with_scrape_token(scrape_token);
     let service = ResourceServiceServer::new(GrpcResources::new(api.clone()))
         .max_decoding_message_size(MAX_BODY_BYTES);
     let grpc = more_grpc
@@ -91,10 +108,15 @@ pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
             oversized_is_resource_exhausted,
         ));
     rest::router(api)
+        .merge(metrics::router(metrics))
         .merge(grpc)
         .layer(axum::middleware::from_fn_with_state(
             gate,
             gate::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            requests,
+            metrics::measure,
         ))
 }
 

@@ -11,6 +11,7 @@ use clap::Args;
 use minicloud_agent::ingress::{self, Proxy};
 use minicloud_agent::snapshot::SnapshotStoreUrl;
 use minicloud_agent::{Agent, AgentConfig, DEFAULT_HEARTBEAT_INTERVAL, run_heartbeat};
+use minicloud_common::metrics::Metrics;
 use minicloud_controllers::{ControllersConfig, IngressAddress};
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
@@ -42,12 +43,12 @@ pub struct SamplingArgs {
 
 /// Connects an agent for `node_name` to the local Docker Engine, with its volumes in
 /// `storage_dir` and their snapshots in `snapshot_store` (`<storage_dir>/snapshots` when
-/// `None`), sampling as `sampling` says, and starts heartbeating its Node (reachable at
-/// `endpoint`) to the API server at `api_url`.
+/// `None`), sampling as `sampling` says with the samples' series in `metrics`, and starts
+/// heartbeating its Node (reachable at `endpoint`) to the API server at `api_url`.
 pub async fn start_agent(
     node_name: &str,
     (storage_dir, snapshot_store): (&Path, Option<SnapshotStoreUrl>),
-    sampling: &SamplingArgs,
+    (sampling, metrics): (&SamplingArgs, &Metrics),
     (endpoint, api_url, key): (&str, &str, &str),
     shutdown: CancellationToken,
 ) -> Result<RunningAgent> {
@@ -60,6 +61,7 @@ pub async fn start_agent(
     let agent = Agent::connect(config)
         .await
         .context("cannot reach the Docker Engine (is dockerd running? DOCKER_HOST is honoured)")?;
+    agent.register_metrics(metrics);
     let node = agent
         .node_object(endpoint)
         .await
@@ -115,11 +117,13 @@ impl RunningIngress {
 }
 
 /// Starts the ingress proxy as `args` say (`None` when they turn it off), routing by the Apps
-/// and Instances of the API server at `api_url` until `shutdown`.
+/// and Instances of the API server at `api_url` until `shutdown`, with its request metrics in
+/// `metrics`.
 pub async fn start_ingress(
     args: &IngressArgs,
     api_url: &str,
     key: &str,
+    metrics: &Metrics,
     shutdown: CancellationToken,
 ) -> Result<Option<RunningIngress>> {
     if args.ingress_listen.eq_ignore_ascii_case("off") {
@@ -146,8 +150,10 @@ pub async fn start_ingress(
         writer,
         shutdown.clone().cancelled_owned(),
     ));
+    let proxy = Proxy::new(routes);
+    proxy.metrics().register(metrics);
     let task = tokio::spawn(async move {
-        ingress::serve(listener, Proxy::new(routes), shutdown.cancelled_owned()).await;
+        ingress::serve(listener, proxy, shutdown.cancelled_owned()).await;
         let _ = follow.await;
     });
     Ok(Some(RunningIngress {
@@ -157,17 +163,19 @@ pub async fn start_ingress(
     }))
 }
 
-/// Runs the controllers against the API server at `api_url` until `shutdown`; Apps get URLs
-/// when `ingress` says where they are served.
+/// Runs the controllers against the API server at `api_url` until `shutdown`, with their
+/// metrics in `metrics`; Apps get URLs when `ingress` says where they are served.
 pub fn spawn_controllers(
     api_url: &str,
     key: &str,
     ingress: Option<IngressAddress>,
+    metrics: &Metrics,
     shutdown: CancellationToken,
 ) -> JoinHandle<minicloud_controllers::Result<()>> {
     let config = ControllersConfig {
         ingress,
         api_key: Some(key.to_owned()),
+        metrics: metrics.clone(),
         ..ControllersConfig::new(api_url)
     };
     tokio::spawn(minicloud_controllers::run(config, shutdown))

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use minicloud_common::metrics::Metrics;
+
 /// How to run the controllers.
 #[derive(Clone, Debug)]
 pub struct ControllersConfig {
@@ -15,6 +17,8 @@ pub struct ControllersConfig {
     pub resync: Duration,
     /// Where the ingress serves apps, for App.status.url; `None`: apps get no URL.
     pub ingress: Option<IngressAddress>,
+    /// The registry the controllers register their metrics in (the process's `/metrics`).
+    pub metrics: Metrics,
 }
 
 /// Where users reach apps through the ingress proxy: `http://<app>.<tenant>.<domain>:<port>`.
@@ -42,6 +46,7 @@ impl ControllersConfig {
             workers: 4,
             resync: Duration::from_secs(60),
             ingress: None,
+            metrics: Metrics::default(),
         }
     }
 }

@@ -43,7 +43,7 @@ pub use error::{Error, Result};
 use agent::{AgentConnector, GrpcConnector};
 use client::ApiClient;
 use minicloud_proto::bearer::Bearer;
-use runtime::{Cache, ControllerOptions, reflect};
+use runtime::{Cache, ControllerMetrics, ControllerOptions, reflect};
 
 /// Runs every controller against the API server until `shutdown`, reaching node agents over
 /// gRPC at their Nodes' `spec.agentEndpoint`.
@@ -71,9 +71,12 @@ pub async fn run_with_agents(
     tasks.spawn(reflect(client.clone(), nodes.clone(), shutdown.clone()));
     tasks.spawn(reflect(client.clone(), volumes.clone(), shutdown.clone()));
     tasks.spawn(reflect(client.clone(), snapshots.clone(), shutdown.clone()));
+    let metrics = ControllerMetrics::default();
+    metrics.register(&config.metrics);
     let options = ControllerOptions {
         workers: config.workers,
         resync: config.resync,
+        metrics,
         ..ControllerOptions::default()
     };
     let apps = app::controller(&apps, &releases, &instances, options.clone());

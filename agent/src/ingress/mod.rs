@@ -4,7 +4,8 @@
 //! [`follow`](follow::follow) keeps a [`RouteTable`] current and publishes it through a
 //! [`RoutesWriter`]; [`serve`] answers clients with a [`Proxy`] reading the latest table. A new
 //! table replaces the old one whole, so requests in flight finish on the backend they started
-//! with and no connection is dropped when routes change.
+//! with and no connection is dropped when routes change. The proxy counts requests by tenant,
+//! app and status class ([`IngressMetrics`]).
 //!
 //! ```no_run
 //! # async fn run(api: tonic::transport::Channel) -> std::io::Result<()> {
@@ -24,6 +25,7 @@ pub mod body;
 mod channel;
 pub mod follow;
 mod headers;
+mod metrics;
 pub mod proxy;
 mod refusal;
 pub mod routes;
@@ -41,6 +43,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use channel::{Routes, RoutesWriter, route_channel};
+pub use metrics::IngressMetrics;
 pub use proxy::Proxy;
 pub use routes::RouteTable;
 

@@ -1,7 +1,8 @@
 //! Forwarding one request: pick the route by host, send the request to the next backend over a
 //! pooled keep-alive connection, and stream the response back as it arrives. A request without
 //! a body that cannot reach its backend is retried on the App's other backends; an upgrade
-//! (WebSocket) becomes a byte tunnel between client and backend.
+//! (WebSocket) becomes a byte tunnel between client and backend. Every request is counted in
+//! the proxy's [`IngressMetrics`].
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -21,6 +22,7 @@ use tokio::time::Instant;
 use super::Routes;
 use super::body::{Body, empty};
 use super::headers;
+use super::metrics::{AppLabels, IngressMetrics};
 use super::refusal::Refusal;
 use super::routes::Route;
 
@@ -39,6 +41,7 @@ pub struct Proxy {
     routes: Routes,
     client: Client<HttpConnector, Body>,
     request_timeout: Duration,
+    metrics: IngressMetrics,
 }
 
 impl Proxy {
@@ -55,7 +58,13 @@ impl Proxy {
             routes,
             client,
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            metrics: IngressMetrics::default(),
         }
+    }
+
+    /// The proxy's request metrics, to register where they are scraped.
+    pub fn metrics(&self) -> &IngressMetrics {
+        &self.metrics
     }
 
     /// Sets how long backends may take to send a response's headers (the body may stream on
@@ -68,7 +77,9 @@ impl Proxy {
     /// Answers one request from `client`: the backend's response, or the ingress's own 400,
     /// 404, 502, 503 or 504 with a one-line reason.
     pub async fn handle(&self, request: Request<Incoming>, client: SocketAddr) -> Response<Body> {
-        match self.forward(request, client).await {
+        let started = Instant::now();
+        let mut app = AppLabels::default();
+        let response = match self.forward(request, client, &mut app).await {
             Ok(response) => response,
             Err(refusal) => {
                 if matches!(
@@ -79,14 +90,19 @@ impl Proxy {
                 }
                 refusal.into_response()
             }
-        }
+        };
+        self.metrics
+            .record(app, response.status(), started.elapsed());
+        response
     }
 
-    /// Finds the route for the request's host and rewrites the request for its backends.
+    /// Finds the route for the request's host (its App goes into `app`) and rewrites the
+    /// request for its backends.
     async fn forward(
         &self,
         mut request: Request<Incoming>,
         client: SocketAddr,
+        app: &mut AppLabels,
     ) -> Result<Response<Body>, Refusal> {
         let host = request_host(&request).ok_or(Refusal::NoHost)?;
         let table = self.routes.current().ok_or(Refusal::Loading)?;
@@ -94,6 +110,7 @@ impl Proxy {
         let route = table
             .lookup(host_text)
             .ok_or_else(|| Refusal::UnknownHost(host_text.to_owned()))?;
+        *app = AppLabels::of(route);
         let upgrade = (request.version() == Version::HTTP_11)
             .then(|| headers::requested_upgrade(request.headers()))
             .flatten();

@@ -15,6 +15,7 @@ use hyper::{Request, Response, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use minicloud_common::metrics::Metrics;
 use minicloud_manifests::{
     App, AppSpec, ContainerSpec, Ingress, Instance, InstancePhase, InstanceSpec, InstanceStatus,
     ObjectMeta, Port, PortRef, Resources,
@@ -81,11 +82,12 @@ fn text_response(text: impl Into<Bytes>) -> Response<Body> {
     )
 }
 
-/// A running ingress and the writer of its routes.
+/// A running ingress, the writer of its routes, and the registry of its metrics.
 struct Running {
     address: SocketAddr,
     writer: RoutesWriter,
     client: Client<HttpConnector, Empty<Bytes>>,
+    metrics: Metrics,
 }
 
 impl Running {
@@ -94,12 +96,15 @@ impl Running {
         let address = listener.local_addr().unwrap();
         let (writer, routes) = route_channel();
         let proxy = Proxy::new(routes).with_request_timeout(timeout);
+        let metrics = Metrics::default();
+        proxy.metrics().register(&metrics);
         tokio::spawn(serve(listener, proxy, std::future::pending()));
         let client = Client::builder(TokioExecutor::new()).build_http();
         Running {
             address,
             writer,
             client,
+            metrics,
         }
     }
 
@@ -262,6 +267,33 @@ async fn an_unknown_host_is_404_and_an_app_with_no_ready_instance_503() {
     assert_eq!(body, "app web of tenant acme has no ready instance\n");
     let (status, _) = ingress.get("idle.acme.localhost", "/").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn requests_are_counted_by_app_and_status_class_and_unknown_hosts_by_none() {
+    let backend = Backend::saying("hello").await;
+    let ingress = Running::start(STEP).await;
+    ingress.route(&[(backend.address, true)]);
+    for _ in 0..3 {
+        assert_eq!(
+            ingress.get("web.acme.localhost", "/").await.0,
+            StatusCode::OK
+        );
+    }
+    let idle = ingress.get("idle.acme.localhost", "/").await.0;
+    assert_eq!(idle, StatusCode::SERVICE_UNAVAILABLE);
+    let unknown = ingress.get("made-up.example.org", "/").await.0;
+    assert_eq!(unknown, StatusCode::NOT_FOUND);
+    let text = ingress.metrics.encode();
+    for expected in [
+        "minicloud_ingress_requests_total{tenant=\"acme\",app=\"web\",code=\"2xx\"} 3",
+        "minicloud_ingress_requests_total{tenant=\"acme\",app=\"idle\",code=\"5xx\"} 1",
+        "minicloud_ingress_requests_total{tenant=\"\",app=\"\",code=\"4xx\"} 1",
+        "minicloud_ingress_request_duration_seconds_count{tenant=\"acme\",app=\"web\"} 3",
+    ] {
+        assert!(text.contains(expected), "{expected} in {text}");
+    }
+    assert!(!text.contains("made-up"), "no label holds a client's host");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ mod change;
 mod context;
 mod delete;
 mod error;
+mod metrics;
 pub(crate) mod objects;
 mod quota;
 mod record;

@@ -4,7 +4,8 @@
 //! tenant's object, recorded as denied so an admin can tell it from a missing object).
 //! A successful change is recorded in the change's own store transaction, so the change and its
 //! record are stored together or not at all; a change made without one (a Secret key rotation)
-//! is recorded before the caller hears of it (see [`crate::audit`]).
+//! is recorded before the caller hears of it (see [`crate::audit`]). A refused write is also
+//! counted in the API's metrics, by its reason.
 
 use std::collections::BTreeMap;
 
@@ -213,10 +214,11 @@ impl ResourceApi {
     pub fn refused_before<T>(
         &self,
         ctx: &RequestContext,
-        verb: &str,
+        verb: &'static str,
         checked: Result<T>,
     ) -> Result<T> {
         if let Err(error) = &checked {
+            self.metrics.refused(verb, error);
             self.audit
                 .note(Self::record_of(ctx, verb, Subject::default(), Err(error)));
         }
@@ -232,6 +234,9 @@ impl ResourceApi {
     ) -> Result<ApplyResult> {
         let ctx = &ctx.recording("apply");
         let result = self.apply(ctx, body, dry_run).await;
+        if let Err(error) = &result {
+            self.metrics.refused("apply", error);
+        }
         self.record_mutation(ctx, || {
             let (subject, outcome) = match &result {
                 Ok(applied) => (
@@ -260,6 +265,9 @@ impl ResourceApi {
         };
         let ctx = &ctx.recording(verb);
         let result = self.delete(ctx, target, precondition).await;
+        if let Err(error) = &result {
+            self.metrics.refused(verb, error);
+        }
         self.record_mutation(ctx, || {
             let outcome = match &result {
                 Ok(deleted) if deleted.finalizing => Ok(super::delete::MARKED.to_owned()),
@@ -284,6 +292,7 @@ impl ResourceApi {
             .is_some_and(|kind| REPORTED_KINDS.contains(&kind));
         match &result {
             Err(error) => {
+                self.metrics.refused("update-status", error);
                 self.audit
                     .note(Self::record_of(ctx, "update-status", subject, Err(error)))
             }

@@ -11,11 +11,13 @@ use tokio_util::sync::CancellationToken;
 use super::Result;
 use super::change::Change;
 use super::context::{RequestContext, TenantScope};
+use super::metrics::ApiMetrics;
 use super::objects::{self, ObjectRef};
 use super::selector::LabelSelector;
 use super::tenant_locks::TenantLocks;
 use crate::audit::{AuditLog, AuditOptions};
 use crate::secrets::{SecretKeys, mask};
+use crate::store::metered::MeteredStore;
 use crate::store::{Revision, Store, keys};
 use crate::watch_cache::{WatchCache, WatchCacheOptions};
 
@@ -27,6 +29,7 @@ pub struct ResourceApi {
     pub(super) audit: AuditLog,
     pub(super) shutdown: CancellationToken,
     pub(super) quota_locks: TenantLocks,
+    pub(super) metrics: ApiMetrics,
 }
 
 impl ResourceApi {
@@ -48,6 +51,8 @@ impl ResourceApi {
         secrets: Arc<SecretKeys>,
         audit: AuditOptions,
     ) -> Self {
+        let metrics = ApiMetrics::default();
+        let store: Arc<dyn Store> = Arc::new(MeteredStore::new(store, metrics.store.clone()));
         let cache = WatchCache::new(store.clone(), Arc::new(Change::decode), options);
         Self {
             audit: AuditLog::start(store.clone(), audit),
@@ -56,7 +61,13 @@ impl ResourceApi {
             secrets,
             shutdown: CancellationToken::new(),
             quota_locks: TenantLocks::default(),
+            metrics,
         }
+    }
+
+    /// Adds this API's metrics (refusals, watches, the store's latency) to `metrics`.
+    pub fn register_metrics(&self, metrics: &minicloud_common::metrics::Metrics) {
+        self.metrics.register(metrics);
     }
 
     /// The audit log this API records to.
@@ -64,7 +75,8 @@ impl ResourceApi {
         &self.audit
     }
 
-    /// The store this API serves (the authenticator reads keys from it).
+    /// The store this API serves, timed into its metrics (the authenticator reads keys from
+    /// it).
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()
     }

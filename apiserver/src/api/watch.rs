@@ -126,7 +126,13 @@ impl ResourceApi {
             };
             std::future::ready(event)
         });
-        let events = stream::iter(initial.into_iter().map(Ok)).chain(live);
+        let open = self.metrics.watch_opened(kind);
+        let events = stream::iter(initial.into_iter().map(Ok))
+            .chain(live)
+            .inspect(move |_| {
+                // The stream owns the guard: the watch counts as open until it is dropped.
+                let _ = &open;
+            });
         Ok(events
             .take_until(self.shutdown.clone().cancelled_owned())
             .boxed())

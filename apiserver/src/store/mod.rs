@@ -12,12 +12,15 @@
 //! - `watch(prefix, from)` replays every change with revision `>= from` and then follows live
 //!   changes, in revision order, each exactly once. History older than the compaction point is
 //!   gone: asking for it fails with [`StoreError::Compacted`], and the caller must list again.
+//!
+//! [`metered::MeteredStore`] wraps either backend to time its operations.
 
 pub mod embedded;
 mod error;
 pub mod etcd;
 pub mod keys;
 mod kv;
+pub mod metered;
 mod txn;
 
 use async_trait::async_trait;

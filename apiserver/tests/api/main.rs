@@ -11,6 +11,7 @@ mod etcd_server;
 mod fixture;
 mod flood;
 mod limits;
+mod metrics;
 mod quota;
 mod restart;
 mod secrets;
@@ -142,4 +143,14 @@ async fn a_flooding_tenant_does_not_starve_another() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_flood_of_bad_keys_is_cut_off_by_address() {
     flood::a_flood_of_bad_keys_is_cut_off_by_address().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn metrics_count_requests_refusals_watches_store_and_rate_limits() {
+    metrics::metrics_count_requests_refusals_watches_store_and_rate_limits().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn only_admin_keys_and_the_scrape_token_read_metrics() {
+    metrics::only_admin_keys_and_the_scrape_token_read_metrics().await;
 }

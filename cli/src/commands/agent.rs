@@ -1,5 +1,7 @@
 //! `mini agent`: a node agent on its own, making this host's Docker Engine a node of the server
-//! it joins, with its ingress proxy. Its gRPC port answers admin keys of that server only.
+//! it joins, with its ingress proxy. Its port (the `NodeAgent` gRPC service, and `GET /metrics`
+//! with its instances' resource series and its ingress's requests) answers admin keys of that
+//! server only.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -8,6 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use minicloud_agent::snapshot::SnapshotStoreUrl;
+use minicloud_common::metrics::Metrics;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -67,15 +70,16 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
     let endpoint = args.advertise.unwrap_or_else(|| local_url(address));
     let name = args.node_name.unwrap_or_else(default_node_name);
     let shutdown = CancellationToken::new();
+    let metrics = Metrics::default();
     let agent = start_agent(
         &name,
         (&args.storage_dir, args.snapshot_store),
-        &args.sampling,
+        (&args.sampling, &metrics),
         (&endpoint, &api, &key),
         shutdown.clone(),
     )
     .await?;
-    let ingress = start_ingress(&args.ingress, &api, &key, shutdown.clone()).await?;
+    let ingress = start_ingress(&args.ingress, &api, &key, &metrics, shutdown.clone()).await?;
     println!("minicloud agent listening on http://{address}");
     if let Some(ingress) = &ingress {
         println!("minicloud ingress listening on http://{}", ingress.address);
@@ -88,15 +92,15 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
         }
     });
     let stopping = shutdown.clone();
-    let router =
-        agent
-            .routes
-            .prepare()
-            .into_axum_router()
-            .layer(axum::middleware::from_fn_with_state(
-                AdminKeys::new(&api)?,
-                admins_only,
-            ));
+    let router = agent
+        .routes
+        .prepare()
+        .into_axum_router()
+        .merge(minicloud_apiserver::metrics::router(metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            AdminKeys::new(&api)?,
+            admins_only,
+        ));
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             stop.await;

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
+use minicloud_common::metrics::Metrics;
 use minicloud_controllers::IngressAddress;
 
 use crate::client::{api_key, server_url};
@@ -40,7 +41,7 @@ pub async fn run(args: ControllersArgs) -> Result<ExitCode> {
         domain: args.domain,
         port,
     });
-    let controllers = spawn_controllers(&url, &key, ingress, shutdown.clone());
+    let controllers = spawn_controllers(&url, &key, ingress, &Metrics::default(), shutdown.clone());
     println!("minicloud controllers following {url}");
     stop.await;
     shutdown.cancel();

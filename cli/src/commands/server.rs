@@ -4,7 +4,9 @@
 //! ingress proxy on a port of its own. On the first start it issues an admin key, prints it once
 //! and keeps it in `<data dir>/admin.key` (0600); its own components present that key. Secret
 //! values are sealed with the keys in `MINICLOUD_SECRET_KEY`, or in `<data dir>/secret.key`
-//! (0600), made on the first start.
+//! (0600), made on the first start. `GET /metrics` on the API's port serves the metrics of all
+//! of it to admin keys and to the scrape token of `--metrics-token-file` or
+//! `MINI_METRICS_TOKEN`.
 
 use std::io::{IsTerminal, Write};
 use std::num::NonZeroU32;
@@ -26,6 +28,7 @@ use minicloud_apiserver::store::Store;
 use minicloud_apiserver::store::embedded::EmbeddedStore;
 use minicloud_apiserver::store::etcd::EtcdStore;
 use minicloud_apiserver::watch_cache::WatchCacheOptions;
+use minicloud_common::metrics::{METRICS_TOKEN_ENV, Metrics, ScrapeToken};
 use minicloud_common::private_file::write_private;
 use minicloud_common::server_files::{ADMIN_KEY_FILE, SECRET_KEY_ENV, SECRET_KEY_FILE};
 use minicloud_manifests::Role;
@@ -88,6 +91,11 @@ pub struct ServerArgs {
     /// Drop audit records older than this (`90d`, `12h`); `0s` keeps them whatever their age.
     #[arg(long, default_value = "90d")]
     audit_max_age: humantime::Duration,
+    /// A file holding a token that may read GET /metrics and nothing else (a Prometheus
+    /// server's bearer token); MINI_METRICS_TOKEN may hold the token itself instead. Admin
+    /// keys may always read /metrics.
+    #[arg(long, value_name = "PATH")]
+    metrics_token_file: Option<PathBuf>,
 }
 
 impl ServerArgs {
@@ -104,6 +112,20 @@ impl ServerArgs {
         AuditOptions {
             max_records: self.audit_max_records,
             max_age: (!max_age.is_zero()).then_some(max_age),
+        }
+    }
+}
+
+/// The scrape token: from `--metrics-token-file`, else `MINI_METRICS_TOKEN`, else none.
+fn scrape_token(file: Option<&Path>) -> Result<Option<ScrapeToken>> {
+    if let Some(path) = file {
+        return Ok(Some(ScrapeToken::from_file(path)?));
+    }
+    match std::env::var(METRICS_TOKEN_ENV) {
+        Ok(text) => Ok(Some(ScrapeToken::new(&text, METRICS_TOKEN_ENV)?)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            anyhow::bail!("{METRICS_TOKEN_ENV} is not valid UTF-8")
         }
     }
 }
@@ -125,6 +147,8 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
     init_logging();
     data_dir::refuse_if_published(&args.data_dir)?;
     let stop = shutdown_signal()?;
+    let scrape_token = scrape_token(args.metrics_token_file.as_deref())?;
+    let metrics = Metrics::default();
     let store = open_store(&args).await?;
     let secrets = Arc::new(secret_keys(&args.data_dir)?);
     let api = Arc::new(ResourceApi::with_audit(
@@ -159,7 +183,7 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         let agent = node::start_agent(
             &name,
             (&storage, store),
-            &args.sampling,
+            (&args.sampling, &metrics),
             (&url, &url, &key),
             shutdown.clone(),
         )
@@ -167,11 +191,12 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         volumes = Some(agent.volumes);
         agent_routes = agent.routes;
         background.push(agent.heartbeat);
-        ingress = node::start_ingress(&args.ingress, &url, &key, shutdown.clone()).await?;
+        ingress =
+            node::start_ingress(&args.ingress, &url, &key, &metrics, shutdown.clone()).await?;
     }
     if !args.no_controllers {
         let urls = ingress.as_ref().map(node::RunningIngress::app_urls);
-        let controllers = node::spawn_controllers(&url, &key, urls, shutdown.clone());
+        let controllers = node::spawn_controllers(&url, &key, urls, &metrics, shutdown.clone());
         background.push(tokio::spawn(async move {
             if let Ok(Err(error)) = controllers.await {
                 tracing::error!(%error, "the controllers stopped");
@@ -194,6 +219,8 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         more_grpc: agent_routes,
         agents,
         rate_limit: args.rate_limit(),
+        metrics,
+        scrape_token,
     };
     let served = serve_with(listener, api, options, async move {
         stop.await;

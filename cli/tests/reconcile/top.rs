@@ -1,6 +1,10 @@
 //! `mini top`: what the agent samples through Docker, joined with the Instances' limits — a
 //! busy instance at about the core it may use, an idle one near zero, memory as `docker stats`
-//! reads it, a tenant key seeing only its tenant, and nodes for admins.
+//! reads it, a tenant key seeing only its tenant, nodes for admins, and the same samples as
+//! Prometheus series on `/metrics`.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
 
 use serde_json::Value;
 
@@ -36,6 +40,20 @@ fn rows(world: &World, key: Option<&str>) -> Vec<Value> {
 
 fn row<'a>(rows: &'a [Value], app: &str) -> Option<&'a Value> {
     rows.iter().find(|r| r["app"] == app)
+}
+
+/// The body of `GET /metrics` on the server, with the admin key.
+fn scrape(world: &World) -> String {
+    let address = world.server.url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("connect to the server");
+    let request = format!(
+        "GET /metrics HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        world.server.key
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
 }
 
 /// `docker stats`' MEM USAGE of the App's container, in bytes.
@@ -149,4 +167,17 @@ pub fn top_shows_a_busy_instance_at_its_core_and_an_idle_one_near_zero() {
         .run(&["top", "apps", "--once", "-t", &world.tenant])
         .ok();
     assert!(apps.contains("burner") && apps.contains("CPU%"), "{apps}");
+    let metrics = scrape(&world);
+    let labels = format!("tenant=\"{}\",app=\"burner\"", world.tenant);
+    for name in [
+        "minicloud_instance_cpu_seconds_total{",
+        "minicloud_instance_memory_working_set_bytes{",
+    ] {
+        assert!(
+            metrics
+                .lines()
+                .any(|line| line.starts_with(name) && line.contains(&labels)),
+            "no {name}{labels}… in /metrics:\n{metrics}"
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! The controller driver: feeds a [`WorkQueue`] from cache changes, periodic resyncs and any
 //! other trigger, and runs a reconcile function on N workers with per-key backoff on errors and
-//! requeue-after on request.
+//! requeue-after on request, recording each reconcile's duration and outcome and the queue's
+//! depth in [`ControllerMetrics`].
 
 use std::fmt::{Debug, Display};
 use std::future::Future;
@@ -11,10 +12,12 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinSet;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
 use super::cache::Cache;
+use super::metrics::{ControllerMetrics, Outcome};
 use super::queue::WorkQueue;
 use crate::object::Object;
 
@@ -38,6 +41,8 @@ pub struct ControllerOptions {
     pub backoff_base: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
+    /// Where reconciles and queue depths are recorded (labelled with the controller's name).
+    pub metrics: ControllerMetrics,
 }
 
 impl Default for ControllerOptions {
@@ -47,6 +52,7 @@ impl Default for ControllerOptions {
             resync: Duration::from_secs(300),
             backoff_base: Duration::from_millis(100),
             backoff_max: Duration::from_secs(30),
+            metrics: ControllerMetrics::default(),
         }
     }
 }
@@ -73,11 +79,11 @@ impl<K> Controller<K>
 where
     K: Clone + Eq + Hash + Debug + Send + Sync + 'static,
 {
-    /// A controller named `name` (for logs) with nothing to follow yet.
+    /// A controller named `name` (for logs and metrics) with nothing to follow yet.
     pub fn new(name: &'static str, options: ControllerOptions) -> Self {
         Self {
             name,
-            queue: WorkQueue::new(),
+            queue: WorkQueue::with_depth_gauge(options.metrics.queue_depth(name)),
             options,
             sources: Vec::new(),
         }
@@ -145,6 +151,7 @@ where
             name: self.name,
             queue: self.queue.clone(),
             backoff: Backoff::new(self.options.backoff_base, self.options.backoff_max),
+            metrics: self.options.metrics.clone(),
             reconcile,
             ctx,
         });
@@ -195,6 +202,7 @@ struct Worker<K, C, F> {
     name: &'static str,
     queue: WorkQueue<K>,
     backoff: Backoff<K>,
+    metrics: ControllerMetrics,
     reconcile: F,
     ctx: Arc<C>,
 }
@@ -209,7 +217,15 @@ where
 {
     async fn run(self: Arc<Self>) {
         while let Some(key) = self.queue.next().await {
+            let started = Instant::now();
             let outcome = (self.reconcile)(key.clone(), self.ctx.clone()).await;
+            let counted = match &outcome {
+                Ok(Action::Done) => Outcome::Done,
+                Ok(Action::RequeueAfter(_)) => Outcome::Requeue,
+                Err(_) => Outcome::Error,
+            };
+            self.metrics
+                .reconciled(self.name, started.elapsed(), counted);
             self.queue.done(&key);
             match outcome {
                 Ok(Action::Done) => self.backoff.succeeded(&key),
@@ -233,8 +249,8 @@ mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use minicloud_common::metrics::Metrics;
     use minicloud_manifests::{Node, NodeSpec, ObjectMeta};
-    use tokio::time::Instant;
 
     use super::*;
 
@@ -392,5 +408,43 @@ mod tests {
         run_for(controller, calls.clone(), reconcile, 3).await;
         changer.await.unwrap();
         assert_eq!(calls.times("x").len(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reconciles_and_the_queue_depth_are_recorded_per_controller() {
+        let metrics = Metrics::default();
+        let options = ControllerOptions {
+            workers: 1,
+            ..options()
+        };
+        options.metrics.register(&metrics);
+        let controller = Controller::new("test", options);
+        for key in ["a", "b", "c"] {
+            controller.queue().add(key);
+        }
+        let waiting = metrics.encode();
+        assert!(
+            waiting.contains("minicloud_controller_queue_depth{controller=\"test\"} 3"),
+            "{waiting}"
+        );
+        let calls = Arc::new(Calls::default());
+        let reconcile = |key, calls: Arc<Calls>| async move {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            match calls.record(key) {
+                1 if key == "c" => Err("c fails once".to_owned()),
+                _ => Ok(Action::Done),
+            }
+        };
+        run_for(controller, calls, reconcile, 7).await;
+        let text = metrics.encode();
+        for expected in [
+            "minicloud_controller_queue_depth{controller=\"test\"} 0",
+            "minicloud_controller_reconciles_total{controller=\"test\",outcome=\"done\"} 3",
+            "minicloud_controller_reconciles_total{controller=\"test\",outcome=\"error\"} 1",
+            "minicloud_controller_reconcile_duration_seconds_sum{controller=\"test\"} 8.0",
+            "minicloud_controller_reconcile_duration_seconds_bucket{le=\"2.048\",controller=\"test\"} 4",
+        ] {
+            assert!(text.contains(expected), "{expected} in {text}");
+        }
     }
 }

@@ -1,12 +1,14 @@
 //! A deduplicating work queue: a key waits in the queue at most once, runs on at most one
 //! worker at a time, and a key added while it runs is queued again once (not once per add) when
-//! that run is done. Delayed adds keep only the earliest deadline per key.
+//! that run is done. Delayed adds keep only the earliest deadline per key. The number of keys
+//! waiting is kept in a gauge (for the controller's metrics).
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
@@ -23,6 +25,7 @@ struct State<K> {
 struct Inner<K> {
     state: Mutex<State<K>>,
     notify: Notify,
+    depth: Gauge,
 }
 
 /// A deduplicating queue of keys to reconcile; cheap to clone, clones share the queue.
@@ -47,6 +50,11 @@ impl<K: Clone + Eq + Hash + Send + 'static> Default for WorkQueue<K> {
 impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     /// An empty queue.
     pub fn new() -> Self {
+        Self::with_depth_gauge(Gauge::default())
+    }
+
+    /// An empty queue that keeps `depth` set to the number of keys waiting.
+    pub fn with_depth_gauge(depth: Gauge) -> Self {
         let state = State {
             queue: VecDeque::new(),
             queued: HashSet::new(),
@@ -59,6 +67,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
             inner: Arc::new(Inner {
                 state: Mutex::new(state),
                 notify: Notify::new(),
+                depth,
             }),
         }
     }
@@ -73,6 +82,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
             state.again.insert(key);
         } else if state.queued.insert(key.clone()) {
             state.queue.push_back(key);
+            self.inner.depth.set(state.queue.len() as i64);
             self.inner.notify.notify_one();
         }
     }
@@ -120,6 +130,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                     return None;
                 }
                 if let Some(key) = state.queue.pop_front() {
+                    self.inner.depth.set(state.queue.len() as i64);
                     state.queued.remove(&key);
                     state.running.insert(key.clone());
                     if !state.queue.is_empty() {
@@ -182,6 +193,20 @@ mod tests {
         assert_eq!(queue.next().await, Some("a"));
         assert_eq!(queue.next().await, Some("b"));
         assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_depth_gauge_follows_the_waiting_keys() {
+        let depth = Gauge::default();
+        let queue = WorkQueue::with_depth_gauge(depth.clone());
+        queue.add("a");
+        queue.add("b");
+        queue.add("a");
+        assert_eq!(depth.get(), 2);
+        let key = queue.next().await.unwrap();
+        assert_eq!(depth.get(), 1);
+        queue.add(key);
+        assert_eq!(depth.get(), 1, "a running key is not waiting");
     }
 
     #[tokio::test]

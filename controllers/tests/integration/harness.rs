@@ -88,7 +88,6 @@ impl Cluster {
     /// second `mini controllers` process would; stopped by cancelling the token.
     pub fn spawn_controllers(&self) -> (CancellationToken, JoinHandle<()>) {
         let config = ControllersConfig {
-            api_url: self.url.clone(),
             api_key: Some(self.key.clone()),
             workers: 4,
             resync: Duration::from_secs(5),
@@ -96,6 +95,7 @@ impl Cluster {
                 domain: "localhost".into(),
                 port: 8080,
             }),
+            ..ControllersConfig::new(self.url.clone())
         };
         let shutdown = CancellationToken::new();
         let agents = self.agents.clone();

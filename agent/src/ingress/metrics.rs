@@ -1,0 +1,96 @@
+//! [`IngressMetrics`]: requests through the ingress by tenant, app and status class, and the
+//! time until their responses started. A request for a host no App is served at counts with
+//! empty `tenant` and `app` labels, so what clients put in `Host` never becomes a label.
+
+use std::time::Duration;
+
+use hyper::StatusCode;
+use minicloud_common::metrics::{HistogramFamily, Metrics, histogram_family};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+
+use super::routes::Route;
+
+/// The App a request went to; empty for a request that matched none.
+#[derive(Clone, Debug, Default, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct AppLabels {
+    tenant: String,
+    app: String,
+}
+
+impl AppLabels {
+    /// The labels of requests routed by `route`.
+    pub(super) fn of(route: &Route) -> AppLabels {
+        AppLabels {
+            tenant: route.tenant().to_owned(),
+            app: route.app().to_owned(),
+        }
+    }
+}
+
+/// A request's App and the class of its status (`2xx` … `5xx`).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    tenant: String,
+    app: String,
+    code: &'static str,
+}
+
+/// The ingress's metric families; cheap to clone, clones share them.
+#[derive(Clone, Debug)]
+pub struct IngressMetrics {
+    requests: Family<RequestLabels, Counter>,
+    duration: HistogramFamily<AppLabels>,
+}
+
+impl Default for IngressMetrics {
+    fn default() -> Self {
+        IngressMetrics {
+            requests: Family::default(),
+            duration: histogram_family(),
+        }
+    }
+}
+
+impl IngressMetrics {
+    /// Adds `minicloud_ingress_requests_total{tenant, app, code}` and
+    /// `minicloud_ingress_request_duration_seconds{tenant, app}` to `metrics`.
+    pub fn register(&self, metrics: &Metrics) {
+        metrics.register(|registry| {
+            registry.register(
+                "ingress_requests",
+                "Requests through the ingress, by tenant, app and status class (empty tenant and app: no app at that host)",
+                self.requests.clone(),
+            );
+            registry.register(
+                "ingress_request_duration_seconds",
+                "Time until the response to a request through the ingress started, by tenant and app",
+                self.duration.clone(),
+            );
+        });
+    }
+
+    /// Records a request to `app` answered with `status` after `took`.
+    pub(super) fn record(&self, app: AppLabels, status: StatusCode, took: Duration) {
+        self.duration
+            .get_or_create(&app)
+            .observe(took.as_secs_f64());
+        let labels = RequestLabels {
+            tenant: app.tenant,
+            app: app.app,
+            code: status_class(status),
+        };
+        self.requests.get_or_create(&labels).inc();
+    }
+}
+
+fn status_class(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
