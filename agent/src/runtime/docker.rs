@@ -93,6 +93,16 @@ impl DockerRuntime {
     }
 }
 
+/// Managed objects labelled with `node`.
+fn node_filter(node: &str) -> HashMap<String, Vec<String>> {
+    let mut filters = managed_filter();
+    filters
+        .entry("label".to_owned())
+        .or_default()
+        .push(format!("{}={node}", labels::NODE));
+    filters
+}
+
 fn managed_filter() -> HashMap<String, Vec<String>> {
     HashMap::from([(
         "label".to_owned(),
@@ -115,12 +125,7 @@ impl Runtime for DockerRuntime {
     }
 
     async fn list_node_containers(&self, node: &str) -> Result<Vec<ContainerInfo>> {
-        let mut filters = managed_filter();
-        filters
-            .entry("label".to_owned())
-            .or_default()
-            .push(format!("{}={node}", labels::NODE));
-        self.list_inspected(&filters).await
+        self.list_inspected(&node_filter(node)).await
     }
 
     async fn list_networks(&self) -> Result<Vec<NetworkInfo>> {
@@ -310,11 +315,7 @@ impl Runtime for DockerRuntime {
     }
 
     async fn list_running(&self, node: &str) -> Result<Vec<RunningContainer>> {
-        let mut filters = managed_filter();
-        filters
-            .entry("label".to_owned())
-            .or_default()
-            .push(format!("{}={node}", labels::NODE));
+        let mut filters = node_filter(node);
         filters.insert("status".to_owned(), vec!["running".to_owned()]);
         let options = ListContainersOptionsBuilder::new()
             .filters(&filters)
