@@ -10,10 +10,10 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, EndpointSettings, EventMessage,
-    EventMessageTypeEnum, HostConfig, HostConfigLogConfig, Mount as DockerMount, MountType,
-    NetworkCreateRequest, NetworkingConfig, RestartPolicy as DockerRestart, RestartPolicyNameEnum,
-    VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, EndpointSettings,
+    EventMessage, EventMessageTypeEnum, HostConfig, HostConfigLogConfig, Mount as DockerMount,
+    MountType, NetworkCreateRequest, NetworkingConfig, RestartPolicy as DockerRestart,
+    RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
@@ -68,20 +68,28 @@ impl DockerRuntime {
         &self,
         filters: &HashMap<String, Vec<String>>,
     ) -> Result<Vec<ContainerInfo>> {
-        let options = ListContainersOptionsBuilder::new()
-            .all(true)
-            .filters(filters)
-            .build();
-        let summaries = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| refused("list containers".into(), e))?;
+        let summaries = self.summaries(filters, true).await?;
         let mut out = Vec::with_capacity(summaries.len());
         for id in summaries.into_iter().filter_map(|s| s.id) {
             out.extend(self.inspect(&id).await?);
         }
         Ok(out)
+    }
+
+    /// The containers `filters` select, as one listing shows them (stopped ones too when `all`).
+    async fn summaries(
+        &self,
+        filters: &HashMap<String, Vec<String>>,
+        all: bool,
+    ) -> Result<Vec<ContainerSummary>> {
+        let options = ListContainersOptionsBuilder::new()
+            .all(all)
+            .filters(filters)
+            .build();
+        self.docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| refused("list containers".into(), e))
     }
 
     async fn inspect(&self, id: &str) -> Result<Option<ContainerInfo>> {
@@ -317,14 +325,7 @@ impl Runtime for DockerRuntime {
     async fn list_running(&self, node: &str) -> Result<Vec<RunningContainer>> {
         let mut filters = node_filter(node);
         filters.insert("status".to_owned(), vec!["running".to_owned()]);
-        let options = ListContainersOptionsBuilder::new()
-            .filters(&filters)
-            .build();
-        let summaries = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| refused("list containers".into(), e))?;
+        let summaries = self.summaries(&filters, false).await?;
         Ok(summaries
             .into_iter()
             .filter_map(|s| {
