@@ -274,12 +274,14 @@ impl Client {
         Ok(audit.list(request).await?.into_inner().records)
     }
 
-    /// What the instances of `tenant` (`*`: every tenant) use now, and, for admins, the nodes.
-    pub async fn top(&self, tenant: &str) -> Result<pb::TopReport, RequestFailed> {
+    /// What the instances of `tenant` (`*`: every tenant) use now, and, when `nodes` (admins
+    /// only), the nodes.
+    pub async fn top(&self, tenant: &str, nodes: bool) -> Result<pb::TopReport, RequestFailed> {
         let mut usage = pb::usage_client::UsageClient::new(self.channel.clone())
             .max_decoding_message_size(MAX_REPLY_BYTES);
         let request = pb::TopRequest {
             tenant: tenant.to_owned(),
+            nodes,
         };
         Ok(usage.top(request).await?.into_inner())
     }

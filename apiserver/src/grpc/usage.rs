@@ -28,8 +28,8 @@ impl UsageService {
 impl Usage for UsageService {
     async fn top(&self, request: Request<TopRequest>) -> Result<Response<TopReport>, Status> {
         let ctx = context(&request, &request.get_ref().tenant)?;
-        let tenant = &request.get_ref().tenant;
-        crate::usage::top(&self.api, &self.agents, &ctx, tenant)
+        let TopRequest { tenant, nodes } = request.get_ref();
+        crate::usage::top(&self.api, &self.agents, &ctx, (tenant, *nodes))
             .await
             .map(Response::new)
             .map_err(|error| error.grpc_status())

@@ -16,13 +16,19 @@ use crate::wire::{DEFAULT_TENANT, scope};
 const AGENT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The report for `ctx` over `tenant` (empty: the caller's own, `*`: every tenant). Instance
-/// rows are those the caller may list; node rows only for admins.
+/// rows are those the caller may list; node rows, when `with_nodes`, only for admins.
 pub async fn top(
     api: &ResourceApi,
     agents: &Agents,
     ctx: &RequestContext,
-    tenant: &str,
+    (tenant, with_nodes): (&str, bool),
 ) -> Result<TopReport, ApiError> {
+    if with_nodes && !ctx.identity.is_admin() {
+        return Err(ApiError::Forbidden(
+            "nodes are shown to admin keys only; a tenant key sees `mini top apps|instances|tenants`"
+                .into(),
+        ));
+    }
     let everything = LabelSelector::default();
     let scope = scope(Kind::Instance, tenant, ctx);
     let (visible, _) = api.list(ctx, Kind::Instance, &scope, &everything).await?;
@@ -51,11 +57,16 @@ pub async fn top(
             Some(with_facts(sample.clone(), facts))
         })
         .collect();
-    let nodes = if ctx.identity.is_admin() {
-        let (all, _) = api
-            .list(&server, Kind::Instance, &TenantScope::All, &everything)
-            .await?;
-        let all: Vec<InstanceFacts> = all.iter().map(InstanceFacts::of).collect();
+    let nodes = if with_nodes {
+        let all = match scope {
+            TenantScope::All => visible,
+            TenantScope::One(_) => {
+                let (all, _) = api
+                    .list(&server, Kind::Instance, &TenantScope::All, &everything)
+                    .await?;
+                all.iter().map(InstanceFacts::of).collect()
+            }
+        };
         nodes
             .iter()
             .zip(&readings)

@@ -14,7 +14,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Args;
 use minicloud_manifests::{Kind, Tenant};
 
@@ -59,12 +59,7 @@ pub async fn run(args: TopArgs) -> Result<ExitCode> {
     let live = !args.once;
     let clear = live && args.output == ReportFormat::Table && std::io::stdout().is_terminal();
     loop {
-        let report = client.top(&tenant).await?;
-        if args.view == View::Nodes && report.nodes.is_empty() && !report.instances.is_empty() {
-            bail!(
-                "nodes are shown to admin keys only; a tenant key sees `mini top apps|instances|tenants`"
-            );
-        }
+        let report = client.top(&tenant, args.view == View::Nodes).await?;
         let quotas = if args.view == View::Tenants {
             tenants(&client, &tenant).await
         } else {
