@@ -16,6 +16,7 @@ use minicloud_proto::v1::{
 use crate::container_config::container_config;
 use crate::error::{Error, Result};
 use crate::labels;
+use crate::logs::KeptLogs;
 use crate::runtime::{ContainerConfig, ContainerInfo, NetworkSpec, Runtime};
 use crate::storage::fill::{Filler, NoSnapshotStore};
 use crate::storage::volumes::Volumes;
@@ -28,6 +29,9 @@ pub const DEFAULT_FS_GROUP: u32 = 65534;
 
 /// Grace period for stopping a container that is replaced because its spec changed.
 pub const REPLACE_GRACE: Duration = Duration::from_secs(10);
+
+/// How long a removal waits for a stopped container's output to be kept at most.
+pub const LOG_DRAIN: Duration = Duration::from_secs(5);
 
 /// Starts or removals of distinct instances run at once, at most this many.
 pub const PARALLEL_OPS: usize = 8;
@@ -60,6 +64,7 @@ pub struct Executor {
     node: String,
     volumes: Arc<Volumes>,
     filler: Arc<dyn Filler>,
+    logs: Option<KeptLogs>,
     one_at_a_time: tokio::sync::Mutex<()>,
 }
 
@@ -74,6 +79,7 @@ impl Executor {
             node,
             volumes: Arc::new(volumes),
             filler: Arc::new(NoSnapshotStore),
+            logs: None,
             one_at_a_time: tokio::sync::Mutex::new(()),
         }
     }
@@ -88,6 +94,25 @@ impl Executor {
     pub fn with_filler(mut self, filler: Arc<dyn Filler>) -> Executor {
         self.filler = filler;
         self
+    }
+
+    /// The executor keeping a container's last output before removing it.
+    pub fn with_logs(mut self, logs: KeptLogs) -> Executor {
+        self.logs = Some(logs);
+        self
+    }
+
+    /// Stops and removes a container; with kept logs, its output is all kept first (waiting
+    /// [`LOG_DRAIN`] at most).
+    async fn retire(&self, id: &str, grace: Duration) -> Result<()> {
+        if let Some(logs) = &self.logs
+            && self.runtime.stop_container(id, grace).await?
+            && !logs.drain(id, LOG_DRAIN).await
+        {
+            tracing::warn!(container = %id, "removing a container whose last output is not all kept");
+        }
+        self.runtime.remove_container(id, grace).await?;
+        Ok(())
     }
 
     /// Runs the operations in order; plans never interleave, so two plans racing for the same
@@ -188,7 +213,7 @@ impl Executor {
                 Ok(Some(c.id.clone()))
             }
             Some(c) => {
-                self.runtime.remove_container(&c.id, REPLACE_GRACE).await?;
+                self.retire(&c.id, REPLACE_GRACE).await?;
                 Ok(None)
             }
             None => match containers.iter().find(|c| c.name == config.name) {
@@ -234,7 +259,7 @@ impl Executor {
             return Ok(String::new());
         };
         let grace = Duration::from_secs(op.grace_seconds.into());
-        self.runtime.remove_container(&c.id, grace).await?;
+        self.retire(&c.id, grace).await?;
         Ok(c.id.clone())
     }
 

@@ -2,6 +2,7 @@
 //! registering it, with the cause kept.
 
 use crate::container_config::ConfigError;
+use crate::logs::LogStoreError;
 use crate::runtime::RuntimeError;
 use crate::storage::volumes::VolumeError;
 
@@ -55,9 +56,9 @@ pub enum Error {
         /// The attached containers' names.
         containers: String,
     },
-    /// The container is not one minicloud manages on this node.
-    #[error("container {0} is not managed by minicloud on this node")]
-    UnknownContainer(String),
+    /// The kept logs cannot be opened or written.
+    #[error(transparent)]
+    LogStore(#[from] LogStoreError),
     /// The Node could not be encoded as JSON.
     #[error("cannot encode the Node object: {0}")]
     EncodeNode(#[source] serde_json::Error),
@@ -78,9 +79,7 @@ impl Error {
         let message = self.to_string();
         match self {
             Error::Runtime(RuntimeError::Unreachable(_)) => tonic::Status::unavailable(message),
-            Error::Runtime(RuntimeError::NotFound(_)) | Error::UnknownContainer(_) => {
-                tonic::Status::not_found(message)
-            }
+            Error::Runtime(RuntimeError::NotFound(_)) => tonic::Status::not_found(message),
             Error::Config(_)
             | Error::MissingField(_)
             | Error::EmptyOperation

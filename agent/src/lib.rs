@@ -22,6 +22,7 @@ pub mod events;
 pub mod health;
 pub mod ingress;
 pub mod labels;
+pub mod logs;
 pub mod metrics;
 pub mod node;
 pub mod observe;
@@ -46,6 +47,7 @@ pub use service::AgentService;
 use crate::events::EventHub;
 use crate::health::Health;
 use crate::health::http::HttpChecker;
+use crate::logs::{KeptLogs, Retention};
 use crate::metrics::Sampler;
 use crate::observe::Observer;
 use crate::runtime::docker::DockerRuntime;
@@ -68,6 +70,10 @@ pub struct AgentConfig {
     pub snapshot_store: Option<SnapshotStoreUrl>,
     /// How often the instances' resource use is sampled.
     pub metrics_interval: Duration,
+    /// Where the instances' output is kept; `<storage_dir>/logs` when `None`.
+    pub log_dir: Option<PathBuf>,
+    /// How much of each tenant's output is kept.
+    pub log_retention: Retention,
 }
 
 impl AgentConfig {
@@ -79,7 +85,29 @@ impl AgentConfig {
             storage_dir: PathBuf::from(DEFAULT_STORAGE_DIR),
             snapshot_store: None,
             metrics_interval: metrics::DEFAULT_INTERVAL,
+            log_dir: None,
+            log_retention: Retention::default(),
         }
+    }
+
+    /// The same agent keeping each tenant's output within `retention`.
+    pub fn with_log_retention(mut self, retention: Retention) -> AgentConfig {
+        self.log_retention = retention;
+        self
+    }
+
+    /// The same agent keeping its instances' output in `log_dir`.
+    pub fn with_log_dir(mut self, log_dir: impl Into<PathBuf>) -> AgentConfig {
+        self.log_dir = Some(log_dir.into());
+        self
+    }
+
+    /// Where the instances' output is kept: the directory configured, else
+    /// `<storage_dir>/logs`.
+    pub fn log_dir(&self) -> PathBuf {
+        self.log_dir
+            .clone()
+            .unwrap_or_else(|| self.storage_dir.join("logs"))
     }
 
     /// The same agent sampling its instances' resource use every `interval`.
@@ -119,12 +147,14 @@ pub struct Agent {
     volumes: Arc<Volumes>,
     snapshots: Option<SnapshotStore>,
     sampler: Sampler,
+    logs: Option<KeptLogs>,
 }
 
 impl Agent {
     /// Connects to the Docker Engine, finds out how volumes work in the storage directory,
-    /// mounts again every volume a host restart unmounted, and starts following the engine's
-    /// events; fails when Docker is unreachable. Must be called within a tokio runtime.
+    /// mounts again every volume a host restart unmounted, opens the kept logs, and starts
+    /// following the engine's events and collecting the containers' output; fails when Docker
+    /// is unreachable or the log store cannot be opened. Must be called within a tokio runtime.
     pub async fn connect(config: AgentConfig) -> Result<Agent> {
         let docker = DockerRuntime::connect().await?;
         let volumes = Volumes::detect(&config.storage_dir).await;
@@ -142,9 +172,18 @@ impl Agent {
             Ok(removed) => tracing::info!(removed, "removed what interrupted snapshots left"),
             Err(error) => tracing::warn!(%error, "cannot clean up after interrupted snapshots"),
         }
+        let (log_dir, retention) = (config.log_dir(), config.log_retention);
         let agent = Agent::with_runtime(config, Arc::new(docker), Arc::new(volumes));
+        let logs = KeptLogs::start(
+            &log_dir,
+            retention,
+            agent.runtime.clone(),
+            agent.node_name.clone(),
+            &agent.hub,
+        )?;
         Ok(Agent {
             snapshots: Some(store),
+            logs: Some(logs),
             ..agent
         })
     }
@@ -176,6 +215,7 @@ impl Agent {
             volumes,
             snapshots: None,
             sampler,
+            logs: None,
         }
     }
 
@@ -211,6 +251,10 @@ impl Agent {
         .with_volumes(self.volumes.clone());
         let service = AgentService::new(self.runtime.clone(), self.node_name.clone(), observer)
             .with_sampler(self.sampler.clone());
+        let service = match &self.logs {
+            Some(logs) => service.with_logs(logs.clone()),
+            None => service,
+        };
         match &self.snapshots {
             Some(store) => service.with_snapshots(self.volumes.layout().clone(), store.clone()),
             None => service,

@@ -1,5 +1,6 @@
-//! The NodeAgent gRPC service: Observe, WatchObserved, Apply and Logs on top of the runtime;
-//! TakeSnapshot, RestoreVolume and DeleteSnapshot on top of the snapshot store.
+//! The NodeAgent gRPC service: Observe, WatchObserved and Apply on top of the runtime; Logs on
+//! top of the kept logs; TakeSnapshot, RestoreVolume and DeleteSnapshot on top of the snapshot
+//! store.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,7 +9,7 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use minicloud_proto::v1::node_agent_server::NodeAgent;
 use minicloud_proto::v1::{
-    DeleteSnapshotRequest, DeleteSnapshotResult, LogChunk, LogsRequest, MetricsRequest,
+    DeleteSnapshotRequest, DeleteSnapshotResult, LogLines, LogsRequest, MetricsRequest,
     NodeMetrics, ObserveRequest, ObservedState, Plan, PlanResult, RestoreVolumeRequest,
     SnapshotProgress, TakeSnapshotRequest,
 };
@@ -17,12 +18,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 use tonic::{Request, Response, Status};
 
-use crate::apply::{Executor, find_container};
+use crate::apply::Executor;
 use crate::error::Error;
-use crate::labels;
+use crate::logs::KeptLogs;
 use crate::metrics::{Sampler, node_metrics};
 use crate::observe::Observer;
-use crate::runtime::{LogOptions, LogStream, Runtime};
+use crate::runtime::Runtime;
 use crate::snapshot::fill::StoreFiller;
 use crate::snapshot::progress::Progress;
 use crate::snapshot::store::SnapshotStore;
@@ -42,6 +43,7 @@ pub struct AgentService {
     executor: Executor,
     snapshots: Option<Snapshots>,
     sampler: Option<Sampler>,
+    logs: Option<KeptLogs>,
 }
 
 impl AgentService {
@@ -56,6 +58,7 @@ impl AgentService {
             executor,
             snapshots: None,
             sampler: None,
+            logs: None,
         }
     }
 
@@ -77,19 +80,18 @@ impl AgentService {
         self
     }
 
+    /// The same service, answering `Logs` from `logs` and keeping a removed instance's last
+    /// output before removing its container.
+    pub fn with_logs(mut self, logs: KeptLogs) -> AgentService {
+        self.executor = self.executor.with_logs(logs.clone());
+        self.logs = Some(logs);
+        self
+    }
+
     fn snapshots(&self) -> Result<Snapshots, Status> {
         self.snapshots
             .clone()
             .ok_or_else(|| Status::failed_precondition("this agent has no snapshot store"))
-    }
-
-    /// The id of the managed container of this node that `id` names.
-    async fn managed_container(&self, id: &str) -> Result<String, Error> {
-        let mut containers = self.runtime.list_containers().await?;
-        containers.retain(|c| c.labels.get(labels::NODE) == Some(&self.node));
-        find_container(&containers, id)
-            .map(|c| c.id.clone())
-            .ok_or_else(|| Error::UnknownContainer(id.to_owned()))
     }
 }
 
@@ -204,34 +206,20 @@ impl NodeAgent for AgentService {
         Ok(Response::new(node_metrics(&self.node, &sampler.latest())))
     }
 
-    type LogsStream = BoxStream<'static, Result<LogChunk, Status>>;
+    type LogsStream = BoxStream<'static, Result<LogLines, Status>>;
 
     async fn logs(
         &self,
         request: Request<LogsRequest>,
     ) -> Result<Response<Self::LogsStream>, Status> {
-        let request = request.into_inner();
-        let id = self
-            .managed_container(&request.container_id)
-            .await
-            .map_err(|e| e.to_status())?;
-        let options = LogOptions {
-            follow: request.follow,
-            tail: (request.tail > 0).then_some(request.tail),
-            since: (request.since > 0).then_some(request.since),
-        };
-        let chunks = self.runtime.logs(&id, options).map(|chunk| {
-            chunk
-                .map(|c| LogChunk {
-                    data: c.data,
-                    stream: match c.stream {
-                        LogStream::Stdout => "stdout".to_owned(),
-                        LogStream::Stderr => "stderr".to_owned(),
-                    },
-                })
-                .map_err(|e| Error::from(e).to_status())
-        });
-        Ok(Response::new(chunks.boxed()))
+        let logs = self
+            .logs
+            .as_ref()
+            .ok_or_else(|| Status::failed_precondition("this agent keeps no logs"))?;
+        let lines = logs
+            .read(request.get_ref())
+            .map_err(|e| Status::invalid_argument(e.to_string()))?;
+        Ok(Response::new(lines))
     }
 }
 
@@ -271,8 +259,10 @@ mod tests {
     use crate::events::EventHub;
     use crate::health::Health;
     use crate::health::http::HttpChecker;
+    use crate::logs::Retention;
     use crate::runtime::fake::FakeRuntime;
-    use crate::runtime::{ContainerInfo, LogChunk as RuntimeChunk};
+    use crate::runtime::{ContainerInfo, LogChunk as RuntimeChunk, LogStream};
+    use minicloud_proto::v1::{AppLogsRequest, LogLine};
 
     /// The service of node `n1` over a fake engine, with the event follower and the prober.
     fn service() -> (FakeRuntime, AgentService) {
@@ -320,59 +310,96 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn logs_stream_a_managed_containers_output_by_stream() {
+    async fn logs_are_read_from_what_the_agent_kept() {
         let (fake, service) = service();
-        let labels = crate::labels::tenant_labels("n1", "acme");
+        let mut labels = crate::labels::tenant_labels("n1", "acme");
+        labels.insert(crate::labels::APP.into(), "web".into());
+        labels.insert(crate::labels::INSTANCE.into(), "web-1-a".into());
+        labels.insert(crate::labels::RELEASE.into(), "web-1".into());
         fake.insert_container(ContainerInfo {
             id: "c1".into(),
-            name: "mc-acme-web-1".into(),
+            name: "mc-acme-web-1-a".into(),
             labels,
             ..ContainerInfo::default()
         });
-        let chunk = |stream, text: &str| RuntimeChunk {
+        let chunk = |stream, time, text: &str| RuntimeChunk {
             stream,
+            time_unix_nanos: time,
             data: text.into(),
         };
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        let now = i64::try_from(now.unwrap().as_nanos()).unwrap();
         let chunks = vec![
-            chunk(LogStream::Stdout, "out"),
-            chunk(LogStream::Stderr, "err"),
+            chunk(LogStream::Stdout, now, "out\n"),
+            chunk(LogStream::Stderr, now + 1, "err\n"),
         ];
         fake.set_logs("c1", chunks);
-        let request = LogsRequest {
-            container_id: "mc-acme-web-1".into(),
-            follow: false,
-            tail: 0,
-            since: 0,
+        let dir = tempfile::tempdir().unwrap();
+        let runtime: Arc<dyn Runtime> = Arc::new(fake.clone());
+        let hub = EventHub::spawn(runtime.clone());
+        let kept = KeptLogs::start(dir.path(), Retention::default(), runtime, "n1".into(), &hub);
+        let service = service.with_logs(kept.unwrap());
+        let query = AppLogsRequest {
+            tenant: "acme".into(),
+            app: "web".into(),
+            ..AppLogsRequest::default()
         };
-        let stream = service
-            .logs(Request::new(request))
-            .await
-            .unwrap()
-            .into_inner();
-        let got: Vec<_> = stream.map(|c| c.unwrap()).collect().await;
-        let streams: Vec<_> = got
+        let request = LogsRequest {
+            query: Some(query.clone()),
+            after: 0,
+        };
+        let lines = loop {
+            let stream = service.logs(Request::new(request.clone())).await;
+            let batches: Vec<_> = stream.unwrap().into_inner().collect().await;
+            let lines: Vec<LogLine> = batches.into_iter().flat_map(|b| b.unwrap().lines).collect();
+            if lines.len() == 2 {
+                break lines;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        let got: Vec<_> = lines
             .iter()
-            .map(|c| (c.stream.as_str(), &c.data[..]))
+            .map(|l| {
+                (
+                    l.stream.as_str(),
+                    l.text.as_str(),
+                    l.instance.as_str(),
+                    l.release.as_str(),
+                )
+            })
             .collect();
-        assert_eq!(streams, [("stdout", &b"out"[..]), ("stderr", &b"err"[..])]);
+        assert_eq!(
+            got,
+            [
+                ("stdout", "out", "web-1-a", "web-1"),
+                ("stderr", "err", "web-1-a", "web-1")
+            ]
+        );
+        let bad = LogsRequest {
+            query: Some(AppLogsRequest {
+                grep: "(".into(),
+                ..query
+            }),
+            after: 0,
+        };
+        let status = service.logs(Request::new(bad)).await.err().unwrap();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().starts_with("grep: "),
+            "{}",
+            status.message()
+        );
     }
 
     #[tokio::test]
-    async fn logs_of_a_container_minicloud_does_not_manage_are_not_found() {
-        let (fake, service) = service();
-        fake.insert_container(ContainerInfo {
-            id: "c1".into(),
-            name: "theirs".into(),
-            ..ContainerInfo::default()
-        });
-        let request = LogsRequest {
-            container_id: "c1".into(),
-            follow: false,
-            tail: 0,
-            since: 0,
-        };
-        let status = service.logs(Request::new(request)).await.err().unwrap();
-        assert_eq!(status.code(), tonic::Code::NotFound);
+    async fn an_agent_without_kept_logs_says_so() {
+        let (_fake, service) = service();
+        let status = service
+            .logs(Request::new(LogsRequest::default()))
+            .await
+            .err()
+            .unwrap();
+        assert_eq!(status.code(), tonic::Code::FailedPrecondition);
     }
 
     #[tokio::test]

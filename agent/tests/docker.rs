@@ -12,7 +12,9 @@ use minicloud_agent::labels;
 use minicloud_proto::v1::node_agent_client::NodeAgentClient;
 use minicloud_proto::v1::node_agent_server::{NodeAgent, NodeAgentServer};
 use minicloud_proto::v1::operation::Op;
-use minicloud_proto::v1::{LogsRequest, ObserveRequest, RemoveInstance, RemoveNetwork};
+use minicloud_proto::v1::{
+    AppLogsRequest, LogsRequest, ObserveRequest, RemoveInstance, RemoveNetwork,
+};
 use serde_json::{Value, json};
 use support::{
     Tenant, agent, apply_ok, container, docker, docker_ok, inspect, network, observe, plan, start,
@@ -388,7 +390,7 @@ async fn an_exiting_container_is_restarted_and_its_exit_code_reported() {
 }
 
 #[tokio::test]
-async fn logs_return_what_the_container_printed_on_each_stream() {
+async fn logs_are_kept_after_the_container_is_removed() {
     let tenant = Tenant::new();
     let service = agent(&tenant).await;
     let script = "echo hello-out; echo hello-err >&2; exec sleep 3600";
@@ -399,34 +401,42 @@ async fn logs_return_what_the_container_printed_on_each_stream() {
     let id = apply_ok(&service, ops).await.results[1]
         .container_id
         .clone();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let remove = Op::RemoveInstance(RemoveInstance {
+        container_id: id,
+        grace_seconds: 1,
+    });
+    let query = AppLogsRequest {
+        tenant: tenant.name.clone(),
+        app: "talk".into(),
+        ..AppLogsRequest::default()
+    };
+    let read = || async {
         let request = LogsRequest {
-            container_id: id.clone(),
-            follow: false,
-            tail: 0,
-            since: 0,
+            query: Some(query.clone()),
+            after: 0,
         };
-        let stream = service
-            .logs(Request::new(request))
-            .await
-            .unwrap()
-            .into_inner();
-        let chunks: Vec<_> = stream.map(|c| c.unwrap()).collect().await;
-        let text = |name: &str| -> String {
-            let data = chunks
-                .iter()
-                .filter(|c| c.stream == name)
-                .flat_map(|c| c.data.clone());
-            String::from_utf8_lossy(&data.collect::<Vec<_>>()).into_owned()
-        };
-        if text("stdout").contains("hello-out") && text("stderr").contains("hello-err") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "logs never showed both lines: {chunks:?}"
-        );
+        let stream = service.logs(Request::new(request)).await.unwrap();
+        let batches: Vec<_> = stream.into_inner().map(|b| b.unwrap()).collect().await;
+        let lines: Vec<(String, String)> = batches
+            .into_iter()
+            .flat_map(|b| b.lines)
+            .map(|l| (l.stream, l.text))
+            .collect();
+        lines
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while read().await.len() < 2 {
+        assert!(Instant::now() < deadline, "the lines were never kept");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    apply_ok(&service, vec![remove]).await;
+    let mut kept = read().await;
+    kept.sort();
+    assert_eq!(
+        kept,
+        [
+            ("stderr".to_owned(), "hello-err".to_owned()),
+            ("stdout".to_owned(), "hello-out".to_owned())
+        ]
+    );
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Channel, Endpoint};
 
-use crate::api::{ApiError, ObjectRef, RequestContext, ResourceApi};
+use crate::api::{ApiError, LabelSelector, ObjectRef, RequestContext, ResourceApi, TenantScope};
 use crate::wire::DEFAULT_TENANT;
 
 /// A node agent's client, presenting the server's key.
@@ -60,6 +60,22 @@ pub async fn endpoint_of(api: &ResourceApi, node: &str) -> Result<Option<String>
         Err(ApiError::NotFound { .. }) => Ok(None),
         Err(error) => Err(error),
     }
+}
+
+/// Every node whose Node names an agent endpoint, as `(node, endpoint)`. Read as the server.
+pub async fn node_endpoints(api: &ResourceApi) -> Result<Vec<(String, String)>, ApiError> {
+    let server = RequestContext::admin(DEFAULT_TENANT);
+    let everything = LabelSelector::default();
+    let (nodes, _) = api
+        .list(&server, Kind::Node, &TenantScope::All, &everything)
+        .await?;
+    Ok(nodes
+        .iter()
+        .filter_map(|node| {
+            let name = node.pointer("/metadata/name").and_then(Value::as_str)?;
+            Some((name.to_owned(), agent_endpoint(node)?))
+        })
+        .collect())
 }
 
 /// The agent endpoint a Node object names.

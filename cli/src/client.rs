@@ -210,21 +210,15 @@ impl Client {
         list.into_inner().items.iter().map(decode).collect()
     }
 
-    /// The merged output of an App's instances, in this client's tenant.
+    /// The merged output of an App's instances as `request` filters it, in this client's
+    /// tenant unless the request names one.
     pub async fn app_logs(
         &self,
-        app: &str,
-        follow: bool,
-        tail: u32,
-        since: i64,
+        mut request: pb::AppLogsRequest,
     ) -> Result<tonic::Streaming<pb::LogLine>> {
-        let request = pb::AppLogsRequest {
-            tenant: self.tenant.clone(),
-            app: app.to_owned(),
-            follow,
-            tail,
-            since,
-        };
+        if request.tenant.is_empty() {
+            request.tenant = self.tenant.clone();
+        }
         let mut logs = pb::app_logs_client::AppLogsClient::new(self.channel.clone());
         let lines = logs.stream(request).await.map_err(RequestFailed::from)?;
         Ok(lines.into_inner())

@@ -9,10 +9,12 @@ use std::time::Duration;
 use anyhow::{Context as _, Result};
 use clap::Args;
 use minicloud_agent::ingress::{self, Proxy};
+use minicloud_agent::logs::Retention;
 use minicloud_agent::snapshot::SnapshotStoreUrl;
 use minicloud_agent::{Agent, AgentConfig, DEFAULT_HEARTBEAT_INTERVAL, run_heartbeat};
 use minicloud_common::metrics::Metrics;
 use minicloud_controllers::{ControllersConfig, IngressAddress};
+use minicloud_manifests::Bytes;
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use tokio::net::TcpListener;
@@ -41,26 +43,58 @@ pub struct SamplingArgs {
     pub metrics_interval: Duration,
 }
 
+/// Flags of the agent's kept logs, shared by `mini server` and `mini agent`: the limits are
+/// the same for every tenant, so one tenant's output never pushes out another's.
+#[derive(Args, Debug)]
+pub struct KeptLogArgs {
+    /// The bytes of output each tenant keeps on a node; the oldest lines go first beyond it.
+    #[arg(
+        long,
+        env = "MINI_LOG_RETENTION_SIZE",
+        default_value = "256Mi",
+        value_name = "BYTES"
+    )]
+    pub log_retention_size: Bytes,
+    /// How long output is kept.
+    #[arg(long, env = "MINI_LOG_RETENTION_AGE", default_value = "7days", value_parser = humantime::parse_duration)]
+    pub log_retention_age: Duration,
+}
+
+impl KeptLogArgs {
+    /// The retention these flags give.
+    pub fn retention(&self) -> Retention {
+        Retention {
+            max_bytes: self.log_retention_size.get(),
+            max_age: self.log_retention_age,
+        }
+    }
+}
+
 /// Connects an agent for `node_name` to the local Docker Engine, with its volumes in
-/// `storage_dir` and their snapshots in `snapshot_store` (`<storage_dir>/snapshots` when
-/// `None`), sampling as `sampling` says with the samples' series in `metrics`, and starts
-/// heartbeating its Node (reachable at `endpoint`) to the API server at `api_url`.
+/// `storage_dir`, their snapshots in `snapshot_store` (`<storage_dir>/snapshots` when `None`)
+/// and its kept logs in `log_dir` (`<storage_dir>/logs` when `None`), sampling as `sampling`
+/// says with the samples' series in `metrics`, and starts heartbeating its Node (reachable at
+/// `endpoint`) to the API server at `api_url`.
 pub async fn start_agent(
     node_name: &str,
-    (storage_dir, snapshot_store): (&Path, Option<SnapshotStoreUrl>),
-    (sampling, metrics): (&SamplingArgs, &Metrics),
+    (storage_dir, snapshot_store, log_dir): (&Path, Option<SnapshotStoreUrl>, Option<&Path>),
+    (sampling, logs, metrics): (&SamplingArgs, &KeptLogArgs, &Metrics),
     (endpoint, api_url, key): (&str, &str, &str),
     shutdown: CancellationToken,
 ) -> Result<RunningAgent> {
     let mut config = AgentConfig::new(node_name)
         .with_storage_dir(storage_dir)
-        .with_metrics_interval(sampling.metrics_interval);
+        .with_metrics_interval(sampling.metrics_interval)
+        .with_log_retention(logs.retention());
     if let Some(store) = snapshot_store {
         config = config.with_snapshot_store(store);
     }
+    if let Some(dir) = log_dir {
+        config = config.with_log_dir(dir);
+    }
     let agent = Agent::connect(config)
         .await
-        .context("cannot reach the Docker Engine (is dockerd running? DOCKER_HOST is honoured)")?;
+        .context("cannot start the node agent (is dockerd running? DOCKER_HOST is honoured)")?;
     agent.register_metrics(metrics);
     let node = agent
         .node_object(endpoint)

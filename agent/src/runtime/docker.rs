@@ -10,10 +10,10 @@ use bollard::Docker;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, EndpointSettings,
-    EventMessage, EventMessageTypeEnum, HostConfig, HostConfigLogConfig, Mount as DockerMount,
-    MountType, NetworkCreateRequest, NetworkingConfig, RestartPolicy as DockerRestart,
-    RestartPolicyNameEnum, VolumeCreateRequest,
+    ContainerCreateBody, ContainerInspectResponse, ContainerSummary, ContainerSummaryStateEnum,
+    EndpointSettings, EventMessage, EventMessageTypeEnum, HostConfig, HostConfigLogConfig,
+    Mount as DockerMount, MountType, NetworkCreateRequest, NetworkingConfig,
+    RestartPolicy as DockerRestart, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
@@ -27,9 +27,9 @@ use super::config::{ContainerConfig, Mount, RestartPolicy};
 use super::docker_stats::container_stats;
 use super::firewall;
 use super::{
-    ContainerInfo, ContainerStats, HostInfo, LogChunk, LogOptions, LogStream, NetworkInfo,
-    NetworkSpec, ObjectType, Result, RunningContainer, Runtime, RuntimeError, RuntimeEvent,
-    VolumeInfo, VolumeSpec,
+    ContainerInfo, ContainerStats, HostInfo, ListedContainer, LogChunk, LogOptions, LogStream,
+    NetworkInfo, NetworkSpec, ObjectType, Result, RunningContainer, Runtime, RuntimeError,
+    RuntimeEvent, VolumeInfo, VolumeSpec,
 };
 use crate::labels;
 
@@ -271,14 +271,20 @@ impl Runtime for DockerRuntime {
         }
     }
 
-    async fn remove_container(&self, id: &str, grace: Duration) -> Result<bool> {
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<bool> {
         let seconds = i32::try_from(grace.as_secs()).unwrap_or(i32::MAX);
         let stop = StopContainerOptionsBuilder::new().t(seconds).build();
         match self.docker.stop_container(id, Some(stop)).await {
-            Ok(()) => {}
-            Err(e) if status(&e) == Some(404) => return Ok(false),
-            Err(e) if status(&e) == Some(304) => {}
-            Err(e) => return Err(refused(format!("stop container {id}"), e)),
+            Ok(()) => Ok(true),
+            Err(e) if status(&e) == Some(404) => Ok(false),
+            Err(e) if status(&e) == Some(304) => Ok(true),
+            Err(e) => Err(refused(format!("stop container {id}"), e)),
+        }
+    }
+
+    async fn remove_container(&self, id: &str, grace: Duration) -> Result<bool> {
+        if !self.stop_container(id, grace).await? {
+            return Ok(false);
         }
         let remove = RemoveContainerOptionsBuilder::new().force(true).build();
         match self.docker.remove_container(id, Some(remove)).await {
@@ -322,6 +328,20 @@ impl Runtime for DockerRuntime {
             .boxed()
     }
 
+    async fn list_all(&self, node: &str) -> Result<Vec<ListedContainer>> {
+        let summaries = self.summaries(&node_filter(node), true).await?;
+        Ok(summaries
+            .into_iter()
+            .filter_map(|s| {
+                Some(ListedContainer {
+                    running: s.state == Some(ContainerSummaryStateEnum::RUNNING),
+                    id: s.id?,
+                    labels: sorted(s.labels.unwrap_or_default()),
+                })
+            })
+            .collect())
+    }
+
     async fn list_running(&self, node: &str) -> Result<Vec<RunningContainer>> {
         let mut filters = node_filter(node);
         filters.insert("status".to_owned(), vec!["running".to_owned()]);
@@ -357,14 +377,11 @@ impl Runtime for DockerRuntime {
     }
 
     fn logs(&self, id: &str, options: LogOptions) -> BoxStream<'static, Result<LogChunk>> {
-        let tail = options
-            .tail
-            .map_or_else(|| "all".to_owned(), |n| n.to_string());
         let options = LogsOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
+            .timestamps(true)
             .follow(options.follow)
-            .tail(&tail)
             .since(
                 options
                     .since
@@ -516,6 +533,7 @@ fn runtime_event(event: EventMessage) -> RuntimeEvent {
     }
 }
 
+/// A logged message, `<RFC 3339 time> <bytes>` as the engine sends it with timestamps.
 fn log_chunk(output: LogOutput) -> Option<LogChunk> {
     let (stream, message) = match output {
         LogOutput::StdOut { message } | LogOutput::Console { message } => {
@@ -524,9 +542,14 @@ fn log_chunk(output: LogOutput) -> Option<LogChunk> {
         LogOutput::StdErr { message } => (LogStream::Stderr, message),
         LogOutput::StdIn { .. } => return None,
     };
+    let space = message.iter().position(|b| *b == b' ')?;
+    let time = std::str::from_utf8(&message[..space]).ok()?;
+    let time = humantime::parse_rfc3339(time).ok()?;
+    let nanos = time.duration_since(std::time::UNIX_EPOCH).ok()?.as_nanos();
     Some(LogChunk {
         stream,
-        data: message.to_vec(),
+        time_unix_nanos: i64::try_from(nanos).unwrap_or(i64::MAX),
+        data: message[space + 1..].to_vec(),
     })
 }
 

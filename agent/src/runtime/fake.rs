@@ -13,9 +13,9 @@ use tokio_stream::wrappers::UnboundedReceiverStream;
 
 use super::config::ContainerConfig;
 use super::{
-    ContainerInfo, ContainerStats, HostInfo, LogChunk, LogOptions, NetworkInfo, NetworkSpec,
-    ObjectType, Result, RunningContainer, Runtime, RuntimeError, RuntimeEvent, VolumeInfo,
-    VolumeSpec,
+    ContainerInfo, ContainerStats, HostInfo, ListedContainer, LogChunk, LogOptions, NetworkInfo,
+    NetworkSpec, ObjectType, Result, RunningContainer, Runtime, RuntimeError, RuntimeEvent,
+    VolumeInfo, VolumeSpec,
 };
 use crate::labels;
 
@@ -34,6 +34,8 @@ pub enum Call {
     StartContainer(String),
     /// `restart_container(id, grace)`.
     RestartContainer(String, Duration),
+    /// `stop_container(id, grace)`.
+    StopContainer(String, Duration),
     /// `remove_container(id, grace)`.
     RemoveContainer(String, Duration),
     /// `remove_network(id)`.
@@ -318,6 +320,18 @@ impl Runtime for FakeRuntime {
         Ok(())
     }
 
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<bool> {
+        let call = Call::StopContainer(id.to_owned(), grace);
+        let mut state = self.enter("stop_container", call)?;
+        let Some(container) = state.containers.get_mut(id) else {
+            return Ok(false);
+        };
+        container.state = "exited".to_owned();
+        let labels = container.labels.clone();
+        broadcast(&mut state, event(ObjectType::Container, "die", id, &labels));
+        Ok(true)
+    }
+
     async fn remove_container(&self, id: &str, grace: Duration) -> Result<bool> {
         let call = Call::RemoveContainer(id.to_owned(), grace);
         let mut state = self.enter("remove_container", call)?;
@@ -373,6 +387,18 @@ impl Runtime for FakeRuntime {
         UnboundedReceiverStream::new(rx).boxed()
     }
 
+    async fn list_all(&self, node: &str) -> Result<Vec<ListedContainer>> {
+        let containers = self.list_node_containers(node).await?;
+        Ok(containers
+            .into_iter()
+            .map(|c| ListedContainer {
+                running: c.state == "running",
+                id: c.id,
+                labels: c.labels,
+            })
+            .collect())
+    }
+
     async fn list_running(&self, node: &str) -> Result<Vec<RunningContainer>> {
         let containers = self.list_node_containers(node).await?;
         Ok(containers
@@ -400,8 +426,12 @@ impl Runtime for FakeRuntime {
             })
     }
 
-    fn logs(&self, id: &str, _options: LogOptions) -> BoxStream<'static, Result<LogChunk>> {
+    fn logs(&self, id: &str, options: LogOptions) -> BoxStream<'static, Result<LogChunk>> {
         let chunks = self.lock().logs.get(id).cloned().unwrap_or_default();
-        stream::iter(chunks.into_iter().map(Ok)).boxed()
+        let since_nanos = options.since.unwrap_or(0).saturating_mul(1_000_000_000);
+        let chunks = chunks
+            .into_iter()
+            .filter(move |chunk| chunk.time_unix_nanos >= since_nanos);
+        stream::iter(chunks.map(Ok)).boxed()
     }
 }

@@ -94,6 +94,17 @@ pub struct ContainerInfo {
     pub mounts: Vec<Mount>,
 }
 
+/// A managed container as a listing shows it, running or not, without an inspection.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListedContainer {
+    /// The full container id.
+    pub id: String,
+    /// All labels.
+    pub labels: BTreeMap<String, String>,
+    /// Whether it runs now.
+    pub running: bool,
+}
+
 /// A managed network.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkInfo {
@@ -152,11 +163,14 @@ pub enum LogStream {
     Stderr,
 }
 
-/// A piece of a container's output.
+/// One message of a container's output as the engine logged it: a line with its newline, or a
+/// piece of a longer line (the engine cuts lines into pieces of 16 KiB).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogChunk {
     /// Where it came from.
     pub stream: LogStream,
+    /// When the engine logged it, in nanoseconds since the Unix epoch.
+    pub time_unix_nanos: i64,
     /// The bytes written.
     pub data: Vec<u8>,
 }
@@ -166,8 +180,6 @@ pub struct LogChunk {
 pub struct LogOptions {
     /// Keep streaming new output.
     pub follow: bool,
-    /// Start this many lines from the end; `None` for all.
-    pub tail: Option<u32>,
     /// Only output written at or after this time (Unix seconds); `None` for all.
     pub since: Option<i64>,
 }
@@ -221,6 +233,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// Restarts a container in place (SIGTERM, SIGKILL after `grace`, then start again), as a
     /// failing health check calls for.
     async fn restart_container(&self, id: &str, grace: Duration) -> Result<()>;
+    /// Stops a container (SIGTERM, SIGKILL after `grace`); false when it was gone.
+    async fn stop_container(&self, id: &str, grace: Duration) -> Result<bool>;
     /// Stops a container (SIGTERM, SIGKILL after `grace`) and removes it; false when it was
     /// already gone.
     async fn remove_container(&self, id: &str, grace: Duration) -> Result<bool>;
@@ -231,6 +245,8 @@ pub trait Runtime: Send + Sync + 'static {
     /// Changes to containers, networks and volumes from `since` on (now when `None`); the
     /// stream ends when the connection to the engine drops.
     fn events(&self, since: Option<SystemTime>) -> BoxStream<'static, Result<RuntimeEvent>>;
+    /// Every managed container labelled with `node`, running or not, from one listing.
+    async fn list_all(&self, node: &str) -> Result<Vec<ListedContainer>>;
     /// The running managed containers labelled with `node`, from one listing (no inspection).
     async fn list_running(&self, node: &str) -> Result<Vec<RunningContainer>>;
     /// A running container's resource counters now (one reading, not a stream).

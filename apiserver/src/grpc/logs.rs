@@ -1,5 +1,6 @@
 //! The gRPC face of App logs: `minicloud.v1.AppLogs` streams what [`crate::logs`] reads from the
-//! node agents, until the client goes away or the server shuts down.
+//! logs the node agents keep, until the read ends, the client goes away or the server shuts
+//! down.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -13,10 +14,10 @@ use tonic::{Request, Response, Status};
 
 use crate::agents::Agents;
 use crate::api::ResourceApi;
-use crate::logs::Follower;
+use crate::logs;
 use crate::wire::context;
 
-/// Lines buffered for a slow reader before the instances' streams wait for it.
+/// Lines buffered for a slow reader before the nodes' streams wait for it.
 const BUFFER_LINES: usize = 1024;
 
 /// The gRPC service.
@@ -42,16 +43,12 @@ impl AppLogs for AppLogsService {
     ) -> Result<Response<Self::StreamStream>, Status> {
         let ctx = context(&request, &request.get_ref().tenant)?;
         let request = request.into_inner();
-        let mut follower = Follower::new(self.api.clone(), ctx, request, self.agents.clone());
-        let first = follower.scan().await.map_err(|error| error.grpc_status())?;
-        if first.is_empty() && !follower.app_exists().await.map_err(|e| e.grpc_status())? {
-            return Err(follower.app_not_found().grpc_status());
-        }
+        let read = logs::open(self.api.clone(), self.agents.clone(), &ctx, request).await?;
         let (sender, receiver) = mpsc::channel(BUFFER_LINES);
         let stopping = self.api.shutdown_token();
         tokio::spawn(async move {
             tokio::select! {
-                () = follower.run(first, sender) => {}
+                () = read.run(sender) => {}
                 () = stopping.cancelled() => {}
             }
         });

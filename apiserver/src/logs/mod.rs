@@ -1,10 +1,12 @@
-//! App logs: the output of every instance of an App, merged into one stream of lines. The API
-//! server finds the App's Instances, reaches each one's node agent at its Node's
-//! `spec.agentEndpoint`, and prefixes every line with the instance that wrote it. A following
-//! stream looks for new containers every [`RESCAN`] and attaches to them: restarts, scale-ups
-//! and new releases. The gRPC service is [`crate::grpc::AppLogsService`].
+//! App logs: every instance's output merged into one stream of lines, read from the logs each
+//! node's agent keeps, so an App's lines outlive its instances, its Releases and the App
+//! itself. The API server checks the caller may read the tenant's Apps, asks every node's
+//! agent ([`node`]), and merges what they answer ([`merge`]); a following stream goes on
+//! across agent restarts from the last line each node sent. The gRPC service is
+//! [`crate::grpc::AppLogsService`].
 
-mod lines;
-mod sources;
+pub mod merge;
+pub mod node;
+pub mod read;
 
-pub use sources::{Follower, RESCAN};
+pub use read::{LogRead, open};

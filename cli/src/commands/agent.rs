@@ -18,7 +18,8 @@ use crate::agent_access::{AdminKeys, admins_only};
 use crate::client::{api_key, server_url};
 use crate::commands::server::{init_logging, shutdown_signal};
 use crate::node::{
-    IngressArgs, SamplingArgs, default_node_name, local_url, start_agent, start_ingress,
+    IngressArgs, KeptLogArgs, SamplingArgs, default_node_name, local_url, start_agent,
+    start_ingress,
 };
 
 /// Flags of `mini agent`.
@@ -49,6 +50,12 @@ pub struct AgentArgs {
     /// [default: <storage dir>/snapshots].
     #[arg(long, env = "MINI_SNAPSHOT_STORE", value_name = "URL")]
     snapshot_store: Option<SnapshotStoreUrl>,
+    /// Where the instances' output is kept [default: <storage dir>/logs].
+    #[arg(long, env = "MINI_LOG_DIR", value_name = "DIR")]
+    log_dir: Option<PathBuf>,
+    /// The kept logs' limits.
+    #[command(flatten)]
+    logs: KeptLogArgs,
     /// The ingress proxy.
     #[command(flatten)]
     ingress: IngressArgs,
@@ -73,8 +80,12 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
     let metrics = Metrics::default();
     let agent = start_agent(
         &name,
-        (&args.storage_dir, args.snapshot_store),
-        (&args.sampling, &metrics),
+        (
+            &args.storage_dir,
+            args.snapshot_store,
+            args.log_dir.as_deref(),
+        ),
+        (&args.sampling, &args.logs, &metrics),
         (&endpoint, &api, &key),
         shutdown.clone(),
     )

@@ -44,7 +44,8 @@ use crate::{data_dir, node};
 #[derive(Args, Debug)]
 pub struct ServerArgs {
     /// Where the embedded store keeps its files (all of minicloud's state when --etcd is not
-    /// given), and the embedded agent its volumes (`<data dir>/storage`); created when missing.
+    /// given), and the embedded agent its volumes (`<data dir>/storage`) and its instances'
+    /// output (`<data dir>/logs`); created when missing.
     #[arg(long, env = "MINI_DATA_DIR", default_value = "./minicloud-data")]
     data_dir: PathBuf,
     /// Where the embedded agent archives snapshots: a directory (`/path` or `file:///path`), or
@@ -74,6 +75,9 @@ pub struct ServerArgs {
     /// The node agent's sampling of resource use.
     #[command(flatten)]
     sampling: node::SamplingArgs,
+    /// The node agent's kept logs.
+    #[command(flatten)]
+    logs: node::KeptLogArgs,
     /// Do not run the controllers here (run `mini controllers` elsewhere).
     #[arg(long)]
     no_controllers: bool,
@@ -182,8 +186,8 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         let store = args.snapshot_store.clone();
         let agent = node::start_agent(
             &name,
-            (&storage, store),
-            (&args.sampling, &metrics),
+            (&storage, store, Some(&args.data_dir.join("logs"))),
+            (&args.sampling, &args.logs, &metrics),
             (&url, &url, &key),
             shutdown.clone(),
         )
