@@ -154,14 +154,19 @@ pub fn unmount_below(dir: &Path) {
 }
 
 /// An agent on the local Docker Engine for a node of its own, with the test image present.
+/// Each agent keeps its logs in a directory of its own: a test may start a second agent while
+/// the first still holds its log store open.
 pub async fn agent(tenant: &Tenant) -> AgentService {
+    static AGENTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     require_docker();
     ensure_image();
-    let config =
-        AgentConfig::new(format!("node-{}", tenant.name)).with_storage_dir(tenant.storage_dir());
+    let n = AGENTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let config = AgentConfig::new(format!("node-{}", tenant.name))
+        .with_storage_dir(tenant.storage_dir())
+        .with_log_dir(tenant.storage_dir().join(format!("logs-{n}")));
     let agent = Agent::connect(config)
         .await
-        .unwrap_or_else(|e| panic!("the agent cannot reach the Docker Engine: {e}"));
+        .unwrap_or_else(|e| panic!("the agent cannot start: {e}"));
     agent.service_impl()
 }
 
