@@ -24,7 +24,14 @@ use crate::runtime::LogStream;
 /// A kept line's key: `(tenant, seq)`.
 type LineKey = (&'static str, u64);
 /// A kept line: `(time, stream, app, release, instance, text)`.
-type LineValue = (i64, u8, &'static str, &'static str, &'static str, &'static str);
+type LineValue = (
+    i64,
+    u8,
+    &'static str,
+    &'static str,
+    &'static str,
+    &'static str,
+);
 /// The kept lines, in one range per tenant.
 const LINES: TableDefinition<LineKey, LineValue> = TableDefinition::new("lines");
 /// The kept lines open for writing.

@@ -13,6 +13,7 @@ mod agent_access;
 mod dns;
 mod docker;
 mod events;
+mod kept_logs;
 mod logs;
 mod resilience;
 mod scenarios;
@@ -131,6 +132,21 @@ fn names_resolve_within_a_tenant_and_not_across() {
 #[test]
 fn logs_merge_instances_with_prefixes() {
     logs::logs_merge_instances_with_prefixes();
+}
+
+#[test]
+fn logs_of_a_deleted_app_are_still_readable_and_searchable() {
+    kept_logs::logs_of_a_deleted_app_are_still_readable_and_searchable();
+}
+
+#[test]
+fn a_flood_an_overlong_line_and_garbage_leave_other_tenants_intact() {
+    kept_logs::a_flood_an_overlong_line_and_garbage_leave_other_tenants_intact();
+}
+
+#[test]
+fn following_across_an_agent_restart_has_no_gap_and_no_duplicate() {
+    kept_logs::following_across_an_agent_restart_has_no_gap_and_no_duplicate();
 }
 
 #[test]
