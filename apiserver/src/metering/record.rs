@@ -25,11 +25,13 @@ pub fn hour_key(tenant: &str, hour: i64) -> String {
     format!("{PREFIX}{tenant}/hours/{hour:010}")
 }
 
-/// The keys of `tenant`'s records of the hours `[from, to)`.
-pub fn hours_range(tenant: &str, from: i64, to: i64) -> KeyRange {
+/// The keys of `tenant`'s records of the hours from `from` on, and its state record after them
+/// (`hours/` sorts before `state`): one read of the range sees hours and state at one revision,
+/// so a report's totals and its watermark agree.
+pub fn hours_and_state(tenant: &str, from: i64) -> KeyRange {
     KeyRange {
         start: hour_key(tenant, from),
-        end: hour_key(tenant, to),
+        end: format!("{}\0", state_key(tenant)),
         limit: 0,
         reverse: false,
     }
@@ -111,11 +113,13 @@ mod tests {
     }
 
     #[test]
-    fn a_range_of_hours_stays_in_its_tenant() {
-        let range = hours_range("acme", 10, 12);
-        assert!(range.start.starts_with("/minicloud-metering/acme/hours/"));
-        assert!(hour_key("acme", 11) < range.end && hour_key("acme", 12) == range.end);
-        assert!(!hour_key("acme2", 11).starts_with(&format!("{PREFIX}acme/")));
+    fn a_range_from_an_hour_holds_the_later_hours_and_the_state_of_its_tenant_only() {
+        let range = hours_and_state("acme", 10);
+        let within = |key: &str| range.start.as_str() <= key && key < range.end.as_str();
+        assert!(within(&hour_key("acme", 10)) && within(&hour_key("acme", 99_999)));
+        assert!(within(&state_key("acme")));
+        assert!(!within(&hour_key("acme", 9)));
+        assert!(!within(&hour_key("acme2", 11)) && !within(&state_key("acme2")));
     }
 
     #[test]

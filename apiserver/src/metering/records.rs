@@ -1,15 +1,14 @@
 //! Reading a tenant's usage records for a report: the caller may read only a tenant whose Apps
-//! it may list (a tenant key, its own), over a checked range of whole hours, read with one
-//! bounded range read of the store.
+//! it may list (a tenant key, its own), over a checked range of whole hours; the hours and the
+//! watermark come from one range read, so they agree.
 
 use minicloud_manifests::Kind;
 use minicloud_proto::v1::{RecordsGrouping, RecordsReport, RecordsRequest};
 
-use super::error::MeteringError;
 use super::group::group;
 use super::persist::decode;
 use super::range::requested_hours;
-use super::record::{HourRecord, MeterState, hour_in_key, hours_range, state_key};
+use super::record::{HourRecord, MeterState, hour_in_key, hours_and_state, state_key};
 use crate::api::{ApiError, RequestContext, ResourceApi, TenantScope};
 
 /// The report `request` asks for, in `ctx`'s tenant (the request's, else the key's own).
@@ -28,18 +27,19 @@ pub async fn records(
     let hours = requested_hours(request.from_unix_seconds, request.to_unix_seconds)?;
     let by = RecordsGrouping::try_from(request.by)
         .map_err(|_| ApiError::BadRequest(format!("unknown grouping {}", request.by)))?;
-    let store = api.store();
-    let page = store.range(&hours_range(&tenant, hours.0, hours.1)).await?;
-    let recorded = page
-        .items
-        .iter()
-        .filter_map(|stored| Some((hour_in_key(&stored.key)?, stored)))
-        .map(|(hour, stored)| Ok((hour, decode::<HourRecord>(stored)?)))
-        .collect::<Result<Vec<_>, MeteringError>>()?;
-    let state = match store.get(&state_key(&tenant)).await? {
-        Some(stored) => decode::<MeterState>(&stored)?,
-        None => MeterState::default(),
-    };
+    let page = api
+        .store()
+        .range(&hours_and_state(&tenant, hours.0))
+        .await?;
+    let mut recorded = Vec::new();
+    let mut state = MeterState::default();
+    for stored in &page.items {
+        if stored.key == state_key(&tenant) {
+            state = decode(stored)?;
+        } else if let Some(hour) = hour_in_key(&stored.key).filter(|hour| *hour < hours.1) {
+            recorded.push((hour, decode::<HourRecord>(stored)?));
+        }
+    }
     Ok(RecordsReport {
         tenant,
         records: group(&recorded, by, hours),
