@@ -46,6 +46,7 @@ pub use service::AgentService;
 use crate::events::EventHub;
 use crate::health::Health;
 use crate::health::http::HttpChecker;
+use crate::ingress::IngressMetrics;
 use crate::metrics::Sampler;
 use crate::observe::Observer;
 use crate::runtime::docker::DockerRuntime;
@@ -119,6 +120,7 @@ pub struct Agent {
     volumes: Arc<Volumes>,
     snapshots: Option<SnapshotStore>,
     sampler: Sampler,
+    ingress: IngressMetrics,
 }
 
 impl Agent {
@@ -176,6 +178,7 @@ impl Agent {
             volumes,
             snapshots: None,
             sampler,
+            ingress: IngressMetrics::default(),
         }
     }
 
@@ -195,6 +198,12 @@ impl Agent {
         &self.volumes
     }
 
+    /// The counters of this node's ingress, which `Metrics` reports: hand them to the
+    /// ingress's [`Proxy`](ingress::Proxy).
+    pub fn ingress_metrics(&self) -> IngressMetrics {
+        self.ingress.clone()
+    }
+
     /// The gRPC service to mount on a tonic server.
     pub fn service(&self) -> NodeAgentServer<AgentService> {
         NodeAgentServer::new(self.service_impl())
@@ -210,7 +219,8 @@ impl Agent {
         )
         .with_volumes(self.volumes.clone());
         let service = AgentService::new(self.runtime.clone(), self.node_name.clone(), observer)
-            .with_sampler(self.sampler.clone());
+            .with_sampler(self.sampler.clone())
+            .with_ingress(self.ingress.clone());
         match &self.snapshots {
             Some(store) => service.with_snapshots(self.volumes.layout().clone(), store.clone()),
             None => service,

@@ -19,8 +19,9 @@ use tonic::{Request, Response, Status};
 
 use crate::apply::{Executor, find_container};
 use crate::error::Error;
+use crate::ingress::IngressMetrics;
 use crate::labels;
-use crate::metrics::{Sampler, node_metrics};
+use crate::metrics::{Sampler, ingress_traffic, node_metrics};
 use crate::observe::Observer;
 use crate::runtime::{LogOptions, LogStream, Runtime};
 use crate::snapshot::fill::StoreFiller;
@@ -42,6 +43,7 @@ pub struct AgentService {
     executor: Executor,
     snapshots: Option<Snapshots>,
     sampler: Option<Sampler>,
+    ingress: Option<IngressMetrics>,
 }
 
 impl AgentService {
@@ -56,6 +58,7 @@ impl AgentService {
             executor,
             snapshots: None,
             sampler: None,
+            ingress: None,
         }
     }
 
@@ -74,6 +77,12 @@ impl AgentService {
     /// The same service, answering `Metrics` from `sampler`.
     pub fn with_sampler(mut self, sampler: Sampler) -> AgentService {
         self.sampler = Some(sampler);
+        self
+    }
+
+    /// The same service, adding the ingress's traffic from `ingress` to `Metrics`.
+    pub fn with_ingress(mut self, ingress: IngressMetrics) -> AgentService {
+        self.ingress = Some(ingress);
         self
     }
 
@@ -201,7 +210,13 @@ impl NodeAgent for AgentService {
             .sampler
             .as_ref()
             .ok_or_else(|| Status::failed_precondition("this agent does not sample metrics"))?;
-        Ok(Response::new(node_metrics(&self.node, &sampler.latest())))
+        let mut metrics = node_metrics(&self.node, &sampler.latest());
+        if let Some(ingress) = &self.ingress {
+            let (epoch, traffic) = ingress.traffic();
+            metrics.ingress_epoch = epoch;
+            metrics.ingress = traffic.into_iter().map(ingress_traffic).collect();
+        }
+        Ok(Response::new(metrics))
     }
 
     type LogsStream = BoxStream<'static, Result<LogChunk, Status>>;

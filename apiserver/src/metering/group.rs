@@ -69,6 +69,8 @@ fn usage_record(app: &str, bucket: &Bucket, (start, end): (i64, i64)) -> UsageRe
         memory_peak_bytes: bucket.memory_peak_bytes,
         storage_gib_hours: bucket.storage_byte_millis as f64 / GIB / 3.6e6,
         instance_hours: bucket.instance_millis as f64 / 3.6e6,
+        ingress_requests: bucket.ingress_requests,
+        ingress_bytes: bucket.ingress_bytes,
     }
 }
 
@@ -88,6 +90,8 @@ mod tests {
                         cpu_allocated_millicore_millis: 500 * 3_600_000,
                         memory_allocated_byte_millis: (1 << 30) * 1_000,
                         storage_byte_millis: (1 << 30) * 3_600_000,
+                        ingress_requests: 4,
+                        ingress_bytes: 400,
                     };
                     (app.to_owned(), bucket)
                 })
@@ -117,6 +121,7 @@ mod tests {
         assert_eq!(web.memory_allocated_gib_seconds, 2.0);
         assert_eq!(web.storage_gib_hours, 2.0);
         assert_eq!(web.memory_peak_bytes, 30);
+        assert_eq!((web.ingress_requests, web.ingress_bytes), (8, 800));
     }
 
     #[test]

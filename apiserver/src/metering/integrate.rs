@@ -3,14 +3,15 @@
 //! sizes × time) are counted over `[watermark, now)`, never before an object's creation; CPU use
 //! is the growth of each container's cumulative counter since its last read (a counter that went
 //! down belongs to a restarted container and counts from zero), spread over the time between the
-//! two reads. Intervals are cut exactly at hour boundaries, and since the new state and the
+//! two reads; ingress traffic is the growth of each node's totals per App the same way (totals
+//! of a new ingress start count from zero). Intervals are cut exactly at hour boundaries, and since the new state and the
 //! additions are written in one transaction, no interval or counter growth is counted twice.
 
 use std::collections::BTreeMap;
 
 use super::hours::{HOUR_MILLIS, hour_of, split, spread};
-use super::observation::{CpuReading, TenantView};
-use super::record::{Bucket, CpuCursor, MeterState};
+use super::observation::{CpuReading, TenantView, TrafficReading};
+use super::record::{Bucket, CpuCursor, MeterState, TrafficCursor};
 
 /// The longest stretch one round integrates. After a longer outage, what ran before it is not
 /// guessed from what runs now; CPU use, which the counters keep, is counted whole but spread
@@ -80,14 +81,23 @@ pub fn integrate(before: Option<&MeterState>, view: &TenantView, now: i64) -> In
         }
     }
     record_peaks(&mut additions, &view.readings);
+    let ingress = count_traffic(&mut additions, &prior, view, (before.is_some(), from, now));
     let idle = match before {
-        Some(_) => additions.is_empty() && containers == prior.containers,
-        None => view.running.is_empty() && view.volumes.is_empty() && view.readings.is_empty(),
+        Some(_) => {
+            additions.is_empty() && containers == prior.containers && ingress == prior.ingress
+        }
+        None => {
+            view.running.is_empty()
+                && view.volumes.is_empty()
+                && view.readings.is_empty()
+                && view.traffic.is_empty()
+        }
     };
     Integration {
         state: MeterState {
             integrated_to_millis: to,
             containers,
+            ingress,
         },
         additions,
         idle,
@@ -115,6 +125,89 @@ fn count_cpu(
     }
     for (hour, share) in spread(used, since, reading.at_millis) {
         bucket(additions, hour, &reading.app).cpu_used_nanos += share;
+    }
+}
+
+/// Adds the growth of each node's ingress totals since their last read (`counting` is false
+/// in a tenant's first round, which takes them as the baseline), and returns the cursors to
+/// keep: those read now, and those of nodes that did not answer.
+fn count_traffic(
+    additions: &mut Additions,
+    prior: &MeterState,
+    view: &TenantView,
+    (counting, from, now): (bool, i64, i64),
+) -> BTreeMap<String, TrafficCursor> {
+    let mut cursors: BTreeMap<String, TrafficCursor> = prior
+        .ingress
+        .iter()
+        .filter(|(key, _)| {
+            let node = key.split('/').next().unwrap_or_default();
+            !view.answered_nodes.contains(node)
+        })
+        .map(|(key, cursor)| (key.clone(), cursor.clone()))
+        .collect();
+    for reading in &view.traffic {
+        let key = format!("{}/{}", reading.node, reading.app);
+        let last = prior.ingress.get(&key);
+        let cursor = match last {
+            Some(last) if unchanged(last, reading) => last.clone(),
+            last => {
+                if counting {
+                    add_traffic(
+                        additions,
+                        reading,
+                        last,
+                        from.max(now - MAX_CATCH_UP_MILLIS),
+                        now,
+                    );
+                }
+                TrafficCursor {
+                    epoch: reading.epoch,
+                    requests: reading.requests,
+                    bytes: reading.bytes,
+                    at_millis: now,
+                }
+            }
+        };
+        cursors.insert(key, cursor);
+    }
+    cursors
+}
+
+fn unchanged(last: &TrafficCursor, reading: &TrafficReading) -> bool {
+    (last.epoch, last.requests, last.bytes) == (reading.epoch, reading.requests, reading.bytes)
+}
+
+/// Adds `reading`'s growth since `last` (from zero for a new ingress start), spread over the
+/// time since `last` was read (or since `from`).
+fn add_traffic(
+    additions: &mut Additions,
+    reading: &TrafficReading,
+    last: Option<&TrafficCursor>,
+    from: i64,
+    now: i64,
+) {
+    let (requests, bytes, since) = match last {
+        Some(last)
+            if last.epoch == reading.epoch
+                && reading.requests >= last.requests
+                && reading.bytes >= last.bytes =>
+        {
+            (
+                reading.requests - last.requests,
+                reading.bytes - last.bytes,
+                last.at_millis.max(from),
+            )
+        }
+        Some(last) => (reading.requests, reading.bytes, last.at_millis.max(from)),
+        None => (reading.requests, reading.bytes, from),
+    };
+    let since = since.min(now);
+    for (hour, share) in spread(u128::from(requests), since, now) {
+        bucket(additions, hour, &reading.app).ingress_requests += share as u64;
+    }
+    for (hour, share) in spread(u128::from(bytes), since, now) {
+        bucket(additions, hour, &reading.app).ingress_bytes += share as u64;
     }
 }
 
@@ -187,7 +280,29 @@ mod tests {
                     (id.to_owned(), cursor)
                 })
                 .collect(),
+            ingress: BTreeMap::new(),
         }
+    }
+
+    fn traffic(node: &str, epoch: u64, requests: u64) -> TrafficReading {
+        TrafficReading {
+            node: node.into(),
+            epoch,
+            app: "web".into(),
+            requests,
+            bytes: requests * 100,
+        }
+    }
+
+    fn with_traffic(mut state: MeterState, node: &str, epoch: u64, requests: u64) -> MeterState {
+        let cursor = TrafficCursor {
+            epoch,
+            requests,
+            bytes: requests * 100,
+            at_millis: state.integrated_to_millis,
+        };
+        state.ingress.insert(format!("{node}/web"), cursor);
+        state
     }
 
     fn web_bucket(outcome: &Integration, hour: i64) -> Bucket {
@@ -405,5 +520,57 @@ mod tests {
             ..TenantView::default()
         };
         assert!(!integrate(None, &view, T).idle);
+    }
+
+    #[test]
+    fn ingress_traffic_is_the_growth_of_each_nodes_totals() {
+        let before = with_traffic(state(T, &[]), "n1", 1, 10);
+        let view = TenantView {
+            traffic: vec![traffic("n1", 1, 25), traffic("n2", 9, 5)],
+            answered_nodes: BTreeSet::from(["n1".into(), "n2".into()]),
+            ..TenantView::default()
+        };
+        let outcome = integrate(Some(&before), &view, T + 1_000);
+        let web = web_bucket(&outcome, T / H);
+        assert_eq!((web.ingress_requests, web.ingress_bytes), (20, 2_000));
+        assert_eq!(outcome.state.ingress["n1/web"].requests, 25);
+    }
+
+    #[test]
+    fn a_new_ingress_start_counts_from_zero() {
+        let before = with_traffic(state(T, &[]), "n1", 1, 10);
+        let view = TenantView {
+            traffic: vec![traffic("n1", 2, 3)],
+            answered_nodes: BTreeSet::from(["n1".into()]),
+            ..TenantView::default()
+        };
+        let outcome = integrate(Some(&before), &view, T + 1_000);
+        assert_eq!(web_bucket(&outcome, T / H).ingress_requests, 3);
+    }
+
+    #[test]
+    fn a_node_that_did_not_answer_keeps_its_totals_for_later() {
+        let before = with_traffic(state(T, &[]), "n1", 1, 10);
+        let silent = integrate(Some(&before), &TenantView::default(), T + 1_000);
+        assert_eq!(silent.state.ingress, before.ingress);
+        assert!(silent.idle);
+        let back = TenantView {
+            traffic: vec![traffic("n1", 1, 12)],
+            answered_nodes: BTreeSet::from(["n1".into()]),
+            ..TenantView::default()
+        };
+        let outcome = integrate(Some(&silent.state), &back, T + 2_000);
+        assert_eq!(web_bucket(&outcome, T / H).ingress_requests, 2);
+    }
+
+    #[test]
+    fn unchanged_totals_write_nothing() {
+        let before = with_traffic(state(T, &[]), "n1", 1, 10);
+        let view = TenantView {
+            traffic: vec![traffic("n1", 1, 10)],
+            answered_nodes: BTreeSet::from(["n1".into()]),
+            ..TenantView::default()
+        };
+        assert!(integrate(Some(&before), &view, T + 5_000).idle);
     }
 }

@@ -1,11 +1,12 @@
-//! What one metering round sees, per tenant, made from the objects and the agents' samples:
-//! the running instances with their limits, the volumes with their sizes, and each container's
-//! CPU counter. Pure: built from values, so the integration can be tested with plain ones.
+//! What one metering round sees, per tenant, made from the objects and the agents' answers:
+//! the running instances with their limits, the volumes with their sizes, each container's CPU
+//! counter and each node's ingress totals per App. Pure: built from values, so the integration
+//! can be tested with plain ones.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use minicloud_manifests::Bytes;
-use minicloud_proto::v1::InstanceUsage;
+use minicloud_proto::v1::NodeMetrics;
 use serde_json::Value;
 
 use crate::usage::InstanceFacts;
@@ -51,6 +52,21 @@ pub struct CpuReading {
     pub since_millis: Option<i64>,
 }
 
+/// One node's ingress totals for one App, as its agent answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrafficReading {
+    /// The node.
+    pub node: String,
+    /// The start of its ingress the totals count from.
+    pub epoch: u64,
+    /// The App.
+    pub app: String,
+    /// Requests since that start.
+    pub requests: u64,
+    /// Response body bytes since that start.
+    pub bytes: u64,
+}
+
 /// Everything one round sees of one tenant.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TenantView {
@@ -60,16 +76,21 @@ pub struct TenantView {
     pub volumes: Vec<VolumeSize>,
     /// Container readings.
     pub readings: Vec<CpuReading>,
+    /// Ingress totals.
+    pub traffic: Vec<TrafficReading>,
+    /// The nodes whose agents answered this round: the ingress totals of the others are
+    /// remembered until they answer again.
+    pub answered_nodes: BTreeSet<String>,
     /// Containers some Instance of the tenant names: their counters are remembered even in a
     /// round without a reading (an agent not answering), so they are never counted twice.
     pub named_containers: BTreeSet<String>,
 }
 
-/// Every tenant's view, from all Instances and Volumes and the agents' samples.
+/// Every tenant's view, from all Instances and Volumes and the answers of the agents.
 pub fn views(
     instances: &[Value],
     volumes: &[Value],
-    samples: &[InstanceUsage],
+    answers: &[NodeMetrics],
 ) -> BTreeMap<String, TenantView> {
     let mut views: BTreeMap<String, TenantView> = BTreeMap::new();
     let mut created_by_container = HashMap::new();
@@ -114,7 +135,8 @@ pub fn views(
                 size_bytes,
             });
     }
-    for sample in samples.iter().filter(|s| s.sampled_at_millis > 0) {
+    let samples = answers.iter().flat_map(|answer| &answer.instances);
+    for sample in samples.filter(|s| s.sampled_at_millis > 0) {
         views
             .entry(sample.tenant.clone())
             .or_default()
@@ -127,6 +149,25 @@ pub fn views(
                 at_millis: sample.sampled_at_millis,
                 since_millis: created_by_container.get(&sample.container_id).copied(),
             });
+    }
+    for answer in answers {
+        for traffic in &answer.ingress {
+            views
+                .entry(traffic.tenant.clone())
+                .or_default()
+                .traffic
+                .push(TrafficReading {
+                    node: answer.node.clone(),
+                    epoch: answer.ingress_epoch,
+                    app: traffic.app.clone(),
+                    requests: traffic.requests,
+                    bytes: traffic.response_bytes,
+                });
+        }
+    }
+    let answered: BTreeSet<String> = answers.iter().map(|a| a.node.clone()).collect();
+    for view in views.values_mut() {
+        view.answered_nodes.clone_from(&answered);
     }
     views
 }
@@ -148,6 +189,7 @@ fn created(object: &Value) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use minicloud_proto::v1::{IngressTraffic, InstanceUsage};
     use serde_json::json;
 
     use super::*;
@@ -213,15 +255,46 @@ mod tests {
             sampled_at_millis: 0,
             ..sample.clone()
         };
-        let seen = views(
-            &[instance("web-1", "Running", "c1")],
-            &[],
-            &[sample, unread],
-        );
+        let answer = NodeMetrics {
+            node: "n1".into(),
+            instances: vec![sample, unread],
+            ..NodeMetrics::default()
+        };
+        let seen = views(&[instance("web-1", "Running", "c1")], &[], &[answer]);
         assert_eq!(seen["acme"].readings.len(), 1);
         assert_eq!(
             seen["acme"].readings[0].since_millis,
             Some(1_796_292_000_000)
+        );
+    }
+
+    #[test]
+    fn ingress_totals_name_their_node_and_its_ingress_start() {
+        let answer = NodeMetrics {
+            node: "n1".into(),
+            ingress_epoch: 77,
+            ingress: vec![IngressTraffic {
+                tenant: "acme".into(),
+                app: "web".into(),
+                requests: 5,
+                response_bytes: 500,
+            }],
+            ..NodeMetrics::default()
+        };
+        let seen = views(&[], &[], &[answer]);
+        assert_eq!(
+            seen["acme"].traffic,
+            vec![TrafficReading {
+                node: "n1".into(),
+                epoch: 77,
+                app: "web".into(),
+                requests: 5,
+                bytes: 500,
+            }]
+        );
+        assert_eq!(
+            seen["acme"].answered_nodes,
+            BTreeSet::from(["n1".to_owned()])
         );
     }
 }

@@ -58,6 +58,10 @@ pub struct Bucket {
     pub storage_byte_millis: u128,
     /// Running time of instances, milliseconds.
     pub instance_millis: u128,
+    /// Requests the ingress sent to the App.
+    pub ingress_requests: u64,
+    /// Bytes of the response bodies the ingress sent back for it.
+    pub ingress_bytes: u64,
 }
 
 impl Bucket {
@@ -69,6 +73,8 @@ impl Bucket {
         self.memory_peak_bytes = self.memory_peak_bytes.max(other.memory_peak_bytes);
         self.storage_byte_millis += other.storage_byte_millis;
         self.instance_millis += other.instance_millis;
+        self.ingress_requests += other.ingress_requests;
+        self.ingress_bytes += other.ingress_bytes;
     }
 }
 
@@ -92,6 +98,20 @@ pub struct CpuCursor {
     pub at_millis: i64,
 }
 
+/// The last read of one node's ingress totals for one App.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficCursor {
+    /// The ingress start the totals belong to.
+    pub epoch: u64,
+    /// Requests since that start.
+    pub requests: u64,
+    /// Response body bytes since that start.
+    pub bytes: u64,
+    /// When they were read, Unix milliseconds.
+    pub at_millis: i64,
+}
+
 /// How far a tenant's use is integrated.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", default)]
@@ -100,6 +120,8 @@ pub struct MeterState {
     pub integrated_to_millis: i64,
     /// CPU use is counted up to each container's last read, by container id.
     pub containers: BTreeMap<String, CpuCursor>,
+    /// Ingress traffic is counted up to the last read of each node's totals, by `<node>/<app>`.
+    pub ingress: BTreeMap<String, TrafficCursor>,
 }
 
 #[cfg(test)]

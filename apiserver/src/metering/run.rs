@@ -1,13 +1,13 @@
 //! The metering loop of an API server: every interval, one round — every Instance and Volume
-//! and every node agent's latest samples, read at once, then each tenant's round written — until
-//! the server shuts down. Several servers over one store may all run it: each tenant's round is
+//! and every node agent's latest samples and ingress totals, read at once, then each tenant's
+//! round written — until the server shuts down. Several servers over one store may all run it: each tenant's round is
 //! a compare-and-swap on its records, so they take turns instead of counting twice.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use minicloud_manifests::Kind;
-use minicloud_proto::v1::InstanceUsage;
+use minicloud_proto::v1::NodeMetrics;
 use serde_json::Value;
 use tokio::time::MissedTickBehavior;
 
@@ -42,16 +42,15 @@ async fn round(api: &ResourceApi, agents: &Agents) -> Result<()> {
     let instances = list(api, Kind::Instance, "instances").await?;
     let volumes = list(api, Kind::Volume, "volumes").await?;
     let nodes = list(api, Kind::Node, "nodes").await?;
-    let readings =
-        futures::future::join_all(nodes.iter().map(|node| read_agent(agents, node))).await;
-    let samples: Vec<InstanceUsage> = readings
-        .into_iter()
-        .filter_map(Result::ok)
-        .flat_map(|metrics| metrics.instances)
-        .collect();
+    let answers: Vec<NodeMetrics> =
+        futures::future::join_all(nodes.iter().map(|node| read_agent(agents, node)))
+            .await
+            .into_iter()
+            .filter_map(Result::ok)
+            .collect();
     let now = unix_millis(SystemTime::now());
     let store = api.store();
-    for (tenant, view) in views(&instances, &volumes, &samples) {
+    for (tenant, view) in views(&instances, &volumes, &answers) {
         if let Err(error) = meter_tenant(store.as_ref(), &tenant, &view, now).await {
             tracing::warn!(%error, tenant, "metering a tenant failed; its next round catches up");
         }

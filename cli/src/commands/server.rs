@@ -195,8 +195,9 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         volumes = Some(agent.volumes);
         agent_routes = agent.routes;
         background.push(agent.heartbeat);
+        let counters = (&metrics, agent.ingress);
         ingress =
-            node::start_ingress(&args.ingress, &url, &key, &metrics, shutdown.clone()).await?;
+            node::start_ingress(&args.ingress, &url, &key, counters, shutdown.clone()).await?;
     }
     if !args.no_controllers {
         let urls = ingress.as_ref().map(node::RunningIngress::app_urls);

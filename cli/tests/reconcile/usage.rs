@@ -2,9 +2,12 @@
 //! Docker — a 3-replica App burning its CPU limit shows, within 5 %, the core-seconds the
 //! kernel counted for its containers (which is its limits × time on a host with the cores to
 //! spare, and never more), and allocated core-seconds exactly as limits × time; the records
-//! survive a server crash without counting anything twice; a tenant key reads only its
-//! tenant; bad ranges are refused with what to give instead.
+//! survive a server crash without counting anything twice; requests through the ingress and
+//! their response bytes are counted exactly; a tenant key reads only its tenant; bad ranges are
+//! refused with what to give instead.
 
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
@@ -16,6 +19,62 @@ const REPLICAS: f64 = 3.0;
 const CPU_LIMIT: f64 = 0.25;
 /// How long the use is measured over, between two reports.
 const WINDOW: Duration = Duration::from_secs(60);
+
+/// The size of the example image's `index.html`, which every request below fetches.
+const INDEX_BYTES: u64 = 181;
+
+/// `GET /` of `host` through the ingress at `ingress`: the status line's code.
+fn get(ingress: SocketAddr, host: &str) -> Option<u16> {
+    let mut stream = TcpStream::connect(ingress).ok()?;
+    let request = format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The ingress requests and response bytes the report gives the App `app`.
+fn traffic(world: &World, range: &(String, String), app: &str) -> (u64, u64) {
+    let report = report(world, range);
+    let row = report["records"]
+        .as_array()
+        .and_then(|rows| rows.iter().find(|r| r["app"] == app))
+        .cloned()
+        .unwrap_or(Value::Null);
+    (
+        row["ingressRequests"].as_u64().unwrap_or(0),
+        row["ingressBytes"].as_u64().unwrap_or(0),
+    )
+}
+
+/// Requests through the ingress are metered exactly, response bytes included.
+fn ingress_traffic_is_counted_exactly(world: &World, range: &(String, String)) {
+    world.apply_app("web", 1, "  ingress: {port: http}\n");
+    let host = format!("web.{}.localhost", world.tenant);
+    eventually_explained("the web app answers through the ingress", || {
+        match get(world.ingress, &host) {
+            Some(200) => Ok(()),
+            seen => Err(format!("{seen:?}")),
+        }
+    });
+    // Two metering rounds, so the waiting requests are all in the baseline.
+    std::thread::sleep(Duration::from_secs(3));
+    let before = traffic(world, range, "web");
+    for _ in 0..20 {
+        assert_eq!(get(world.ingress, &host), Some(200));
+    }
+    let expected = (before.0 + 20, before.1 + 20 * INDEX_BYTES);
+    eventually_explained(
+        "the report counts the 20 requests and their bytes",
+        || match traffic(world, range, "web") {
+            seen if seen == expected => Ok(()),
+            seen => Err(format!("{seen:?}, expected {expected:?}")),
+        },
+    );
+    println!(
+        "ingress: 20 requests of {INDEX_BYTES} bytes counted as {expected:?} (from {before:?})"
+    );
+}
 
 /// What a report says of the App over the test's range, how far it is integrated, and the
 /// CPU time the kernel counted for the App's containers just after.
@@ -207,6 +266,8 @@ pub fn usage_records_match_a_burning_apps_core_seconds_and_survive_a_restart() {
     });
     let after_restart = totals(&world, &range);
     check_window(before_crash, after_restart, "across the restart");
+
+    ingress_traffic_is_counted_exactly(&world, &range);
 
     let mut as_tenant = world.server.command(&["usage", "--by", "day", "-o", "csv"]);
     as_tenant.env("MINI_KEY", &tenant_key);

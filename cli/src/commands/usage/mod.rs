@@ -1,6 +1,6 @@
 //! `mini usage`: a tenant's usage records over a range of whole hours — CPU core-seconds used
-//! and allocated, memory GiB-seconds allocated and its peak, storage GiB-hours and
-//! instance-hours — per App or per UTC day, as an invoice-like table, CSV or JSON, priced when
+//! and allocated, memory GiB-seconds allocated and its peak, storage GiB-hours, instance-hours,
+//! and requests and response bytes through the ingress — per App or per UTC day, as an invoice-like table, CSV or JSON, priced when
 //! given a price list. A tenant key reads its own tenant only.
 
 mod prices;
@@ -49,8 +49,8 @@ pub struct UsageArgs {
     #[arg(long, short = 'o', value_enum, default_value_t = UsageFormat::Table)]
     output: UsageFormat,
     /// A price list (YAML: `currency`, and prices per `cpuUsedCoreHour`,
-    /// `cpuAllocatedCoreHour`, `memoryAllocatedGibHour`, `storageGibHour`, `instanceHour`),
-    /// for a cost column.
+    /// `cpuAllocatedCoreHour`, `memoryAllocatedGibHour`, `storageGibHour`, `instanceHour`,
+    /// `ingressMillionRequests`, `ingressGib`), for a cost column.
     #[arg(long, value_name = "FILE")]
     prices: Option<PathBuf>,
     #[command(flatten)]

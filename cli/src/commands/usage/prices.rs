@@ -9,6 +9,8 @@
 //! memoryAllocatedGibHour: 0.005  # per GiB-hour of memory limits while running
 //! storageGibHour: 0.0002         # per GiB-hour of volume size
 //! instanceHour: 0.001            # per hour an instance runs
+//! ingressMillionRequests: 0.5    # per million requests through the ingress
+//! ingressGib: 0.02               # per GiB of response bodies sent through the ingress
 //! ```
 
 use std::path::Path;
@@ -16,6 +18,8 @@ use std::path::Path;
 use anyhow::{Context as _, Result, bail};
 use minicloud_proto::v1::UsageRecord;
 use serde::Deserialize;
+
+const GIB: f64 = (1u64 << 30) as f64;
 
 /// Prices per unit; what is not named costs nothing.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -39,6 +43,12 @@ pub struct PriceList {
     /// Per hour an instance runs.
     #[serde(default)]
     pub instance_hour: f64,
+    /// Per million requests through the ingress.
+    #[serde(default)]
+    pub ingress_million_requests: f64,
+    /// Per GiB of response bodies sent through the ingress.
+    #[serde(default)]
+    pub ingress_gib: f64,
 }
 
 impl PriceList {
@@ -60,13 +70,15 @@ impl PriceList {
         Ok(prices)
     }
 
-    fn named(&self) -> [(&'static str, f64); 5] {
+    fn named(&self) -> [(&'static str, f64); 7] {
         [
             ("cpuUsedCoreHour", self.cpu_used_core_hour),
             ("cpuAllocatedCoreHour", self.cpu_allocated_core_hour),
             ("memoryAllocatedGibHour", self.memory_allocated_gib_hour),
             ("storageGibHour", self.storage_gib_hour),
             ("instanceHour", self.instance_hour),
+            ("ingressMillionRequests", self.ingress_million_requests),
+            ("ingressGib", self.ingress_gib),
         ]
     }
 
@@ -77,6 +89,8 @@ impl PriceList {
             + record.memory_allocated_gib_seconds / 3_600.0 * self.memory_allocated_gib_hour
             + record.storage_gib_hours * self.storage_gib_hour
             + record.instance_hours * self.instance_hour
+            + record.ingress_requests as f64 / 1e6 * self.ingress_million_requests
+            + record.ingress_bytes as f64 / GIB * self.ingress_gib
     }
 }
 
@@ -87,7 +101,7 @@ mod tests {
     #[test]
     fn a_cost_adds_up_every_priced_quantity() {
         let prices = PriceList::parse(
-            "currency: EUR\ncpuUsedCoreHour: 0.04\nmemoryAllocatedGibHour: 0.01\nstorageGibHour: 0.5\ninstanceHour: 1\n",
+            "currency: EUR\ncpuUsedCoreHour: 0.04\nmemoryAllocatedGibHour: 0.01\nstorageGibHour: 0.5\ninstanceHour: 1\ningressMillionRequests: 2\ningressGib: 4\n",
         )
         .unwrap();
         let record = UsageRecord {
@@ -95,10 +109,13 @@ mod tests {
             memory_allocated_gib_seconds: 3_600.0,
             storage_gib_hours: 2.0,
             instance_hours: 3.0,
+            ingress_requests: 500_000,
+            ingress_bytes: 1 << 29,
             ..UsageRecord::default()
         };
         assert_eq!(prices.currency, "EUR");
-        assert!((prices.cost(&record) - (0.08 + 0.01 + 1.0 + 3.0)).abs() < 1e-9);
+        let expected = 0.08 + 0.01 + 1.0 + 3.0 + 1.0 + 2.0;
+        assert!((prices.cost(&record) - expected).abs() < 1e-9);
     }
 
     #[test]

@@ -42,6 +42,8 @@ pub fn total(records: &[UsageRecord]) -> UsageRecord {
             memory_peak_bytes: sum.memory_peak_bytes.max(r.memory_peak_bytes),
             storage_gib_hours: sum.storage_gib_hours + r.storage_gib_hours,
             instance_hours: sum.instance_hours + r.instance_hours,
+            ingress_requests: sum.ingress_requests + r.ingress_requests,
+            ingress_bytes: sum.ingress_bytes + r.ingress_bytes,
             ..sum
         })
 }
@@ -64,6 +66,8 @@ pub fn table(report: &RecordsReport, heading: &Heading) -> String {
         "MEM-PEAK",
         "STORAGE",
         "INSTANCE-H",
+        "REQUESTS",
+        "INGRESS",
     ]
     .map(str::to_owned)
     .to_vec();
@@ -79,6 +83,8 @@ pub fn table(report: &RecordsReport, heading: &Heading) -> String {
             units::bytes(record.memory_peak_bytes),
             amount(record.storage_gib_hours),
             amount(record.instance_hours),
+            record.ingress_requests.to_string(),
+            units::bytes(record.ingress_bytes),
         ];
         if let Some(prices) = heading.prices {
             cells.push(format!("{:.2}", prices.cost(record)));
@@ -96,7 +102,7 @@ pub fn table(report: &RecordsReport, heading: &Heading) -> String {
         millis => format!("integrated to {}", stamp(millis / 1_000)),
     };
     format!(
-        "usage of tenant {} from {} to {} ({integrated})\n{}CPU in core-seconds (used; limits x running time), memory allocated in GiB-seconds, storage in GiB-hours\n",
+        "usage of tenant {} from {} to {} ({integrated})\n{}CPU in core-seconds (used; limits x running time), memory allocated in GiB-seconds, storage in GiB-hours, ingress in response body bytes\n",
         report.tenant,
         stamp(heading.range.0),
         stamp(heading.range.1),
@@ -127,6 +133,8 @@ pub fn csv(report: &RecordsReport, heading: &Heading) -> anyhow::Result<String> 
         "memory_peak_bytes",
         "storage_gib_hours",
         "instance_hours",
+        "ingress_requests",
+        "ingress_bytes",
     ];
     if heading.prices.is_some() {
         header.extend(["cost", "currency"]);
@@ -147,6 +155,8 @@ pub fn csv(report: &RecordsReport, heading: &Heading) -> anyhow::Result<String> 
             record.memory_peak_bytes.to_string(),
             record.storage_gib_hours.to_string(),
             record.instance_hours.to_string(),
+            record.ingress_requests.to_string(),
+            record.ingress_bytes.to_string(),
         ];
         if let Some(prices) = heading.prices {
             cells.push(prices.cost(record).to_string());
@@ -169,6 +179,8 @@ pub fn json(report: &RecordsReport, heading: &Heading) -> String {
             "memoryPeakBytes": record.memory_peak_bytes,
             "storageGibHours": record.storage_gib_hours,
             "instanceHours": record.instance_hours,
+            "ingressRequests": record.ingress_requests,
+            "ingressBytes": record.ingress_bytes,
         });
         if let Some(prices) = heading.prices {
             entry["cost"] = json!(prices.cost(record));
@@ -217,6 +229,8 @@ mod tests {
             memory_peak_bytes: 40 << 20,
             storage_gib_hours: 0.0,
             instance_hours: 1.0,
+            ingress_requests: 10,
+            ingress_bytes: 2048,
         };
         RecordsReport {
             tenant: "acme".into(),
@@ -242,7 +256,7 @@ mod tests {
             "usage of tenant acme from 2026-12-01T00:00:00Z to 2026-12-02T00:00:00Z (integrated to 2026-12-01T02:00:00Z)"
         );
         assert!(
-            lines[1].starts_with("APP") && lines[1].ends_with("INSTANCE-H"),
+            lines[1].starts_with("APP") && lines[1].ends_with("INGRESS"),
             "{text}"
         );
         assert!(
@@ -272,7 +286,7 @@ mod tests {
         assert!(lines[0].starts_with("app,period_start,period_end,cpu_used_core_seconds"));
         assert_eq!(
             lines[2],
-            "web,2026-12-01T00:00:00Z,2026-12-02T00:00:00Z,900.25,1800,225,41943040,0,1"
+            "web,2026-12-01T00:00:00Z,2026-12-02T00:00:00Z,900.25,1800,225,41943040,0,1,10,2048"
         );
     }
 
@@ -282,5 +296,6 @@ mod tests {
         assert_eq!(document["records"][1]["app"], "web");
         assert_eq!(document["total"]["cpuUsedCoreSeconds"], 912.75);
         assert_eq!(document["total"]["instanceHours"], 2.0);
+        assert_eq!(document["total"]["ingressRequests"], 20);
     }
 }
