@@ -12,6 +12,7 @@ fn main() -> std::io::Result<()> {
             "minicloud/v1/secrets.proto",
             "minicloud/v1/audit.proto",
             "minicloud/v1/usage.proto",
+            "minicloud/v1/metering.proto",
         ],
         &["."],
     )

@@ -47,6 +47,7 @@ pub use service::AgentService;
 use crate::events::EventHub;
 use crate::health::Health;
 use crate::health::http::HttpChecker;
+use crate::ingress::IngressMetrics;
 use crate::logs::{KeptLogs, Retention};
 use crate::metrics::Sampler;
 use crate::observe::Observer;
@@ -148,6 +149,7 @@ pub struct Agent {
     snapshots: Option<SnapshotStore>,
     sampler: Sampler,
     logs: Option<KeptLogs>,
+    ingress: IngressMetrics,
 }
 
 impl Agent {
@@ -216,6 +218,7 @@ impl Agent {
             snapshots: None,
             sampler,
             logs: None,
+            ingress: IngressMetrics::default(),
         }
     }
 
@@ -235,6 +238,12 @@ impl Agent {
         &self.volumes
     }
 
+    /// The counters of this node's ingress, which `Metrics` reports: hand them to the
+    /// ingress's [`Proxy`](ingress::Proxy).
+    pub fn ingress_metrics(&self) -> IngressMetrics {
+        self.ingress.clone()
+    }
+
     /// The gRPC service to mount on a tonic server.
     pub fn service(&self) -> NodeAgentServer<AgentService> {
         NodeAgentServer::new(self.service_impl())
@@ -250,7 +259,8 @@ impl Agent {
         )
         .with_volumes(self.volumes.clone());
         let service = AgentService::new(self.runtime.clone(), self.node_name.clone(), observer)
-            .with_sampler(self.sampler.clone());
+            .with_sampler(self.sampler.clone())
+            .with_ingress(self.ingress.clone());
         let service = match &self.logs {
             Some(logs) => service.with_logs(logs.clone()),
             None => service,

@@ -20,8 +20,9 @@ use tonic::{Request, Response, Status};
 
 use crate::apply::Executor;
 use crate::error::Error;
+use crate::ingress::IngressMetrics;
 use crate::logs::KeptLogs;
-use crate::metrics::{Sampler, node_metrics};
+use crate::metrics::{Sampler, ingress_traffic, node_metrics};
 use crate::observe::Observer;
 use crate::runtime::Runtime;
 use crate::snapshot::fill::StoreFiller;
@@ -44,6 +45,7 @@ pub struct AgentService {
     snapshots: Option<Snapshots>,
     sampler: Option<Sampler>,
     logs: Option<KeptLogs>,
+    ingress: Option<IngressMetrics>,
 }
 
 impl AgentService {
@@ -59,6 +61,7 @@ impl AgentService {
             snapshots: None,
             sampler: None,
             logs: None,
+            ingress: None,
         }
     }
 
@@ -85,6 +88,12 @@ impl AgentService {
     pub fn with_logs(mut self, logs: KeptLogs) -> AgentService {
         self.executor = self.executor.with_logs(logs.clone());
         self.logs = Some(logs);
+        self
+    }
+
+    /// The same service, adding the ingress's traffic from `ingress` to `Metrics`.
+    pub fn with_ingress(mut self, ingress: IngressMetrics) -> AgentService {
+        self.ingress = Some(ingress);
         self
     }
 
@@ -203,7 +212,13 @@ impl NodeAgent for AgentService {
             .sampler
             .as_ref()
             .ok_or_else(|| Status::failed_precondition("this agent does not sample metrics"))?;
-        Ok(Response::new(node_metrics(&self.node, &sampler.latest())))
+        let mut metrics = node_metrics(&self.node, &sampler.latest());
+        if let Some(ingress) = &self.ingress {
+            let (epoch, traffic) = ingress.traffic();
+            metrics.ingress_epoch = epoch;
+            metrics.ingress = traffic.into_iter().map(ingress_traffic).collect();
+        }
+        Ok(Response::new(metrics))
     }
 
     type LogsStream = BoxStream<'static, Result<LogLines, Status>>;

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod gate;
 pub mod grpc;
 pub mod logs;
+pub mod metering;
 pub mod metrics;
 pub mod ratelimit;
 pub mod rest;

@@ -16,6 +16,7 @@ use minicloud_proto::metadata;
 use minicloud_proto::v1::app_logs_server::AppLogsServer;
 use minicloud_proto::v1::audit_server::AuditServer;
 use minicloud_proto::v1::keys_server::KeysServer;
+use minicloud_proto::v1::metering_server::MeteringServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
 use minicloud_proto::v1::secrets_server::SecretsServer;
 use minicloud_proto::v1::usage_server::UsageServer;
@@ -26,7 +27,9 @@ use crate::agents::Agents;
 use crate::api::{MAX_BODY_BYTES, ResourceApi};
 use crate::api_keys::Authenticator;
 use crate::gate::{self, Gate};
-use crate::grpc::{AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets, UsageService};
+use crate::grpc::{
+    AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets, MeteringService, UsageService,
+};
 use crate::metrics::{self, RequestMetrics};
 use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::rest;
@@ -51,6 +54,8 @@ pub struct ServerOptions {
     pub metrics: Metrics,
     /// A token that may read `/metrics` (and nothing else), besides admin keys.
     pub scrape_token: Option<ScrapeToken>,
+    /// How often to meter every tenant's use into usage records; `None`: not here.
+    pub metering: Option<Duration>,
 }
 
 impl Default for ServerOptions {
@@ -61,6 +66,7 @@ impl Default for ServerOptions {
             rate_limit: Some(RateLimit::default()),
             metrics: Metrics::default(),
             scrape_token: None,
+            metering: None,
         }
     }
 }
@@ -76,8 +82,12 @@ pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
         rate_limit,
         metrics,
         scrape_token,
+        metering,
     } = options;
     let agents = Agents::new(agents);
+    if let Some(every) = metering {
+        crate::metering::spawn(api.clone(), agents.clone(), every);
+    }
     let limiter = Arc::new(RateLimiter::new(rate_limit));
     tokio::spawn(forget_idle_callers(Arc::downgrade(&limiter)));
     let requests = RequestMetrics::default();
@@ -101,6 +111,7 @@ pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
             agents.clone(),
         )))
         .add_service(UsageServer::new(UsageService::new(api.clone(), agents)))
+        .add_service(MeteringServer::new(MeteringService::new(api.clone())))
         .add_service(AuditServer::new(GrpcAudit::new(api.clone())))
         .prepare()
         .into_axum_router()

@@ -280,6 +280,16 @@ impl Client {
         Ok(usage.top(request).await?.into_inner())
     }
 
+    /// A tenant's usage records, as `request` asks for them.
+    pub async fn usage_records(
+        &self,
+        request: pb::RecordsRequest,
+    ) -> Result<pb::RecordsReport, RequestFailed> {
+        let mut metering = pb::metering_client::MeteringClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_REPLY_BYTES);
+        Ok(metering.records(request).await?.into_inner())
+    }
+
     /// Who the server says this client's key is.
     pub async fn who_am_i(&self) -> Result<pb::Identity, RequestFailed> {
         let mut keys = pb::keys_client::KeysClient::new(self.channel.clone());

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use clap::Args;
-use minicloud_agent::ingress::{self, Proxy};
+use minicloud_agent::ingress::{self, IngressMetrics, Proxy};
 use minicloud_agent::logs::Retention;
 use minicloud_agent::snapshot::SnapshotStoreUrl;
 use minicloud_agent::{Agent, AgentConfig, DEFAULT_HEARTBEAT_INTERVAL, run_heartbeat};
@@ -31,6 +31,8 @@ pub struct RunningAgent {
     /// How the node enforces volume sizes, as printed at start
     /// (`volumes: loop-ext4 (hard size limits by a sparse ext4 image per volume)`).
     pub volumes: String,
+    /// The counters the node's ingress counts into and the agent reports.
+    pub ingress: IngressMetrics,
 }
 
 /// Flags of the agent's sampling of its instances' resource use, shared by `mini server` and
@@ -114,6 +116,7 @@ pub async fn start_agent(
         routes,
         heartbeat,
         volumes,
+        ingress: agent.ingress_metrics(),
     })
 }
 
@@ -151,13 +154,13 @@ impl RunningIngress {
 }
 
 /// Starts the ingress proxy as `args` say (`None` when they turn it off), routing by the Apps
-/// and Instances of the API server at `api_url` until `shutdown`, with its request metrics in
-/// `metrics`.
+/// and Instances of the API server at `api_url` until `shutdown`, counting into `counters`
+/// (its agent's, which reports them) with its request metrics in `metrics`.
 pub async fn start_ingress(
     args: &IngressArgs,
     api_url: &str,
     key: &str,
-    metrics: &Metrics,
+    (metrics, counters): (&Metrics, IngressMetrics),
     shutdown: CancellationToken,
 ) -> Result<Option<RunningIngress>> {
     if args.ingress_listen.eq_ignore_ascii_case("off") {
@@ -184,7 +187,7 @@ pub async fn start_ingress(
         writer,
         shutdown.clone().cancelled_owned(),
     ));
-    let proxy = Proxy::new(routes);
+    let proxy = Proxy::new(routes).with_metrics(counters);
     proxy.metrics().register(metrics);
     let task = tokio::spawn(async move {
         ingress::serve(listener, proxy, shutdown.cancelled_owned()).await;

@@ -1,8 +1,12 @@
 //! [`IngressMetrics`]: requests through the ingress by tenant, app and status class, and the
 //! time until their responses started. A request for a host no App is served at counts with
-//! empty `tenant` and `app` labels, so what clients put in `Host` never becomes a label.
+//! empty `tenant` and `app` labels, so what clients put in `Host` never becomes a label. Each
+//! App's requests and response body bytes are also kept as totals since the ingress started
+//! ([`IngressMetrics::traffic`]), which usage records are metered from.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hyper::StatusCode;
 use minicloud_common::metrics::{HistogramFamily, Metrics, histogram_family};
@@ -37,11 +41,33 @@ struct RequestLabels {
     code: &'static str,
 }
 
+/// One App's traffic through the ingress since it started.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AppTraffic {
+    /// The App's tenant.
+    pub tenant: String,
+    /// The App.
+    pub app: String,
+    /// Requests sent to it (answered by it or refused on its behalf).
+    pub requests: u64,
+    /// Bytes of the response bodies sent back to clients.
+    pub response_bytes: u64,
+}
+
+/// One App's running totals.
+#[derive(Clone, Debug, Default)]
+struct AppCounters {
+    requests: Counter,
+    response_bytes: Counter,
+}
+
 /// The ingress's metric families; cheap to clone, clones share them.
 #[derive(Clone, Debug)]
 pub struct IngressMetrics {
     requests: Family<RequestLabels, Counter>,
     duration: HistogramFamily<AppLabels>,
+    traffic: Arc<Mutex<HashMap<AppLabels, AppCounters>>>,
+    epoch: u64,
 }
 
 impl Default for IngressMetrics {
@@ -49,6 +75,10 @@ impl Default for IngressMetrics {
         IngressMetrics {
             requests: Family::default(),
             duration: histogram_family(),
+            traffic: Arc::default(),
+            epoch: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| since.as_nanos() as u64),
         }
     }
 }
@@ -71,11 +101,41 @@ impl IngressMetrics {
         });
     }
 
+    /// The counter of the response bytes of requests to `app`; `None` for requests no App
+    /// was found for.
+    pub(super) fn response_bytes(&self, app: &AppLabels) -> Option<Counter> {
+        (!app.app.is_empty()).then(|| self.counters(app).response_bytes)
+    }
+
+    fn counters(&self, app: &AppLabels) -> AppCounters {
+        let mut traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
+        traffic.entry(app.clone()).or_default().clone()
+    }
+
+    /// Every App's traffic since the ingress started, and what identifies this start: a new
+    /// epoch means the totals began again from zero.
+    pub fn traffic(&self) -> (u64, Vec<AppTraffic>) {
+        let traffic = self.traffic.lock().unwrap_or_else(|e| e.into_inner());
+        let apps = traffic
+            .iter()
+            .map(|(labels, counters)| AppTraffic {
+                tenant: labels.tenant.clone(),
+                app: labels.app.clone(),
+                requests: counters.requests.get(),
+                response_bytes: counters.response_bytes.get(),
+            })
+            .collect();
+        (self.epoch, apps)
+    }
+
     /// Records a request to `app` answered with `status` after `took`.
     pub(super) fn record(&self, app: AppLabels, status: StatusCode, took: Duration) {
         self.duration
             .get_or_create(&app)
             .observe(took.as_secs_f64());
+        if !app.app.is_empty() {
+            self.counters(&app).requests.inc();
+        }
         let labels = RequestLabels {
             tenant: app.tenant,
             app: app.app,

@@ -43,7 +43,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use channel::{Routes, RoutesWriter, route_channel};
-pub use metrics::IngressMetrics;
+pub use metrics::{AppTraffic, IngressMetrics};
 pub use proxy::Proxy;
 pub use routes::RouteTable;
 

@@ -20,7 +20,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::time::Instant;
 
 use super::Routes;
-use super::body::{Body, empty};
+use super::body::{Body, counted, empty};
 use super::headers;
 use super::metrics::{AppLabels, IngressMetrics};
 use super::refusal::Refusal;
@@ -67,6 +67,13 @@ impl Proxy {
         &self.metrics
     }
 
+    /// The same proxy counting into `metrics` (shared with the agent, which reports each App's
+    /// traffic for usage records).
+    pub fn with_metrics(mut self, metrics: IngressMetrics) -> Proxy {
+        self.metrics = metrics;
+        self
+    }
+
     /// Sets how long backends may take to send a response's headers (the body may stream on
     /// for as long as it takes); past it the client gets 504.
     pub fn with_request_timeout(mut self, timeout: Duration) -> Proxy {
@@ -91,9 +98,13 @@ impl Proxy {
                 refusal.into_response()
             }
         };
+        let bytes = self.metrics.response_bytes(&app);
         self.metrics
             .record(app, response.status(), started.elapsed());
-        response
+        match bytes {
+            Some(counter) => response.map(|body| counted(body, counter)),
+            None => response,
+        }
     }
 
     /// Finds the route for the request's host (its App goes into `app`) and rewrites the

@@ -10,5 +10,5 @@ pub mod sampler;
 
 pub use exposition::SampleCollector;
 pub use rate::cpu_millicores;
-pub use report::node_metrics;
+pub use report::{ingress_traffic, node_metrics};
 pub use sampler::{DEFAULT_INTERVAL, InstanceSample, NodeSample, Sampler};

@@ -1,10 +1,21 @@
-//! A sampling round as the `Metrics` RPC answers it.
+//! A sampling round as the `Metrics` RPC answers it, and the ingress's traffic beside it.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use minicloud_proto::v1::{InstanceUsage, NodeMetrics};
+use minicloud_proto::v1::{IngressTraffic, InstanceUsage, NodeMetrics};
 
 use super::sampler::NodeSample;
+use crate::ingress::AppTraffic;
+
+/// One App's ingress traffic on the wire.
+pub fn ingress_traffic(traffic: AppTraffic) -> IngressTraffic {
+    IngressTraffic {
+        tenant: traffic.tenant,
+        app: traffic.app,
+        requests: traffic.requests,
+        response_bytes: traffic.response_bytes,
+    }
+}
 
 /// `sample` of `node` on the wire; the limits and restarts are the API server's to add.
 pub fn node_metrics(node: &str, sample: &NodeSample) -> NodeMetrics {
@@ -40,5 +51,6 @@ pub fn node_metrics(node: &str, sample: &NodeSample) -> NodeMetrics {
                 ..InstanceUsage::default()
             })
             .collect(),
+        ..NodeMetrics::default()
     }
 }

@@ -5,6 +5,7 @@
 mod audit;
 mod keys;
 mod logs;
+mod metering;
 mod resources;
 mod secrets;
 mod usage;
@@ -12,6 +13,7 @@ mod usage;
 pub use audit::GrpcAudit;
 pub use keys::GrpcKeys;
 pub use logs::AppLogsService;
+pub use metering::MeteringService;
 pub use resources::GrpcResources;
 pub use secrets::GrpcSecrets;
 pub use usage::UsageService;

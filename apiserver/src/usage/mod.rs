@@ -6,4 +6,6 @@
 mod join;
 mod top;
 
+pub(crate) use join::InstanceFacts;
+pub(crate) use top::read_agent;
 pub use top::top;

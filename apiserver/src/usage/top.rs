@@ -36,7 +36,8 @@ pub async fn top(
     let (nodes, _) = api
         .list(&server, Kind::Node, &TenantScope::All, &everything)
         .await?;
-    let readings = futures::future::join_all(nodes.iter().map(|node| read(agents, node))).await;
+    let readings =
+        futures::future::join_all(nodes.iter().map(|node| read_agent(agents, node))).await;
     let interval_millis = readings
         .iter()
         .filter_map(|r| r.as_ref().ok())
@@ -83,7 +84,7 @@ pub async fn top(
 }
 
 /// A node's latest sample from its agent, or why there is none.
-async fn read(agents: &Agents, node: &Value) -> Result<NodeMetrics, String> {
+pub(crate) async fn read_agent(agents: &Agents, node: &Value) -> Result<NodeMetrics, String> {
     let endpoint = agent_endpoint(node).ok_or("the node names no agent endpoint")?;
     let mut client = agents
         .client(&endpoint)

@@ -90,7 +90,8 @@ pub async fn run(args: AgentArgs) -> Result<ExitCode> {
         shutdown.clone(),
     )
     .await?;
-    let ingress = start_ingress(&args.ingress, &api, &key, &metrics, shutdown.clone()).await?;
+    let counters = (&metrics, agent.ingress.clone());
+    let ingress = start_ingress(&args.ingress, &api, &key, counters, shutdown.clone()).await?;
     println!("minicloud agent listening on http://{address}");
     if let Some(ingress) = &ingress {
         println!("minicloud ingress listening on http://{}", ingress.address);

@@ -20,5 +20,6 @@ pub mod server;
 pub mod snapshot;
 pub mod tenant;
 pub mod top;
+pub mod usage;
 pub mod volume;
 mod watch;

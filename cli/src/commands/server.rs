@@ -100,6 +100,10 @@ pub struct ServerArgs {
     /// keys may always read /metrics.
     #[arg(long, value_name = "PATH")]
     metrics_token_file: Option<PathBuf>,
+    /// How often to integrate every tenant's use into its usage records (`mini usage`); `0s`
+    /// meters nothing here (another server over the same etcd may).
+    #[arg(long, default_value = "30s")]
+    metering_interval: humantime::Duration,
 }
 
 impl ServerArgs {
@@ -195,8 +199,9 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         volumes = Some(agent.volumes);
         agent_routes = agent.routes;
         background.push(agent.heartbeat);
+        let counters = (&metrics, agent.ingress);
         ingress =
-            node::start_ingress(&args.ingress, &url, &key, &metrics, shutdown.clone()).await?;
+            node::start_ingress(&args.ingress, &url, &key, counters, shutdown.clone()).await?;
     }
     if !args.no_controllers {
         let urls = ingress.as_ref().map(node::RunningIngress::app_urls);
@@ -225,6 +230,7 @@ pub async fn run(args: ServerArgs) -> Result<ExitCode> {
         rate_limit: args.rate_limit(),
         metrics,
         scrape_token,
+        metering: Some(args.metering_interval.into()).filter(|every: &Duration| !every.is_zero()),
     };
     let served = serve_with(listener, api, options, async move {
         stop.await;

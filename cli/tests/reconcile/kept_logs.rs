@@ -212,7 +212,7 @@ pub fn following_across_an_agent_restart_has_no_gap_and_no_duplicate() {
     server.run(&["apply", "-f", &file]).ok();
     let follower = server.watch(&["logs", "counter", "-f", "-t", &tenant]);
     let mut seen = Vec::new();
-    let mut read_until = |seen: &mut Vec<u64>, last: u64| {
+    let read_until = |seen: &mut Vec<u64>, last: u64| {
         while seen.last().is_none_or(|n| *n < last) {
             let line = follower.next_line();
             seen.extend(numbers(std::slice::from_ref(&line), "] n "));

@@ -20,6 +20,7 @@ mod scenarios;
 mod secrets;
 mod storage;
 mod top;
+mod usage;
 mod world;
 
 use std::time::Duration;
@@ -192,4 +193,9 @@ fn reclaim_policy_snapshot_leaves_a_restorable_snapshot() {
 #[test]
 fn top_shows_what_instances_use() {
     top::top_shows_a_busy_instance_at_its_core_and_an_idle_one_near_zero();
+}
+
+#[test]
+fn usage_records_count_core_seconds_once() {
+    usage::usage_records_match_a_burning_apps_core_seconds_and_survive_a_restart();
 }
