@@ -12,6 +12,8 @@ fn main() -> std::io::Result<()> {
             "minicloud/v1/secrets.proto",
             "minicloud/v1/audit.proto",
             "minicloud/v1/usage.proto",
+            "minicloud/v1/health.proto",
+            "minicloud/v1/reconciles.proto",
         ],
         &["."],
     )

@@ -68,6 +68,8 @@ pub struct AgentConfig {
     pub snapshot_store: Option<SnapshotStoreUrl>,
     /// How often the instances' resource use is sampled.
     pub metrics_interval: Duration,
+    /// Failed health probes in a row that raise an alert.
+    pub health_alert_after: u32,
 }
 
 impl AgentConfig {
@@ -79,7 +81,14 @@ impl AgentConfig {
             storage_dir: PathBuf::from(DEFAULT_STORAGE_DIR),
             snapshot_store: None,
             metrics_interval: metrics::DEFAULT_INTERVAL,
+            health_alert_after: health::alert::DEFAULT_ALERT_AFTER,
         }
+    }
+
+    /// The same agent alerting after `failures` failed health probes in a row.
+    pub fn with_health_alert_after(mut self, failures: u32) -> AgentConfig {
+        self.health_alert_after = failures;
+        self
     }
 
     /// The same agent sampling its instances' resource use every `interval`.
@@ -159,9 +168,9 @@ impl Agent {
         let hub = EventHub::spawn(runtime.clone());
         let health = Health::spawn(
             runtime.clone(),
-            config.node_name.clone(),
-            hub.clone(),
+            (config.node_name.clone(), hub.clone()),
             Arc::new(HttpChecker),
+            config.health_alert_after,
         );
         let sampler = Sampler::spawn(
             runtime.clone(),

@@ -52,6 +52,11 @@ impl Observer {
         &self.volumes
     }
 
+    /// The prober this observer reads readiness from.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
     /// The event follower this observer reads exit codes from.
     pub fn hub(&self) -> &EventHub {
         &self.hub
@@ -190,6 +195,7 @@ fn observed_container(
         ready: health.ready,
         last_probe: health.last_probe,
         consecutive_failures: health.consecutive_failures,
+        health_alert: health.alert,
     }
 }
 

@@ -1,5 +1,6 @@
 //! The NodeAgent gRPC service: Observe, WatchObserved, Apply and Logs on top of the runtime;
-//! TakeSnapshot, RestoreVolume and DeleteSnapshot on top of the snapshot store.
+//! TakeSnapshot, RestoreVolume and DeleteSnapshot on top of the snapshot store; Metrics and
+//! HealthHistory from the sampler and the prober.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -8,7 +9,8 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use minicloud_proto::v1::node_agent_server::NodeAgent;
 use minicloud_proto::v1::{
-    DeleteSnapshotRequest, DeleteSnapshotResult, LogChunk, LogsRequest, MetricsRequest,
+    DeleteSnapshotRequest, DeleteSnapshotResult, HealthHistoryReport, HealthHistoryRequest,
+    LogChunk, LogsRequest, MetricsRequest,
     NodeMetrics, ObserveRequest, ObservedState, Plan, PlanResult, RestoreVolumeRequest,
     SnapshotProgress, TakeSnapshotRequest,
 };
@@ -204,6 +206,20 @@ impl NodeAgent for AgentService {
         Ok(Response::new(node_metrics(&self.node, &sampler.latest())))
     }
 
+    async fn health_history(
+        &self,
+        request: Request<HealthHistoryRequest>,
+    ) -> Result<Response<HealthHistoryReport>, Status> {
+        let containers = self
+            .observer
+            .health()
+            .history(&request.get_ref().container_ids);
+        Ok(Response::new(HealthHistoryReport {
+            node: self.node.clone(),
+            containers,
+        }))
+    }
+
     type LogsStream = BoxStream<'static, Result<LogChunk, Status>>;
 
     async fn logs(
@@ -270,6 +286,7 @@ mod tests {
     use super::*;
     use crate::events::EventHub;
     use crate::health::Health;
+    use crate::health::alert::DEFAULT_ALERT_AFTER;
     use crate::health::http::HttpChecker;
     use crate::runtime::fake::FakeRuntime;
     use crate::runtime::{ContainerInfo, LogChunk as RuntimeChunk};
@@ -281,9 +298,9 @@ mod tests {
         let hub = EventHub::spawn(runtime.clone());
         let health = Health::spawn(
             runtime.clone(),
-            "n1".into(),
-            hub.clone(),
+            ("n1".into(), hub.clone()),
             Arc::new(HttpChecker),
+            DEFAULT_ALERT_AFTER,
         );
         let observer = Observer::new(runtime.clone(), "n1".into(), hub, health);
         (fake, AgentService::new(runtime, "n1".into(), observer))

@@ -18,6 +18,8 @@ use minicloud_proto::v1::audit_server::AuditServer;
 use minicloud_proto::v1::keys_server::KeysServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
 use minicloud_proto::v1::secrets_server::SecretsServer;
+use minicloud_proto::v1::health_server::HealthServer;
+use minicloud_proto::v1::reconciles_server::ReconcilesServer;
 use minicloud_proto::v1::usage_server::UsageServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -26,7 +28,10 @@ use crate::agents::Agents;
 use crate::api::{MAX_BODY_BYTES, ResourceApi};
 use crate::api_keys::Authenticator;
 use crate::gate::{self, Gate};
-use crate::grpc::{AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets, UsageService};
+use crate::grpc::{
+    AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets, HealthService,
+    ReconcilesService, UsageService,
+};
 use crate::metrics::{self, RequestMetrics};
 use crate::ratelimit::{RateLimit, RateLimiter};
 use crate::rest;
@@ -100,7 +105,9 @@ pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
             api.clone(),
             agents.clone(),
         )))
-        .add_service(UsageServer::new(UsageService::new(api.clone(), agents)))
+        .add_service(UsageServer::new(UsageService::new(api.clone(), agents.clone())))
+        .add_service(HealthServer::new(HealthService::new(api.clone(), agents)))
+        .add_service(ReconcilesServer::new(ReconcilesService::new(api.clone())))
         .add_service(AuditServer::new(GrpcAudit::new(api.clone())))
         .prepare()
         .into_axum_router()
