@@ -254,12 +254,14 @@ mod tests {
             time: "2024-01-01T00:00:05Z".into(),
             ok: false,
             message: "HTTP 503".into(),
+            ..ProbeResult::default()
         };
         let report = HealthReport {
             ready: false,
             last_probe: Some(probe.clone()),
             consecutive_failures: 2,
             restarts: 3,
+            alert: None,
         };
         let containers = vec![container("a", "n1", "running")];
         let state = observed_state(

@@ -10,9 +10,8 @@ use futures::stream::BoxStream;
 use minicloud_proto::v1::node_agent_server::NodeAgent;
 use minicloud_proto::v1::{
     DeleteSnapshotRequest, DeleteSnapshotResult, HealthHistoryReport, HealthHistoryRequest,
-    LogChunk, LogsRequest, MetricsRequest,
-    NodeMetrics, ObserveRequest, ObservedState, Plan, PlanResult, RestoreVolumeRequest,
-    SnapshotProgress, TakeSnapshotRequest,
+    LogChunk, LogsRequest, MetricsRequest, NodeMetrics, ObserveRequest, ObservedState, Plan,
+    PlanResult, RestoreVolumeRequest, SnapshotProgress, TakeSnapshotRequest,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;

@@ -15,11 +15,11 @@ use minicloud_proto::bearer::Bearer;
 use minicloud_proto::metadata;
 use minicloud_proto::v1::app_logs_server::AppLogsServer;
 use minicloud_proto::v1::audit_server::AuditServer;
+use minicloud_proto::v1::health_server::HealthServer;
 use minicloud_proto::v1::keys_server::KeysServer;
+use minicloud_proto::v1::reconciles_server::ReconcilesServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
 use minicloud_proto::v1::secrets_server::SecretsServer;
-use minicloud_proto::v1::health_server::HealthServer;
-use minicloud_proto::v1::reconciles_server::ReconcilesServer;
 use minicloud_proto::v1::usage_server::UsageServer;
 use tokio::net::TcpListener;
 use tonic::service::Routes;
@@ -105,7 +105,10 @@ pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
             api.clone(),
             agents.clone(),
         )))
-        .add_service(UsageServer::new(UsageService::new(api.clone(), agents.clone())))
+        .add_service(UsageServer::new(UsageService::new(
+            api.clone(),
+            agents.clone(),
+        )))
         .add_service(HealthServer::new(HealthService::new(api.clone(), agents)))
         .add_service(ReconcilesServer::new(ReconcilesService::new(api.clone())))
         .add_service(AuditServer::new(GrpcAudit::new(api.clone())))

@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    agent, apply, audit, controllers, delete, describe, diff, events, get, key, login, logs, quota,
-    restart, rollout, secret, server, snapshot, tenant, top, volume,
+    agent, apply, audit, controllers, delete, describe, diff, events, get, health, key, login,
+    logs, quota, restart, rollout, secret, server, snapshot, tenant, top, volume,
 };
 
 /// minicloud: a self-hosted, multi-tenant container platform.
@@ -73,6 +73,8 @@ enum Command {
     Quota(quota::QuotaArgs),
     /// Show what instances use now (CPU, memory, network), by app, instance, tenant or node.
     Top(top::TopArgs),
+    /// Show an App's latest health probes per instance, with pass rate and last failure.
+    Health(health::HealthArgs),
     /// Re-encrypt every Secret under a new key (`mini secret rotate-key`).
     Secret(secret::SecretArgs),
     /// Take a volume's snapshot now, or restore one in place.
@@ -121,6 +123,7 @@ async fn main() -> ExitCode {
         Command::Tenant(args) => tenant::run(args).await,
         Command::Quota(args) => quota::run(args).await,
         Command::Top(args) => top::run(args).await,
+        Command::Health(args) => health::run(args).await,
         Command::Secret(args) => secret::run(args).await,
         Command::Snapshot(args) => snapshot::run(args).await,
         Command::Volume(args) => volume::run(args).await,

@@ -85,12 +85,14 @@ pub async fn run_with_agents(
     };
     let history: Arc<dyn runtime::HistorySink> =
         Arc::new(reconcile_history::ApiHistory::spawn(client.clone()));
-    let apps = app::controller(&apps, &releases, &instances, options.clone())
-        .records_history(history, |key: &object::ObjectKey| runtime::Subject {
+    let apps = app::controller(&apps, &releases, &instances, options.clone()).records_history(
+        history,
+        |key: &object::ObjectKey| runtime::Subject {
             kind: "App",
             tenant: key.tenant.clone(),
             name: key.name.clone(),
-        });
+        },
+    );
     let ctx = Arc::new(app::AppContext {
         client: client.clone(),
         ingress: config.ingress.clone(),

@@ -38,7 +38,9 @@ macro_rules! object {
     };
 }
 
-object!(App, Release, Instance, Node, Volume, Snapshot, Secret, Tenant);
+object!(
+    App, Release, Instance, Node, Volume, Snapshot, Secret, Tenant
+);
 
 /// Names one object of a known kind: its tenant (absent for cluster kinds) and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

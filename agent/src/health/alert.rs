@@ -35,7 +35,11 @@ impl Streak {
         if ok {
             let cleared = self.alert.take().is_some();
             *self = Streak::default();
-            return if cleared { Change::Cleared } else { Change::None };
+            return if cleared {
+                Change::Cleared
+            } else {
+                Change::None
+            };
         }
         if self.failures == 0 {
             self.since = at.to_owned();

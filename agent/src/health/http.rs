@@ -120,7 +120,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_2xx_or_3xx_answer_passes() {
-        for (status, message, code) in [("200 OK", "HTTP 200", 200), ("302 Found", "HTTP 302", 302)] {
+        for (status, message, code) in [("200 OK", "HTTP 200", 200), ("302 Found", "HTTP 302", 302)]
+        {
             let outcome = probe(serve(reply(status), Duration::ZERO).await).await;
             assert_eq!(outcome, Outcome::passed(message).with_status(code));
         }
@@ -128,7 +129,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_4xx_or_5xx_answer_fails_with_its_code() {
-        for (status, message, code) in [("404 Not Found", "HTTP 404", 404), ("503 Busy", "HTTP 503", 503)] {
+        for (status, message, code) in [
+            ("404 Not Found", "HTTP 404", 404),
+            ("503 Busy", "HTTP 503", 503),
+        ] {
             let outcome = probe(serve(reply(status), Duration::ZERO).await).await;
             assert_eq!(outcome, Outcome::failed(message).with_status(code));
         }

@@ -25,9 +25,9 @@ use tokio::sync::watch;
 use crate::events::EventHub;
 use crate::runtime::{ContainerInfo, Runtime};
 use check::Checker;
+use minicloud_proto::v1::ContainerProbes;
 use prober::Prober;
 use run::Shared;
-use minicloud_proto::v1::ContainerProbes;
 use table::{HealthReport, HealthTable};
 
 /// A handle on a running prober. The prober stops when the last handle is dropped.

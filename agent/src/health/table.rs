@@ -114,9 +114,10 @@ impl HealthTable {
             status_code: outcome.status_code.map_or(0, u32::from),
             latency_micros: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
         };
-        let alerted = entry
-            .streak
-            .record(outcome.ok, &outcome.message, &probe.time, self.alert_after);
+        let alerted =
+            entry
+                .streak
+                .record(outcome.ok, &outcome.message, &probe.time, self.alert_after);
         entry.ready = state.ready();
         entry.consecutive_failures = state.consecutive_failures();
         if entry.history.len() == HISTORY_LEN {
@@ -248,10 +249,50 @@ mod tests {
         let failing = ProbeState::default();
         let refused = Outcome::failed("connection refused");
         let now = SystemTime::now();
-        assert!(table.record("c1", "t1", &failing, &refused, now));
-        assert!(!table.record("c1", "t1", &failing, &refused, now));
-        assert!(table.record("c1", "t1", &failing, &Outcome::failed("HTTP 503"), now));
-        assert!(!table.record("c1", "t0", &failing, &refused, now));
+        let ms = Duration::from_millis(1);
+        assert!(table.record("c1", "t1", (&failing, &refused), ms, now));
+        assert!(!table.record("c1", "t1", (&failing, &refused), ms, now));
+        let unavailable = Outcome::failed("HTTP 503").with_status(503);
+        assert!(table.record("c1", "t1", (&failing, &unavailable), ms, now));
+        assert!(!table.record("c1", "t0", (&failing, &refused), ms, now));
+    }
+
+    #[test]
+    fn reaching_the_alert_threshold_is_worth_a_snapshot_and_the_report_carries_it() {
+        let table = HealthTable::new(3);
+        table.begin("c1", "t1");
+        let failing = ProbeState::default();
+        let refused = Outcome::failed("connection refused");
+        let now = SystemTime::now();
+        let ms = Duration::from_millis(1);
+        assert!(table.record("c1", "t1", (&failing, &refused), ms, now));
+        assert!(!table.record("c1", "t1", (&failing, &refused), ms, now));
+        assert!(table.record("c1", "t1", (&failing, &refused), ms, now));
+        let alert = table.report(&container("running", "t1", true)).alert;
+        assert_eq!(alert.unwrap().failures, 3);
+    }
+
+    #[test]
+    fn the_history_keeps_the_latest_probes_across_runs_with_code_and_latency() {
+        let table = HealthTable::default();
+        table.begin("c1", "t1");
+        let now = SystemTime::now();
+        let state = ProbeState::default();
+        let ok = Outcome::passed("HTTP 200").with_status(200);
+        table.record("c1", "t1", (&state, &ok), Duration::from_millis(3), now);
+        table.begin("c1", "t2");
+        let failed = Outcome::failed("HTTP 500").with_status(500);
+        let latency = Duration::from_micros(1500);
+        for _ in 0..HISTORY_LEN {
+            table.record("c1", "t2", (&state, &failed), latency, now);
+        }
+        let history = table.history(&[]);
+        assert_eq!(history.len(), 1);
+        let probes = &history[0].probes;
+        assert_eq!(probes.len(), HISTORY_LEN, "the oldest probe went first");
+        assert!(probes.iter().all(|p| !p.ok && p.status_code == 500));
+        assert_eq!(probes[0].latency_micros, 1500);
+        assert!(table.history(&["c2".to_owned()]).is_empty());
     }
 
     #[test]

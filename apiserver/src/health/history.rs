@@ -31,7 +31,8 @@ pub async fn history(
     if !request.instance.is_empty() {
         instances.retain(|i| text(i, "/metadata/name") == request.instance);
         if instances.is_empty() {
-            let instance = ObjectRef::new(Kind::Instance, Some(&tenant), &request.instance, &tenant)?;
+            let instance =
+                ObjectRef::new(Kind::Instance, Some(&tenant), &request.instance, &tenant)?;
             return Err(instance.not_found());
         }
     }
@@ -43,14 +44,19 @@ pub async fn history(
         }
     }
     for (node, indexes) in by_node {
-        let ids = indexes.iter().map(|&i| rows[i].container_id.clone()).collect();
+        let ids = indexes
+            .iter()
+            .map(|&i| rows[i].container_id.clone())
+            .collect();
         match read(api, agents, &node, ids).await {
             Ok(mut found) => {
                 for &i in &indexes {
                     rows[i].probes = found.remove(&rows[i].container_id).unwrap_or_default();
                 }
             }
-            Err(why) => indexes.iter().for_each(|&i| rows[i].unavailable = why.clone()),
+            Err(why) => indexes
+                .iter()
+                .for_each(|&i| rows[i].unavailable = why.clone()),
         }
     }
     rows.sort_by(|a, b| a.instance.cmp(&b.instance));
@@ -63,7 +69,10 @@ pub async fn history(
 
 /// An Instance's row before its agent is asked: names, or why there is nothing to ask.
 fn row(instance: &Value) -> InstanceHealth {
-    let (node, container_id) = (text(instance, "/spec/node"), text(instance, "/status/containerId"));
+    let (node, container_id) = (
+        text(instance, "/spec/node"),
+        text(instance, "/status/containerId"),
+    );
     let unavailable = match (node.is_empty(), container_id.is_empty()) {
         (true, _) => "not placed on a node yet",
         (_, true) => "no container yet",
@@ -100,7 +109,10 @@ async fn read(
             .into_iter()
             .map(|c| (c.container_id, c.probes))
             .collect()),
-        Ok(Err(status)) => Err(format!("its agent at {endpoint} answered: {}", status.message())),
+        Ok(Err(status)) => Err(format!(
+            "its agent at {endpoint} answered: {}",
+            status.message()
+        )),
         Err(_) => Err(format!(
             "its agent at {endpoint} did not answer within {}s",
             AGENT_TIMEOUT.as_secs()
@@ -109,7 +121,10 @@ async fn read(
 }
 
 fn text<'a>(object: &'a Value, pointer: &str) -> &'a str {
-    object.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+    object
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -127,6 +142,9 @@ mod tests {
         let running = json!({"metadata": {"name": "web-x1"}, "spec": {"node": "n1"},
             "status": {"containerId": "c1"}});
         let row = row(&running);
-        assert_eq!((row.unavailable.as_str(), row.container_id.as_str()), ("", "c1"));
+        assert_eq!(
+            (row.unavailable.as_str(), row.container_id.as_str()),
+            ("", "c1")
+        );
     }
 }

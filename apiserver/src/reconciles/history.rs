@@ -68,7 +68,10 @@ async fn append(store: &dyn Store, key: &str, records: &[ReconcileRecord]) -> Re
     ReadModifyWrite::new(format!("the reconcile history {key}"), "recorded")
         .run(|| async move {
             let stored = store.get(key).await?;
-            let mut history = stored.as_ref().map(|kv| decode(&kv.value)).unwrap_or_default();
+            let mut history = stored
+                .as_ref()
+                .map(|kv| decode(&kv.value))
+                .unwrap_or_default();
             history.records.extend_from_slice(records);
             let extra = history.records.len().saturating_sub(KEEP);
             history.records.drain(..extra);
@@ -108,8 +111,16 @@ mod tests {
         for n in 0..KEEP + 3 {
             record(&store, &admin, vec![decision(n)]).await.unwrap();
         }
-        let kv = store.get("/minicloud-reconciles/apps/acme/web").await.unwrap().unwrap();
-        let outcomes: Vec<String> = decode(&kv.value).records.into_iter().map(|r| r.outcome).collect();
+        let kv = store
+            .get("/minicloud-reconciles/apps/acme/web")
+            .await
+            .unwrap()
+            .unwrap();
+        let outcomes: Vec<String> = decode(&kv.value)
+            .records
+            .into_iter()
+            .map(|r| r.outcome)
+            .collect();
         assert_eq!(outcomes.len(), KEEP);
         assert_eq!(outcomes[0], "done 3");
         assert_eq!(outcomes[KEEP - 1], format!("done {}", KEEP + 2));

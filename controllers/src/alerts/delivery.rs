@@ -102,10 +102,9 @@ impl Poster for HttpPoster {
         }
         match request.send().await {
             Ok(response) => Ok(response.status().as_u16()),
-            Err(error) if error.is_timeout() => Err(format!(
-                "no answer within {}s",
-                ATTEMPT_TIMEOUT.as_secs()
-            )),
+            Err(error) if error.is_timeout() => {
+                Err(format!("no answer within {}s", ATTEMPT_TIMEOUT.as_secs()))
+            }
             Err(error) if error.is_connect() => Err("cannot connect".to_owned()),
             Err(_) => Err("the request failed".to_owned()),
         }
@@ -285,10 +284,7 @@ mod tests {
         let poster = Scripted::new(vec![Ok(503)]);
         let delivered = deliver(poster.as_ref(), &job(), &RETRY_DELAYS).await;
         let error = "HTTP 503".to_owned();
-        assert_eq!(
-            delivered,
-            Delivered::GaveUp { attempts: 5, error }
-        );
+        assert_eq!(delivered, Delivered::GaveUp { attempts: 5, error });
     }
 
     #[tokio::test(start_paused = true)]
@@ -304,7 +300,10 @@ mod tests {
         deliveries.send(job());
         assert!(deliveries.is_pending("u1/t1"));
         let (id, delivered) = ended.recv().await.unwrap();
-        assert_eq!((id.as_str(), delivered), ("u1/t1", Delivered::Accepted { attempt: 1 }));
+        assert_eq!(
+            (id.as_str(), delivered),
+            ("u1/t1", Delivered::Accepted { attempt: 1 })
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
         assert!(!deliveries.is_pending("u1/t1"));
         assert_eq!(poster.calls.lock().unwrap().len(), 1);

@@ -20,7 +20,7 @@ use crate::error::{Result, api};
 use crate::object::ObjectKey;
 use crate::runtime::{Action, Cache, Controller, ControllerOptions};
 use crate::{instance_status, time};
-use delivery::{Deliveries, Delivered, Finish, HttpPoster, Job, RETRY_DELAYS, origin};
+use delivery::{Delivered, Deliveries, Finish, HttpPoster, Job, RETRY_DELAYS, origin};
 use due::{Alert, body, due};
 
 pub use signature::{SIGNATURE_HEADER, sign};
@@ -44,7 +44,8 @@ impl AlertContext {
             let client = recorder.clone();
             Box::pin(async move { record(&client, &job, &delivered).await })
         });
-        let deliveries = Deliveries::spawn(Arc::new(HttpPoster::new()), RETRY_DELAYS.to_vec(), finish);
+        let deliveries =
+            Deliveries::spawn(Arc::new(HttpPoster::new()), RETRY_DELAYS.to_vec(), finish);
         AlertContext {
             client,
             instances,
@@ -54,7 +55,10 @@ impl AlertContext {
 }
 
 /// The alert controller, following Instances.
-pub fn controller(instances: &Cache<Instance>, options: ControllerOptions) -> Controller<ObjectKey> {
+pub fn controller(
+    instances: &Cache<Instance>,
+    options: ControllerOptions,
+) -> Controller<ObjectKey> {
     Controller::new("alerts", options).watches(instances, |i: &Instance| vec![ObjectKey::of(i)])
 }
 
@@ -163,7 +167,11 @@ fn alerted(
     let mut status = instance.status.clone().unwrap_or_default();
     status.alerted_at = Some(at.to_owned());
     if let Some(decided) = delivered {
-        condition::set(&mut status.conditions, decided, &time::format(std::time::SystemTime::now()));
+        condition::set(
+            &mut status.conditions,
+            decided,
+            &time::format(std::time::SystemTime::now()),
+        );
     }
     status
 }

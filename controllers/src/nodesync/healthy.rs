@@ -27,8 +27,8 @@ pub fn healthy(conditions: &[Condition], container: Option<&ObservedContainer>) 
         );
         return Some(Decided::no(HEALTHY, REPEATED_FAILURES, message));
     }
-    let failing = condition::find(conditions, HEALTHY)
-        .is_some_and(|c| c.status == ConditionStatus::False);
+    let failing =
+        condition::find(conditions, HEALTHY).is_some_and(|c| c.status == ConditionStatus::False);
     let probe = container.last_probe.as_ref().filter(|p| p.ok)?;
     (failing && container.state == "running").then(|| {
         let message = format!("the health probe passes again: {}", probe.message);

@@ -140,6 +140,7 @@ mod tests {
                 time: "2024-01-01T00:00:00Z".into(),
                 ok,
                 message: message.into(),
+                ..ProbeResult::default()
             }),
             ..container("running", 0, None)
         }

@@ -95,7 +95,13 @@ mod tests {
 
     #[test]
     fn a_run_that_changed_nothing_is_not_recorded() {
-        let run = decision(subject(), vec!["resync".into()], vec![], Ok(None), Duration::ZERO);
+        let run = decision(
+            subject(),
+            vec!["resync".into()],
+            vec![],
+            Ok(None),
+            Duration::ZERO,
+        );
         assert_eq!(run, None);
     }
 
@@ -103,7 +109,13 @@ mod tests {
     fn a_run_that_acted_is_recorded_with_its_trigger_and_outcome() {
         let actions = vec!["created Instance web-x1".to_owned()];
         let after = Some(Duration::from_millis(5_300));
-        let run = decision(subject(), vec!["app/web changed".into()], actions, Ok(after), Duration::ZERO);
+        let run = decision(
+            subject(),
+            vec!["app/web changed".into()],
+            actions,
+            Ok(after),
+            Duration::ZERO,
+        );
         let run = run.unwrap();
         assert_eq!(run.outcome, "requeue after 5s");
         assert_eq!(run.triggers, ["app/web changed"]);
@@ -115,6 +127,9 @@ mod tests {
         let failed = Err("cannot list the App's Instances".to_owned());
         let run = decision(subject(), vec![], vec![], failed, Duration::ZERO).unwrap();
         assert_eq!(run.outcome, "error");
-        assert_eq!(run.error.as_deref(), Some("cannot list the App's Instances"));
+        assert_eq!(
+            run.error.as_deref(),
+            Some("cannot list the App's Instances")
+        );
     }
 }

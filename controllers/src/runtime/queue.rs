@@ -292,7 +292,11 @@ mod tests {
         queue.add_because("a", "instance/web-x1 deleted".into());
         queue.done(&key);
         let (_, why) = queue.next_with_triggers().await.unwrap();
-        assert_eq!(why, ["instance/web-x1 deleted"], "added while running: the next run's");
+        assert_eq!(
+            why,
+            ["instance/web-x1 deleted"],
+            "added while running: the next run's"
+        );
         queue.done(&"a");
         queue.add_after("a", Duration::from_secs(1));
         let (_, why) = queue.next_with_triggers().await.unwrap();

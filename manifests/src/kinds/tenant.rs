@@ -3,8 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::object_kind;
 use super::SecretKeyRef;
+use super::object_kind;
 use crate::meta::Condition;
 use crate::quantity::{Bytes, Cpu};
 

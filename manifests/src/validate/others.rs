@@ -2,9 +2,7 @@
 
 use super::names::{is_dns_subdomain, is_secret_key, name_ref};
 use super::{Errors, app, container};
-use crate::kinds::{
-    ApiKey, HealthCheck, Instance, Node, Release, Resources, Role, Secret, Tenant,
-};
+use crate::kinds::{ApiKey, HealthCheck, Instance, Node, Release, Resources, Role, Secret, Tenant};
 
 /// Largest total size of a Secret's keys and values.
 pub(crate) const MAX_SECRET_BYTES: usize = 1024 * 1024;
