@@ -104,6 +104,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn only_admin_keys_record_decisions() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path()).unwrap();
+        let identity = Identity {
+            key: "mc_acme_1a2b3c4d".into(),
+            role: minicloud_manifests::Role::TenantAdmin,
+            tenant: Some("acme".into()),
+        };
+        let tenant_key = RequestContext::new(identity, "acme");
+        let refused = record(&store, &tenant_key, vec![decision(0)]).await;
+        assert!(
+            matches!(refused, Err(ApiError::Forbidden(_))),
+            "{refused:?}"
+        );
+        let key = "/minicloud-reconciles/apps/acme/web";
+        assert!(store.get(key).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
     async fn an_object_keeps_its_newest_decisions_only() {
         let dir = tempfile::tempdir().unwrap();
         let store = EmbeddedStore::open(dir.path()).unwrap();
