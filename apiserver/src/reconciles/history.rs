@@ -41,7 +41,8 @@ pub async fn record(
 }
 
 /// The history of the object `kind`/`name` (in the caller's tenant), oldest first, for a
-/// caller who may read the object.
+/// caller who may read the object; decisions from before its creation (about a namesake
+/// deleted since) are left out.
 pub async fn list(
     api: &ResourceApi,
     ctx: &RequestContext,
@@ -49,9 +50,24 @@ pub async fn list(
 ) -> Result<ReconcileHistory, ApiError> {
     let kind = parse_kind(kind)?;
     let object = ObjectRef::new(kind, None, name, &ctx.default_tenant)?;
-    api.get_audited(ctx, &object).await?;
+    let current = api.get_audited(ctx, &object).await?;
     let stored = api.store().get(&key(&object)).await?;
-    Ok(stored.map(|kv| decode(&kv.value)).unwrap_or_default())
+    let mut history = stored.map(|kv| decode(&kv.value)).unwrap_or_default();
+    let created = current
+        .pointer("/metadata/creationTimestamp")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or_default();
+    history.records.retain(|r| !before(&r.time, created));
+    Ok(history)
+}
+
+/// Whether RFC 3339 time `time` is before the whole second `created`.
+fn before(time: &str, created: &str) -> bool {
+    let parse = |t: &str| humantime::parse_rfc3339_weak(t).ok();
+    match (parse(time), parse(created)) {
+        (Some(time), Some(created)) => time < created,
+        _ => false,
+    }
 }
 
 fn key(object: &ObjectRef) -> String {
@@ -101,6 +117,15 @@ mod tests {
             outcome: format!("done {n}"),
             ..ReconcileRecord::default()
         }
+    }
+
+    #[test]
+    fn decisions_from_before_the_objects_creation_are_about_a_namesake() {
+        let created = "2026-01-01T00:00:10Z";
+        assert!(before("2026-01-01T00:00:09.999Z", created));
+        assert!(!before("2026-01-01T00:00:10.000Z", created));
+        assert!(!before("2026-01-01T00:00:11.000Z", created));
+        assert!(!before("not a time", created));
     }
 
     #[tokio::test]

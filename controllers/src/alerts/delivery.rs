@@ -13,6 +13,7 @@ use futures::future::BoxFuture;
 use tokio::sync::{Semaphore, mpsc};
 
 use super::signature::{SIGNATURE_HEADER, sign};
+use crate::object::ObjectKey;
 
 /// Alerts waiting to be delivered at most; more are given up at once.
 pub const QUEUE_LEN: usize = 256;
@@ -40,6 +41,8 @@ pub struct Job {
     pub key: Vec<u8>,
     /// The JSON body.
     pub body: Vec<u8>,
+    /// The Instance the alert is about, and the time of the condition's move it tells of.
+    pub about: (ObjectKey, String),
 }
 
 /// What came of a delivery.
@@ -264,6 +267,7 @@ mod tests {
             url: "http://127.0.0.1:1/hook".into(),
             key: b"k".to_vec(),
             body: b"{}".to_vec(),
+            about: (ObjectKey::new(Some("acme"), "web-x1"), "t1".into()),
         }
     }
 

@@ -101,30 +101,29 @@ pub async fn reconcile(key: ObjectKey, ctx: Arc<AlertContext>) -> Result<Action>
             secret.key, secret.name
         );
         let gave_up = Delivered::GaveUp { attempts: 0, error };
-        let job = job(&alert, &webhook.url, Vec::new());
+        let job = job(&key, &alert, &webhook.url, Vec::new());
         record(&ctx.client, &job, &gave_up).await;
         return Ok(Action::Done);
     };
-    ctx.deliveries
-        .send(job(&alert, &webhook.url, signing_key.into_bytes()));
+    let job = job(&key, &alert, &webhook.url, signing_key.into_bytes());
+    ctx.deliveries.send(job);
     Ok(Action::Done)
 }
 
-fn job(alert: &Alert, url: &str, key: Vec<u8>) -> Job {
+fn job(instance: &ObjectKey, alert: &Alert, url: &str, key: Vec<u8>) -> Job {
     Job {
         id: alert.id.clone(),
         url: url.to_owned(),
         key,
         body: body(alert),
+        about: (instance.clone(), alert.at.clone()),
     }
 }
 
 /// Records in the Instance the delivery of `job` came to: `alertedAt` and the
 /// `AlertDelivered` condition.
 async fn record(client: &ApiClient, job: &Job, delivered: &Delivered) {
-    let Some((key, at)) = instance_of(job) else {
-        return;
-    };
+    let (key, at) = &job.about;
     let decided = match delivered {
         Delivered::Accepted { attempt } => Decided::yes(
             ALERT_DELIVERED,
@@ -144,18 +143,10 @@ async fn record(client: &ApiClient, job: &Job, delivered: &Delivered) {
         }
     };
     let written =
-        instance_status::update(client, &key, |i| alerted(i, &at, Some(decided.clone()))).await;
+        instance_status::update(client, key, |i| alerted(i, at, Some(decided.clone()))).await;
     if let Err(error) = written {
         tracing::warn!(delivery = %job.id, %error, "cannot record an alert's delivery");
     }
-}
-
-/// The Instance's key and the alert's time, from the job's body.
-fn instance_of(job: &Job) -> Option<(ObjectKey, String)> {
-    let body: serde_json::Value = serde_json::from_slice(&job.body).ok()?;
-    let field = |name: &str| body.get(name)?.as_str().map(str::to_owned);
-    let key = ObjectKey::new(Some(&field("tenant")?), &field("instance")?);
-    Some((key, field("at")?))
 }
 
 /// `instance`'s status with `alertedAt` at `at` and, when given, the delivery's condition.
