@@ -13,6 +13,8 @@ fn main() -> std::io::Result<()> {
             "minicloud/v1/audit.proto",
             "minicloud/v1/usage.proto",
             "minicloud/v1/metering.proto",
+            "minicloud/v1/health.proto",
+            "minicloud/v1/reconciles.proto",
         ],
         &["."],
     )

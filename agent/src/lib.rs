@@ -75,6 +75,8 @@ pub struct AgentConfig {
     pub log_dir: Option<PathBuf>,
     /// How much of each tenant's output is kept.
     pub log_retention: Retention,
+    /// Failed health probes in a row that raise an alert.
+    pub health_alert_after: u32,
 }
 
 impl AgentConfig {
@@ -88,7 +90,14 @@ impl AgentConfig {
             metrics_interval: metrics::DEFAULT_INTERVAL,
             log_dir: None,
             log_retention: Retention::default(),
+            health_alert_after: health::alert::DEFAULT_ALERT_AFTER,
         }
+    }
+
+    /// The same agent alerting after `failures` failed health probes in a row.
+    pub fn with_health_alert_after(mut self, failures: u32) -> AgentConfig {
+        self.health_alert_after = failures;
+        self
     }
 
     /// The same agent keeping each tenant's output within `retention`.
@@ -200,9 +209,9 @@ impl Agent {
         let hub = EventHub::spawn(runtime.clone());
         let health = Health::spawn(
             runtime.clone(),
-            config.node_name.clone(),
-            hub.clone(),
+            (config.node_name.clone(), hub.clone()),
             Arc::new(HttpChecker),
+            config.health_alert_after,
         );
         let sampler = Sampler::spawn(
             runtime.clone(),

@@ -52,6 +52,11 @@ impl Observer {
         &self.volumes
     }
 
+    /// The prober this observer reads readiness from.
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
     /// The event follower this observer reads exit codes from.
     pub fn hub(&self) -> &EventHub {
         &self.hub
@@ -190,6 +195,7 @@ fn observed_container(
         ready: health.ready,
         last_probe: health.last_probe,
         consecutive_failures: health.consecutive_failures,
+        health_alert: health.alert,
     }
 }
 
@@ -248,12 +254,14 @@ mod tests {
             time: "2024-01-01T00:00:05Z".into(),
             ok: false,
             message: "HTTP 503".into(),
+            ..ProbeResult::default()
         };
         let report = HealthReport {
             ready: false,
             last_probe: Some(probe.clone()),
             consecutive_failures: 2,
             restarts: 3,
+            alert: None,
         };
         let containers = vec![container("a", "n1", "running")];
         let state = observed_state(

@@ -1,6 +1,6 @@
 //! The NodeAgent gRPC service: Observe, WatchObserved and Apply on top of the runtime; Logs on
 //! top of the kept logs; TakeSnapshot, RestoreVolume and DeleteSnapshot on top of the snapshot
-//! store.
+//! store; Metrics and HealthHistory from the sampler and the prober.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -9,9 +9,9 @@ use futures::StreamExt;
 use futures::stream::BoxStream;
 use minicloud_proto::v1::node_agent_server::NodeAgent;
 use minicloud_proto::v1::{
-    DeleteSnapshotRequest, DeleteSnapshotResult, LogLines, LogsRequest, MetricsRequest,
-    NodeMetrics, ObserveRequest, ObservedState, Plan, PlanResult, RestoreVolumeRequest,
-    SnapshotProgress, TakeSnapshotRequest,
+    DeleteSnapshotRequest, DeleteSnapshotResult, HealthHistoryReport, HealthHistoryRequest,
+    LogLines, LogsRequest, MetricsRequest, NodeMetrics, ObserveRequest, ObservedState, Plan,
+    PlanResult, RestoreVolumeRequest, SnapshotProgress, TakeSnapshotRequest,
 };
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
@@ -221,6 +221,20 @@ impl NodeAgent for AgentService {
         Ok(Response::new(metrics))
     }
 
+    async fn health_history(
+        &self,
+        request: Request<HealthHistoryRequest>,
+    ) -> Result<Response<HealthHistoryReport>, Status> {
+        let containers = self
+            .observer
+            .health()
+            .history(&request.get_ref().container_ids);
+        Ok(Response::new(HealthHistoryReport {
+            node: self.node.clone(),
+            containers,
+        }))
+    }
+
     type LogsStream = BoxStream<'static, Result<LogLines, Status>>;
 
     async fn logs(
@@ -273,6 +287,7 @@ mod tests {
     use super::*;
     use crate::events::EventHub;
     use crate::health::Health;
+    use crate::health::alert::DEFAULT_ALERT_AFTER;
     use crate::health::http::HttpChecker;
     use crate::logs::Retention;
     use crate::runtime::fake::FakeRuntime;
@@ -286,9 +301,9 @@ mod tests {
         let hub = EventHub::spawn(runtime.clone());
         let health = Health::spawn(
             runtime.clone(),
-            "n1".into(),
-            hub.clone(),
+            ("n1".into(), hub.clone()),
             Arc::new(HttpChecker),
+            DEFAULT_ALERT_AFTER,
         );
         let observer = Observer::new(runtime.clone(), "n1".into(), hub, health);
         (fake, AgentService::new(runtime, "n1".into(), observer))

@@ -15,8 +15,10 @@ use minicloud_proto::bearer::Bearer;
 use minicloud_proto::metadata;
 use minicloud_proto::v1::app_logs_server::AppLogsServer;
 use minicloud_proto::v1::audit_server::AuditServer;
+use minicloud_proto::v1::health_server::HealthServer;
 use minicloud_proto::v1::keys_server::KeysServer;
 use minicloud_proto::v1::metering_server::MeteringServer;
+use minicloud_proto::v1::reconciles_server::ReconcilesServer;
 use minicloud_proto::v1::resource_service_server::ResourceServiceServer;
 use minicloud_proto::v1::secrets_server::SecretsServer;
 use minicloud_proto::v1::usage_server::UsageServer;
@@ -28,7 +30,8 @@ use crate::api::{MAX_BODY_BYTES, ResourceApi};
 use crate::api_keys::Authenticator;
 use crate::gate::{self, Gate};
 use crate::grpc::{
-    AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets, MeteringService, UsageService,
+    AppLogsService, GrpcAudit, GrpcKeys, GrpcResources, GrpcSecrets, HealthService,
+    MeteringService, ReconcilesService, UsageService,
 };
 use crate::metrics::{self, RequestMetrics};
 use crate::ratelimit::{RateLimit, RateLimiter};
@@ -110,8 +113,13 @@ pub fn router(api: Arc<ResourceApi>, options: ServerOptions) -> Router {
             api.clone(),
             agents.clone(),
         )))
-        .add_service(UsageServer::new(UsageService::new(api.clone(), agents)))
+        .add_service(UsageServer::new(UsageService::new(
+            api.clone(),
+            agents.clone(),
+        )))
         .add_service(MeteringServer::new(MeteringService::new(api.clone())))
+        .add_service(HealthServer::new(HealthService::new(api.clone(), agents)))
+        .add_service(ReconcilesServer::new(ReconcilesService::new(api.clone())))
         .add_service(AuditServer::new(GrpcAudit::new(api.clone())))
         .prepare()
         .into_axum_router()

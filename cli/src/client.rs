@@ -290,6 +290,37 @@ impl Client {
         Ok(metering.records(request).await?.into_inner())
     }
 
+    /// The latest health probes of `app`'s instances (or of `instance` only) in this tenant.
+    pub async fn health(
+        &self,
+        app: &str,
+        instance: &str,
+    ) -> Result<pb::HealthReport, RequestFailed> {
+        let mut health = pb::health_client::HealthClient::new(self.channel.clone())
+            .max_decoding_message_size(MAX_REPLY_BYTES);
+        let request = pb::HealthRequest {
+            tenant: self.tenant.clone(),
+            app: app.to_owned(),
+            instance: instance.to_owned(),
+        };
+        Ok(health.history(request).await?.into_inner())
+    }
+
+    /// The latest reconcile decisions about the object `kind`/`name`.
+    pub async fn reconciles(
+        &self,
+        kind: Kind,
+        name: &str,
+    ) -> Result<pb::ReconcileHistory, RequestFailed> {
+        let mut reconciles = pb::reconciles_client::ReconcilesClient::new(self.channel.clone());
+        let request = pb::ListReconciles {
+            kind: kind.as_str().to_owned(),
+            tenant: self.tenant_for(kind),
+            name: name.to_owned(),
+        };
+        Ok(reconciles.list(request).await?.into_inner())
+    }
+
     /// Who the server says this client's key is.
     pub async fn who_am_i(&self) -> Result<pb::Identity, RequestFailed> {
         let mut keys = pb::keys_client::KeysClient::new(self.channel.clone());

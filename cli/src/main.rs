@@ -17,8 +17,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use commands::{
-    agent, apply, audit, controllers, delete, describe, diff, events, get, key, login, logs, quota,
-    restart, rollout, secret, server, snapshot, tenant, top, usage, volume,
+    agent, apply, audit, controllers, delete, describe, diff, events, get, health, key, login,
+    logs, quota, restart, rollout, secret, server, snapshot, tenant, top, usage, volume,
 };
 
 /// minicloud: a self-hosted, multi-tenant container platform.
@@ -75,6 +75,8 @@ enum Command {
     Top(top::TopArgs),
     /// Show a tenant's usage records (core-seconds, GiB-seconds, instance-hours) over a range.
     Usage(usage::UsageArgs),
+    /// Show an App's latest health probes per instance, with pass rate and last failure.
+    Health(health::HealthArgs),
     /// Re-encrypt every Secret under a new key (`mini secret rotate-key`).
     Secret(secret::SecretArgs),
     /// Take a volume's snapshot now, or restore one in place.
@@ -124,6 +126,7 @@ async fn main() -> ExitCode {
         Command::Quota(args) => quota::run(args).await,
         Command::Top(args) => top::run(args).await,
         Command::Usage(args) => usage::run(args).await,
+        Command::Health(args) => health::run(args).await,
         Command::Secret(args) => secret::run(args).await,
         Command::Snapshot(args) => snapshot::run(args).await,
         Command::Volume(args) => volume::run(args).await,

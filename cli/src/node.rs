@@ -35,14 +35,18 @@ pub struct RunningAgent {
     pub ingress: IngressMetrics,
 }
 
-/// Flags of the agent's sampling of its instances' resource use, shared by `mini server` and
-/// `mini agent`.
+/// Flags of the agent's sampling of its instances' resource use and of its health alerts,
+/// shared by `mini server` and `mini agent`.
 #[derive(Args, Debug)]
 pub struct SamplingArgs {
     /// How often the agent samples every instance's CPU, memory, network and block I/O (what
     /// `mini top` shows).
     #[arg(long, env = "MINI_METRICS_INTERVAL", default_value = "10s", value_parser = humantime::parse_duration)]
     pub metrics_interval: Duration,
+    /// Failed health probes in a row (counted across the agent's restarts of the container)
+    /// that raise an alert: the Instance's Healthy=False event and the tenant's webhook.
+    #[arg(long, env = "MINI_HEALTH_ALERT_AFTER", default_value_t = minicloud_agent::health::alert::DEFAULT_ALERT_AFTER, value_parser = clap::value_parser!(u32).range(1..))]
+    pub health_alert_after: u32,
 }
 
 /// Flags of the agent's kept logs, shared by `mini server` and `mini agent`: the limits are
@@ -87,7 +91,8 @@ pub async fn start_agent(
     let mut config = AgentConfig::new(node_name)
         .with_storage_dir(storage_dir)
         .with_metrics_interval(sampling.metrics_interval)
-        .with_log_retention(logs.retention());
+        .with_log_retention(logs.retention())
+        .with_health_alert_after(sampling.health_alert_after);
     if let Some(store) = snapshot_store {
         config = config.with_snapshot_store(store);
     }

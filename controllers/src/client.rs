@@ -6,6 +6,7 @@ use futures::stream::{BoxStream, StreamExt};
 use minicloud_common::read_modify_write::{Conflicting, KeptChanging};
 use minicloud_proto::bearer::{Authorized, Bearer, authorized};
 use minicloud_proto::metadata::{self, reason};
+use minicloud_proto::v1::reconciles_client::ReconcilesClient;
 use minicloud_proto::v1::resource_service_client::ResourceServiceClient;
 use minicloud_proto::v1::secrets_client::SecretsClient;
 use minicloud_proto::v1::{self as pb};
@@ -161,6 +162,7 @@ pub type WatchStream<T> = BoxStream<'static, Result<WatchEvent<T>>>;
 pub struct ApiClient {
     inner: ResourceServiceClient<Authorized>,
     secrets: SecretsClient<Authorized>,
+    reconciles: ReconcilesClient<Authorized>,
 }
 
 impl ApiClient {
@@ -176,8 +178,16 @@ impl ApiClient {
         let channel = authorized(endpoint.connect_lazy(), bearer);
         Ok(Self {
             inner: ResourceServiceClient::new(channel.clone()),
-            secrets: SecretsClient::new(channel),
+            secrets: SecretsClient::new(channel.clone()),
+            reconciles: ReconcilesClient::new(channel),
         })
+    }
+
+    /// Adds reconcile decisions to their objects' histories (admin keys only).
+    pub async fn record_reconciles(&self, records: Vec<pb::ReconcileRecord>) -> Result<()> {
+        let request = pb::RecordReconciles { records };
+        self.reconciles.clone().record(request).await?;
+        Ok(())
     }
 
     /// Every value of the Secret `name` in `tenant`, in plaintext (admin keys only): what an

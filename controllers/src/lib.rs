@@ -7,13 +7,16 @@
 //!   agent; observed state back into Instance.status; cleanup of orphans and finalizers.
 //! - [`storage`]: Volumes bound and provisioned, Snapshots taken on demand and on schedule,
 //!   retention, in-place restores, and reclaim policies on delete.
+//! - [`alerts`]: the tenant's alert webhook hears of Instances whose probes keep failing.
 //! - [`agent`]: the NodeAgent API as node sync calls it, behind a trait with a recording fake.
-//! - [`runtime`]: watch-fed caches, a deduplicating work queue, backoff, the driver.
+//! - [`runtime`]: watch-fed caches, a deduplicating work queue, backoff, the driver, and the
+//!   reconcile history (sent to the API server by `reconcile_history`).
 //!
 //! Every reconcile is level-triggered and idempotent: stopping the process at any point and
 //! starting it again converges to the desired state.
 
 pub mod agent;
+pub mod alerts;
 pub mod app;
 pub mod client;
 mod condition;
@@ -27,6 +30,7 @@ mod instance_status;
 pub mod labels;
 pub mod nodesync;
 pub mod object;
+mod reconcile_history;
 pub mod runtime;
 pub mod scheduler;
 pub mod storage;
@@ -79,7 +83,16 @@ pub async fn run_with_agents(
         metrics,
         ..ControllerOptions::default()
     };
-    let apps = app::controller(&apps, &releases, &instances, options.clone());
+    let history: Arc<dyn runtime::HistorySink> =
+        Arc::new(reconcile_history::ApiHistory::spawn(client.clone()));
+    let apps = app::controller(&apps, &releases, &instances, options.clone()).records_history(
+        history,
+        |key: &object::ObjectKey| runtime::Subject {
+            kind: "App",
+            tenant: key.tenant.clone(),
+            name: key.name.clone(),
+        },
+    );
     let ctx = Arc::new(app::AppContext {
         client: client.clone(),
         ingress: config.ingress.clone(),
@@ -100,6 +113,9 @@ pub async fn run_with_agents(
         client: client.clone(),
     });
     tasks.spawn(scheduler.run(ctx, scheduler::reconcile, shutdown.clone()));
+    let alert_controller = alerts::controller(&instances, options.clone());
+    let ctx = Arc::new(alerts::AlertContext::new(client.clone(), instances.clone()));
+    tasks.spawn(alert_controller.run(ctx, alerts::reconcile, shutdown.clone()));
     let nodesync = nodesync::controller(&nodes, &instances, &volumes, options);
     let ctx = nodesync::context(client, agents, nodesync.queue(), shutdown.clone());
     tasks.spawn(nodesync.run(Arc::new(ctx), nodesync::reconcile, shutdown.clone()));

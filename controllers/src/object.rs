@@ -4,7 +4,7 @@
 use std::fmt;
 
 use minicloud_manifests::{
-    App, Instance, Kind, Node, ObjectMeta, Release, Secret, Snapshot, Volume,
+    App, Instance, Kind, Node, ObjectMeta, Release, Secret, Snapshot, Tenant, Volume,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -38,7 +38,9 @@ macro_rules! object {
     };
 }
 
-object!(App, Release, Instance, Node, Volume, Snapshot, Secret);
+object!(
+    App, Release, Instance, Node, Volume, Snapshot, Secret, Tenant
+);
 
 /// Names one object of a known kind: its tenant (absent for cluster kinds) and name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -54,6 +54,41 @@ fn tenant_names_must_be_dns_labels_and_not_reserved() {
 }
 
 #[test]
+fn a_tenants_alert_webhook_needs_an_http_url_and_a_secret_key() {
+    let tenant = |url: &str, name: &str, key: &str| {
+        format!(
+            "kind: Tenant\nmetadata: {{name: acme}}\nspec:\n  alerts:\n    webhook:\n      \
+             url: {url:?}\n      secret: {{name: {name:?}, key: {key:?}}}\n"
+        )
+    };
+    assert_valid(&tenant(
+        "https://hooks.acme.test/minicloud",
+        "alerts",
+        "hmac",
+    ));
+    assert_invalid(
+        &tenant("ftp://hooks.acme.test", "alerts", "hmac"),
+        "spec.alerts.webhook.url",
+        "not an http:// or https:// URL",
+    );
+    assert_invalid(
+        &tenant("http://", "alerts", "hmac"),
+        "spec.alerts.webhook.url",
+        "not an http:// or https:// URL",
+    );
+    assert_invalid(
+        &tenant("http://hooks.acme.test", "Alerts!", "hmac"),
+        "spec.alerts.webhook.secret.name",
+        "",
+    );
+    assert_invalid(
+        &tenant("http://hooks.acme.test", "alerts", "a key"),
+        "spec.alerts.webhook.secret.key",
+        "not a Secret key",
+    );
+}
+
+#[test]
 fn cluster_kinds_have_no_tenant() {
     let yaml = "kind: Node\nmetadata: {name: node-1.lan, tenant: acme}\nspec: {}\n";
     assert_invalid(yaml, "metadata.tenant", "cluster-scoped");

@@ -22,6 +22,8 @@ pub struct Outcome {
     pub ok: bool,
     /// What happened, for people: `HTTP 200`, `connection refused`, `timed out after 1s`.
     pub message: String,
+    /// The HTTP status of the answer, when there was one.
+    pub status_code: Option<u16>,
 }
 
 impl Outcome {
@@ -30,6 +32,7 @@ impl Outcome {
         Outcome {
             ok: true,
             message: message.into(),
+            status_code: None,
         }
     }
 
@@ -38,6 +41,15 @@ impl Outcome {
         Outcome {
             ok: false,
             message: message.into(),
+            status_code: None,
+        }
+    }
+
+    /// The same outcome, of an answer with HTTP status `code`.
+    pub fn with_status(self, code: u16) -> Outcome {
+        Outcome {
+            status_code: Some(code),
+            ..self
         }
     }
 }

@@ -27,9 +27,11 @@ impl Checker for HttpChecker {
     async fn check(&self, target: &Target, timeout: Duration) -> Outcome {
         match tokio::time::timeout(timeout, get(target)).await {
             Ok(Ok(status)) if status.is_success() || status.is_redirection() => {
-                Outcome::passed(format!("HTTP {}", status.as_u16()))
+                Outcome::passed(format!("HTTP {}", status.as_u16())).with_status(status.as_u16())
             }
-            Ok(Ok(status)) => Outcome::failed(format!("HTTP {}", status.as_u16())),
+            Ok(Ok(status)) => {
+                Outcome::failed(format!("HTTP {}", status.as_u16())).with_status(status.as_u16())
+            }
             Ok(Err(message)) => Outcome::failed(message),
             Err(_) => Outcome::failed(format!(
                 "timed out after {}",
@@ -118,17 +120,21 @@ mod tests {
 
     #[tokio::test]
     async fn a_2xx_or_3xx_answer_passes() {
-        for (status, message) in [("200 OK", "HTTP 200"), ("302 Found", "HTTP 302")] {
+        for (status, message, code) in [("200 OK", "HTTP 200", 200), ("302 Found", "HTTP 302", 302)]
+        {
             let outcome = probe(serve(reply(status), Duration::ZERO).await).await;
-            assert_eq!(outcome, Outcome::passed(message));
+            assert_eq!(outcome, Outcome::passed(message).with_status(code));
         }
     }
 
     #[tokio::test]
     async fn a_4xx_or_5xx_answer_fails_with_its_code() {
-        for (status, message) in [("404 Not Found", "HTTP 404"), ("503 Busy", "HTTP 503")] {
+        for (status, message, code) in [
+            ("404 Not Found", "HTTP 404", 404),
+            ("503 Busy", "HTTP 503", 503),
+        ] {
             let outcome = probe(serve(reply(status), Duration::ZERO).await).await;
-            assert_eq!(outcome, Outcome::failed(message));
+            assert_eq!(outcome, Outcome::failed(message).with_status(code));
         }
     }
 

@@ -58,14 +58,16 @@ pub async fn probe(run: Run, shared: Shared) {
     let mut state = ProbeState::default();
     loop {
         ticks.tick().await;
+        let probing = Instant::now();
         let outcome = shared.checker.check(&run.target, run.policy.timeout).await;
+        let latency = probing.elapsed();
         let verdict = state.record(&run.policy, outcome.ok, started.elapsed());
         let table = &shared.table;
         if table.record(
             &run.id,
             &run.started_at,
-            &state,
-            &outcome,
+            (&state, &outcome),
+            latency,
             SystemTime::now(),
         ) {
             shared.hub.announce();

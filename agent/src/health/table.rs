@@ -1,12 +1,15 @@
 //! What the prober found, per container, for snapshots: readiness and the latest probe of the
-//! container's current run (its latest start), and how often the agent restarted it.
+//! container's current run (its latest start), how often the agent restarted it, whether its
+//! probes keep failing (an alert), and its latest [`HISTORY_LEN`] probes across its runs, for
+//! the health history.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
-use minicloud_proto::v1::ProbeResult;
+use minicloud_proto::v1::{ContainerProbes, HealthAlert, ProbeResult};
 
+use super::alert::{Change, DEFAULT_ALERT_AFTER, Streak};
 use super::check::Outcome;
 use super::state::ProbeState;
 use crate::labels;
@@ -23,7 +26,12 @@ pub struct HealthReport {
     pub consecutive_failures: u32,
     /// Restarts this agent made after failed checks (Docker does not count them).
     pub restarts: u32,
+    /// Standing while its probes keep failing.
+    pub alert: Option<HealthAlert>,
 }
+
+/// How many of a container's latest probes the table keeps.
+pub const HISTORY_LEN: usize = 100;
 
 /// One container's entry.
 #[derive(Debug, Clone, Default)]
@@ -34,15 +42,33 @@ struct Entry {
     last_probe: Option<ProbeResult>,
     consecutive_failures: u32,
     restarts: u32,
+    /// Kept across runs, like `restarts`.
+    history: VecDeque<ProbeResult>,
+    streak: Streak,
 }
 
 /// The prober's findings, shared between its tasks and the observer.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HealthTable {
     entries: Arc<Mutex<HashMap<String, Entry>>>,
+    alert_after: u32,
+}
+
+impl Default for HealthTable {
+    fn default() -> Self {
+        HealthTable::new(DEFAULT_ALERT_AFTER)
+    }
 }
 
 impl HealthTable {
+    /// An empty table raising alerts after `alert_after` failed probes in a row.
+    pub fn new(alert_after: u32) -> HealthTable {
+        HealthTable {
+            entries: Arc::default(),
+            alert_after,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -54,19 +80,22 @@ impl HealthTable {
         *entry = Entry {
             run: run.to_owned(),
             restarts: entry.restarts,
+            history: std::mem::take(&mut entry.history),
+            streak: std::mem::take(&mut entry.streak),
             ..Entry::default()
         };
     }
 
-    /// Records a probe of run `run` of container `id` finished at `at`, with the state it led
-    /// to. Returns whether readiness or the outcome (pass or fail, and its message) changed —
-    /// what is worth a fresh snapshot; a probe of a run that is not current changes nothing.
+    /// Records a probe of run `run` of container `id` that took `latency` and finished at
+    /// `at`, with the state it led to. Returns whether readiness, the outcome (pass or fail,
+    /// and its message) or the alert changed — what is worth a fresh snapshot; a probe of a
+    /// run that is not current changes nothing.
     pub fn record(
         &self,
         id: &str,
         run: &str,
-        state: &ProbeState,
-        outcome: &Outcome,
+        (state, outcome): (&ProbeState, &Outcome),
+        latency: Duration,
         at: SystemTime,
     ) -> bool {
         let mut entries = self.lock();
@@ -78,14 +107,42 @@ impl HealthTable {
                 .last_probe
                 .as_ref()
                 .is_none_or(|p| p.ok != outcome.ok || p.message != outcome.message);
-        entry.ready = state.ready();
-        entry.consecutive_failures = state.consecutive_failures();
-        entry.last_probe = Some(ProbeResult {
-            time: humantime::format_rfc3339_seconds(at).to_string(),
+        let probe = ProbeResult {
+            time: humantime::format_rfc3339_millis(at).to_string(),
             ok: outcome.ok,
             message: outcome.message.clone(),
-        });
-        changed
+            status_code: outcome.status_code.map_or(0, u32::from),
+            latency_micros: u64::try_from(latency.as_micros()).unwrap_or(u64::MAX),
+        };
+        let alerted =
+            entry
+                .streak
+                .record(outcome.ok, &outcome.message, &probe.time, self.alert_after);
+        entry.ready = state.ready();
+        entry.consecutive_failures = state.consecutive_failures();
+        if entry.history.len() == HISTORY_LEN {
+            entry.history.pop_front();
+        }
+        entry.history.push_back(probe.clone());
+        entry.last_probe = Some(probe);
+        changed || alerted != Change::None
+    }
+
+    /// The probes kept of the containers `ids` names (every probed one when empty), oldest
+    /// first; containers never probed are left out.
+    pub fn history(&self, ids: &[String]) -> Vec<ContainerProbes> {
+        let entries = self.lock();
+        let mut found: Vec<ContainerProbes> = entries
+            .iter()
+            .filter(|(id, _)| ids.is_empty() || ids.contains(id))
+            .filter(|(_, entry)| !entry.history.is_empty())
+            .map(|(id, entry)| ContainerProbes {
+                container_id: id.clone(),
+                probes: entry.history.iter().cloned().collect(),
+            })
+            .collect();
+        found.sort_by(|a, b| a.container_id.cmp(&b.container_id));
+        found
     }
 
     /// Counts a restart the agent made of container `id`.
@@ -120,6 +177,7 @@ impl HealthTable {
             last_probe: current.and_then(|e| e.last_probe.clone()),
             consecutive_failures: current.map_or(0, |e| e.consecutive_failures),
             restarts,
+            alert: entry.and_then(|e| e.streak.alert().cloned()),
         }
     }
 }
@@ -173,12 +231,13 @@ mod tests {
         assert_eq!(table.report(&running), HealthReport::default());
         table.begin("c1", "t1");
         let outcome = Outcome::passed("HTTP 200");
-        assert!(table.record("c1", "t1", &passed_once(), &outcome, SystemTime::UNIX_EPOCH));
+        let passed = (&passed_once(), &outcome);
+        assert!(table.record("c1", "t1", passed, Duration::ZERO, SystemTime::UNIX_EPOCH));
         let report = table.report(&running);
         assert!(report.ready);
         let probe = report.last_probe.unwrap();
         assert_eq!(probe.message, "HTTP 200");
-        assert_eq!(probe.time, "1970-01-01T00:00:00Z");
+        assert_eq!(probe.time, "1970-01-01T00:00:00.000Z");
         assert!(!table.report(&container("exited", "t1", true)).ready);
         assert!(!table.report(&container("running", "t2", true)).ready);
     }
@@ -190,10 +249,50 @@ mod tests {
         let failing = ProbeState::default();
         let refused = Outcome::failed("connection refused");
         let now = SystemTime::now();
-        assert!(table.record("c1", "t1", &failing, &refused, now));
-        assert!(!table.record("c1", "t1", &failing, &refused, now));
-        assert!(table.record("c1", "t1", &failing, &Outcome::failed("HTTP 503"), now));
-        assert!(!table.record("c1", "t0", &failing, &refused, now));
+        let ms = Duration::from_millis(1);
+        assert!(table.record("c1", "t1", (&failing, &refused), ms, now));
+        assert!(!table.record("c1", "t1", (&failing, &refused), ms, now));
+        let unavailable = Outcome::failed("HTTP 503").with_status(503);
+        assert!(table.record("c1", "t1", (&failing, &unavailable), ms, now));
+        assert!(!table.record("c1", "t0", (&failing, &refused), ms, now));
+    }
+
+    #[test]
+    fn reaching_the_alert_threshold_is_worth_a_snapshot_and_the_report_carries_it() {
+        let table = HealthTable::new(3);
+        table.begin("c1", "t1");
+        let failing = ProbeState::default();
+        let refused = Outcome::failed("connection refused");
+        let now = SystemTime::now();
+        let ms = Duration::from_millis(1);
+        assert!(table.record("c1", "t1", (&failing, &refused), ms, now));
+        assert!(!table.record("c1", "t1", (&failing, &refused), ms, now));
+        assert!(table.record("c1", "t1", (&failing, &refused), ms, now));
+        let alert = table.report(&container("running", "t1", true)).alert;
+        assert_eq!(alert.unwrap().failures, 3);
+    }
+
+    #[test]
+    fn the_history_keeps_the_latest_probes_across_runs_with_code_and_latency() {
+        let table = HealthTable::default();
+        table.begin("c1", "t1");
+        let now = SystemTime::now();
+        let state = ProbeState::default();
+        let ok = Outcome::passed("HTTP 200").with_status(200);
+        table.record("c1", "t1", (&state, &ok), Duration::from_millis(3), now);
+        table.begin("c1", "t2");
+        let failed = Outcome::failed("HTTP 500").with_status(500);
+        let latency = Duration::from_micros(1500);
+        for _ in 0..HISTORY_LEN {
+            table.record("c1", "t2", (&state, &failed), latency, now);
+        }
+        let history = table.history(&[]);
+        assert_eq!(history.len(), 1);
+        let probes = &history[0].probes;
+        assert_eq!(probes.len(), HISTORY_LEN, "the oldest probe went first");
+        assert!(probes.iter().all(|p| !p.ok && p.status_code == 500));
+        assert_eq!(probes[0].latency_micros, 1500);
+        assert!(table.history(&["c2".to_owned()]).is_empty());
     }
 
     #[test]

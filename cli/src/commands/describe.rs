@@ -1,7 +1,9 @@
 //! `mini describe KIND NAME`: one object for people — identity, metadata, the spec as YAML,
 //! the rest of the status, its conditions as a table, and for an App its recent events: the
 //! latest condition changes of the App, its Releases and its Instances. A Volume shows its
-//! snapshots and its own events (restores, instances stopped and started) instead.
+//! snapshots and its own events (restores, instances stopped and started) instead. Objects a
+//! controller decided about end with their latest reconcile decisions: what triggered each,
+//! what it did and how it ended.
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -11,6 +13,7 @@ use anyhow::Result;
 use clap::Args;
 use minicloud_manifests::Kind;
 use minicloud_proto::object_labels;
+use minicloud_proto::v1::ReconcileRecord;
 use serde_json::{Map, Value};
 
 use super::get::parse_kind;
@@ -40,8 +43,43 @@ pub async fn run(args: DescribeArgs) -> Result<ExitCode> {
     let mut client = Client::connect(&args.connect).await?;
     let object = client.get(client.object_ref(args.kind, &args.name)).await?;
     let related = related(&mut client, args.kind, &object).await?;
-    output::print(&render(&object, &related, SystemTime::now()))?;
+    let mut text = render(&object, &related, SystemTime::now());
+    let decisions = client.reconciles(args.kind, &args.name).await?.records;
+    if args.kind == Kind::App || !decisions.is_empty() {
+        text.push_str(
+            "Reconciles:
+",
+        );
+        text.push_str(&indent(&reconciles(&decisions, SystemTime::now()), 2));
+        text.push('\n');
+    }
+    output::print(&text)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The latest reconcile decisions, oldest first.
+fn reconciles(decisions: &[ReconcileRecord], now: SystemTime) -> String {
+    let header = ["AGE", "CONTROLLER", "TRIGGER", "ACTIONS", "OUTCOME"].map(String::from);
+    let rows: Vec<Vec<String>> = decisions
+        .iter()
+        .map(|d| {
+            let outcome = match d.error.as_str() {
+                "" => d.outcome.clone(),
+                error => format!("{}: {error}", d.outcome),
+            };
+            vec![
+                age::since(&d.time, now),
+                d.controller.clone(),
+                or_none(d.triggers.join(", ")),
+                or_none(d.actions.join("; ")),
+                outcome,
+            ]
+        })
+        .collect();
+    match rows.is_empty() {
+        true => "<none>".to_owned(),
+        false => table::render(&header, &rows),
+    }
 }
 
 /// The objects whose changes are part of `object`'s story: an App's Releases and Instances,
@@ -405,6 +443,42 @@ mod tests {
             "{text}"
         );
         assert!(!text.contains("  events:"), "{text}");
+    }
+
+    #[test]
+    fn reconcile_decisions_show_their_trigger_actions_and_outcome() {
+        let decisions = [
+            ReconcileRecord {
+                controller: "app".into(),
+                time: "2026-01-01T00:04:00.000Z".into(),
+                triggers: vec!["app/web changed".into()],
+                actions: vec!["created Instance web-x1".into(), "wrote status".into()],
+                outcome: "done".into(),
+                ..ReconcileRecord::default()
+            },
+            ReconcileRecord {
+                controller: "app".into(),
+                time: "2026-01-01T00:04:30.000Z".into(),
+                triggers: vec!["resync".into()],
+                outcome: "error".into(),
+                error: "cannot list the App's Instances".into(),
+                ..ReconcileRecord::default()
+            },
+        ];
+        let text = reconciles(&decisions, now());
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("AGE   CONTROLLER   TRIGGER"), "{text}");
+        assert!(
+            lines[1].contains("app/web changed")
+                && lines[1].contains("created Instance web-x1; wrote status")
+                && lines[1].ends_with("done"),
+            "{text}"
+        );
+        assert!(
+            lines[2].contains("<none>")
+                && lines[2].ends_with("error: cannot list the App's Instances"),
+            "{text}"
+        );
     }
 
     #[test]

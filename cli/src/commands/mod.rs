@@ -9,6 +9,7 @@ pub mod describe;
 pub mod diff;
 pub mod events;
 pub mod get;
+pub mod health;
 pub mod key;
 pub mod login;
 pub mod logs;

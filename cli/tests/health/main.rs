@@ -1,6 +1,7 @@
 //! Health checks end to end against the real Docker Engine: a `mini server` child process
 //! (API, controllers and agent in one) probes an App's instances, and what the probes find
-//! reaches the Instances, the App's ready count and `mini describe app`. Each test works in a
+//! reaches the Instances, the App's ready count and `mini describe app`; the probes' history
+//! reaches `mini health`, and repeated failures the tenant's alert webhook. Each test works in a
 //! tenant of its own on a node of its own, and removes every Docker object of that tenant when
 //! it ends.
 
@@ -15,6 +16,9 @@ mod docker;
 #[allow(dead_code)]
 #[path = "../reconcile/world.rs"]
 mod world;
+
+mod alerts;
+mod receiver;
 
 use std::time::Duration;
 

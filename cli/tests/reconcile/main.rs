@@ -13,6 +13,7 @@ mod agent_access;
 mod dns;
 mod docker;
 mod events;
+mod history;
 mod kept_logs;
 mod logs;
 mod resilience;
@@ -72,6 +73,11 @@ fn a_secret_reaches_the_container_only_as_an_env_var() {
 #[test]
 fn an_applied_app_runs_and_serves() {
     scenarios::an_applied_app_runs_and_serves();
+}
+
+#[test]
+fn describe_shows_why_an_app_reconciled_and_what_it_did() {
+    history::describe_shows_why_an_app_reconciled_and_what_it_did();
 }
 
 #[test]

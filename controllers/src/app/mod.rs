@@ -27,7 +27,7 @@ use crate::client::{ApiClient, TenantScope};
 use crate::error::{Result, api};
 use crate::labels;
 use crate::object::{ObjectKey, is_deleting};
-use crate::runtime::{Action, Cache, Controller, ControllerOptions};
+use crate::runtime::{Action, Cache, Controller, ControllerOptions, note};
 use crate::storage::exclusive_volume;
 use decide::{Decision, decide};
 use instances::live_instances;
@@ -103,12 +103,17 @@ pub async fn reconcile(key: ObjectKey, ctx: Arc<AppContext>) -> Result<Action> {
         ..app_status(&app, &decision, &live, SystemTime::now())
     };
     if app.status.as_ref() != Some(&status) {
+        let summary = format!(
+            "wrote status: {} instances, {} ready",
+            status.replicas, status.ready_replicas
+        );
         let mut updated = app;
         updated.status = Some(status);
         client
             .update_status(&updated)
             .await
             .map_err(api("write the App's status"))?;
+        note(summary);
     }
     Ok(match decision.rollout.recheck_after {
         Some(after) => Action::RequeueAfter(after),
@@ -134,12 +139,14 @@ async fn execute(client: &ApiClient, app: &App, decision: &Decision) -> Result<b
             .update_status(marked)
             .await
             .map_err(api("record how a Release's rollout went"))?;
+        note(format!("marked Release {}", marked.metadata.name));
     }
     if rollout.create {
         client
             .apply(&rollout.current)
             .await
             .map_err(api("create a Release"))?;
+        note(format!("created Release {}", rollout.current.metadata.name));
     }
     for _ in 0..decision.create_instances {
         let instance = objects::instance(app, &rollout.current, &objects::random_suffix());
@@ -147,11 +154,12 @@ async fn execute(client: &ApiClient, app: &App, decision: &Decision) -> Result<b
             .apply(&instance)
             .await
             .map_err(api("create an Instance"))?;
+        note(format!("created Instance {}", instance.metadata.name));
     }
     for name in &decision.delete_instances {
         let key = ObjectKey::new(app.metadata.tenant.as_deref(), name);
         match client.delete::<Instance>(&key, None).await {
-            Ok(_) => {}
+            Ok(_) => note(format!("deleted Instance {name}")),
             Err(error) if error.is_not_found() => {}
             Err(error) => return Err(api("delete an Instance")(error)),
         }

@@ -5,6 +5,7 @@
 //! their Secret env values from the API.
 
 mod desired;
+mod healthy;
 mod observe;
 mod plan;
 mod secret_env;
@@ -30,6 +31,7 @@ use crate::storage::read_write_users;
 use crate::{instance_status, time};
 
 pub use desired::volume_id;
+pub use healthy::HEALTHY;
 pub use plan::{
     DRAIN_DELAY, Desired, DesiredInstance, DesiredVolume, GRACE_SECONDS, RESTART_DELAY, Step,
     VolumeId, plan, volume_of,

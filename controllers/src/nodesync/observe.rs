@@ -2,11 +2,13 @@
 //! id, address, readiness (as the agent's health probes report it), restarts and last exit
 //! code. The `Ready` condition says why: `ContainerRunning` (no health check),
 //! `HealthCheckPassed`, `HealthCheckPending`, `HealthCheckFailed` (with the probe's message) or
-//! `ContainerNotRunning`. Conditions other controllers set (`Scheduled`) are kept.
+//! `ContainerNotRunning`; `Healthy` follows the agent's health alerts ([`super::healthy`]).
+//! Conditions other controllers set (`Scheduled`) are kept.
 
 use minicloud_manifests::{Instance, InstancePhase, InstanceStatus};
 use minicloud_proto::v1::ObservedContainer;
 
+use super::healthy::healthy;
 use crate::condition::{self, Decided};
 
 /// The status of `instance` given its containers on its node, the error of a failed start (if
@@ -40,6 +42,9 @@ pub fn instance_status(
         }
     };
     condition::set(&mut status.conditions, ready, now);
+    if let Some(decided) = healthy(&status.conditions, best.copied()) {
+        condition::set(&mut status.conditions, decided, now);
+    }
     status
 }
 
@@ -135,6 +140,7 @@ mod tests {
                 time: "2024-01-01T00:00:00Z".into(),
                 ok,
                 message: message.into(),
+                ..ProbeResult::default()
             }),
             ..container("running", 0, None)
         }

@@ -1,7 +1,8 @@
 //! The controller driver: feeds a [`WorkQueue`] from cache changes, periodic resyncs and any
 //! other trigger, and runs a reconcile function on N workers with per-key backoff on errors and
 //! requeue-after on request, recording each reconcile's duration and outcome and the queue's
-//! depth in [`ControllerMetrics`].
+//! depth in [`ControllerMetrics`] and, when asked, each decision that acted or failed — with
+//! its triggers and the notes it made — in a [`HistorySink`].
 
 use std::fmt::{Debug, Display};
 use std::future::Future;
@@ -16,8 +17,10 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use super::cache::Cache;
+use super::cache::{Cache, CacheEvent};
+use super::history::{HistorySink, Subject, decision};
 use super::metrics::{ControllerMetrics, Outcome};
+use super::notes::gathered;
 use super::queue::WorkQueue;
 use crate::object::Object;
 
@@ -67,12 +70,28 @@ struct Source<K> {
     pump: BoxFuture<'static, ()>,
 }
 
+/// Where a controller's decisions go, and which object each key is.
+struct History<K> {
+    sink: Arc<dyn HistorySink>,
+    subject: Arc<dyn Fn(&K) -> Subject + Send + Sync>,
+}
+
+impl<K> Clone for History<K> {
+    fn clone(&self) -> Self {
+        History {
+            sink: self.sink.clone(),
+            subject: self.subject.clone(),
+        }
+    }
+}
+
 /// A reconcile loop over keys of type `K`.
 pub struct Controller<K> {
     name: &'static str,
     queue: WorkQueue<K>,
     options: ControllerOptions,
     sources: Vec<Source<K>>,
+    history: Option<History<K>>,
 }
 
 impl<K> Controller<K>
@@ -86,7 +105,22 @@ where
             queue: WorkQueue::with_depth_gauge(options.metrics.queue_depth(name)),
             options,
             sources: Vec::new(),
+            history: None,
         }
+    }
+
+    /// Records each decision that acted or failed in `sink`, about the object `subject`
+    /// names for its key.
+    pub fn records_history(
+        mut self,
+        sink: Arc<dyn HistorySink>,
+        subject: impl Fn(&K) -> Subject + Send + Sync + 'static,
+    ) -> Self {
+        self.history = Some(History {
+            sink,
+            subject: Arc::new(subject),
+        });
+        self
     }
 
     /// The queue, for triggers other than caches (such as an agent's observed-state stream).
@@ -107,11 +141,24 @@ where
         };
         let mut events = cache.subscribe();
         let (queue, resync) = (self.queue.clone(), all_keys.clone());
+        let kind = T::KIND.as_str().to_lowercase();
         let pump = async move {
             loop {
                 match events.recv().await {
-                    Ok(event) => map(event.object()).into_iter().for_each(|k| queue.add(k)),
-                    Err(RecvError::Lagged(_)) => resync().into_iter().for_each(|k| queue.add(k)),
+                    Ok(event) => {
+                        let what = match &event {
+                            CacheEvent::Applied(_) => "changed",
+                            CacheEvent::Deleted(_) => "deleted",
+                        };
+                        let object = event.object();
+                        let why = format!("{kind}/{} {what}", object.meta().name);
+                        let keys = map(object);
+                        keys.into_iter()
+                            .for_each(|k| queue.add_because(k, why.clone()));
+                    }
+                    Err(RecvError::Lagged(_)) => resync()
+                        .into_iter()
+                        .for_each(|k| queue.add_because(k, "resync (changes missed)".into())),
                     Err(RecvError::Closed) => return,
                 }
             }
@@ -152,6 +199,7 @@ where
             queue: self.queue.clone(),
             backoff: Backoff::new(self.options.backoff_base, self.options.backoff_max),
             metrics: self.options.metrics.clone(),
+            history: self.history,
             reconcile,
             ctx,
         });
@@ -192,7 +240,9 @@ where
     loop {
         ticks.tick().await;
         for keys in &all_keys {
-            keys().into_iter().for_each(|key| queue.add(key));
+            keys()
+                .into_iter()
+                .for_each(|key| queue.add_because(key, "resync".into()));
         }
     }
 }
@@ -203,6 +253,7 @@ struct Worker<K, C, F> {
     queue: WorkQueue<K>,
     backoff: Backoff<K>,
     metrics: ControllerMetrics,
+    history: Option<History<K>>,
     reconcile: F,
     ctx: Arc<C>,
 }
@@ -216,16 +267,18 @@ where
     E: Display + Send + 'static,
 {
     async fn run(self: Arc<Self>) {
-        while let Some(key) = self.queue.next().await {
+        while let Some((key, triggers)) = self.queue.next_with_triggers().await {
             let started = Instant::now();
-            let outcome = (self.reconcile)(key.clone(), self.ctx.clone()).await;
+            let run = (self.reconcile)(key.clone(), self.ctx.clone());
+            let (outcome, actions) = gathered(run).await;
+            let took = started.elapsed();
             let counted = match &outcome {
                 Ok(Action::Done) => Outcome::Done,
                 Ok(Action::RequeueAfter(_)) => Outcome::Requeue,
                 Err(_) => Outcome::Error,
             };
-            self.metrics
-                .reconciled(self.name, started.elapsed(), counted);
+            self.metrics.reconciled(self.name, took, counted);
+            self.record(&key, triggers, actions, &outcome, took);
             self.queue.done(&key);
             match outcome {
                 Ok(Action::Done) => self.backoff.succeeded(&key),
@@ -236,9 +289,33 @@ where
                 Err(error) => {
                     let delay = self.backoff.failed(key.clone());
                     tracing::warn!(controller = self.name, ?key, %error, ?delay, "reconcile failed; retrying");
-                    self.queue.add_after(key, delay);
+                    self.queue
+                        .add_after_because(key, delay, "retry after an error".into());
                 }
             }
+        }
+    }
+
+    /// Hands the run's decision to the history sink, if this controller keeps one.
+    fn record(
+        &self,
+        key: &K,
+        triggers: Vec<String>,
+        actions: Vec<String>,
+        outcome: &Result<Action, E>,
+        took: Duration,
+    ) {
+        let Some(history) = &self.history else {
+            return;
+        };
+        let outcome = match outcome {
+            Ok(Action::Done) => Ok(None),
+            Ok(Action::RequeueAfter(after)) => Ok(Some(*after)),
+            Err(error) => Err(error.to_string()),
+        };
+        let subject = (self.name, (history.subject)(key));
+        if let Some(decision) = decision(subject, triggers, actions, outcome, took) {
+            history.sink.record(decision);
         }
     }
 }

@@ -1,7 +1,9 @@
 //! A deduplicating work queue: a key waits in the queue at most once, runs on at most one
 //! worker at a time, and a key added while it runs is queued again once (not once per add) when
 //! that run is done. Delayed adds keep only the earliest deadline per key. The number of keys
-//! waiting is kept in a gauge (for the controller's metrics).
+//! waiting is kept in a gauge (for the controller's metrics). Each add may say why (a
+//! trigger: `app/web changed`, `resync`); a run is handed the distinct triggers gathered since
+//! the previous run started, at most [`MAX_TRIGGERS`].
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
@@ -12,8 +14,16 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
+/// Triggers kept per run at most; later ones are dropped.
+pub const MAX_TRIGGERS: usize = 5;
+/// The trigger of a plain [`WorkQueue::add`].
+const REQUESTED: &str = "requested";
+/// The trigger of a plain [`WorkQueue::add_after`].
+const REQUEUED: &str = "requeued";
+
 /// The state behind the lock.
 struct State<K> {
+    why: HashMap<K, Vec<String>>,
     queue: VecDeque<K>,
     queued: HashSet<K>,
     running: HashSet<K>,
@@ -56,6 +66,7 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
     /// An empty queue that keeps `depth` set to the number of keys waiting.
     pub fn with_depth_gauge(depth: Gauge) -> Self {
         let state = State {
+            why: HashMap::new(),
             queue: VecDeque::new(),
             queued: HashSet::new(),
             running: HashSet::new(),
@@ -74,23 +85,42 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
 
     /// Queues `key` unless it is already waiting; a running key runs once more afterwards.
     pub fn add(&self, key: K) {
+        self.add_because(key, REQUESTED.to_owned());
+    }
+
+    /// [`WorkQueue::add`], saying why.
+    pub fn add_because(&self, key: K, why: String) {
         let mut state = self.lock();
         if state.shut_down {
             return;
         }
+        let triggers = state.why.entry(key.clone()).or_default();
+        if triggers.len() < MAX_TRIGGERS && !triggers.contains(&why) {
+            triggers.push(why);
+        }
+        Self::push(&self.inner, &mut state, key);
+    }
+
+    /// Queues `key` (already given its triggers) unless it is waiting.
+    fn push(inner: &Inner<K>, state: &mut State<K>, key: K) {
         if state.running.contains(&key) {
             state.again.insert(key);
         } else if state.queued.insert(key.clone()) {
             state.queue.push_back(key);
-            self.inner.depth.set(state.queue.len() as i64);
-            self.inner.notify.notify_one();
+            inner.depth.set(state.queue.len() as i64);
+            inner.notify.notify_one();
         }
     }
 
     /// Queues `key` after `delay`; an earlier pending deadline for the same key wins.
     pub fn add_after(&self, key: K, delay: Duration) {
+        self.add_after_because(key, delay, REQUEUED.to_owned());
+    }
+
+    /// [`WorkQueue::add_after`], saying why.
+    pub fn add_after_because(&self, key: K, delay: Duration, why: String) {
         if delay.is_zero() {
-            return self.add(key);
+            return self.add_because(key, why);
         }
         let deadline = Instant::now() + delay;
         {
@@ -113,13 +143,18 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                 mine
             };
             if due {
-                queue.add(key);
+                queue.add_because(key, why);
             }
         });
     }
 
     /// Waits for the next key and marks it running; `None` once the queue is shut down.
     pub async fn next(&self) -> Option<K> {
+        self.next_with_triggers().await.map(|(key, _)| key)
+    }
+
+    /// [`WorkQueue::next`], with the triggers gathered for this run.
+    pub async fn next_with_triggers(&self) -> Option<(K, Vec<String>)> {
         loop {
             let notified = self.inner.notify.notified();
             tokio::pin!(notified);
@@ -136,7 +171,8 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
                     if !state.queue.is_empty() {
                         self.inner.notify.notify_one();
                     }
-                    return Some(key);
+                    let why = state.why.remove(&key).unwrap_or_default();
+                    return Some((key, why));
                 }
             }
             notified.await;
@@ -145,13 +181,10 @@ impl<K: Clone + Eq + Hash + Send + 'static> WorkQueue<K> {
 
     /// Marks `key` finished; if it was added while running, it is queued again.
     pub fn done(&self, key: &K) {
-        let again = {
-            let mut state = self.lock();
-            state.running.remove(key);
-            state.again.remove(key)
-        };
-        if again {
-            self.add(key.clone());
+        let mut state = self.lock();
+        state.running.remove(key);
+        if state.again.remove(key) && !state.shut_down {
+            Self::push(&self.inner, &mut state, key.clone());
         }
     }
 
@@ -246,6 +279,28 @@ mod tests {
         queue.done(&"a");
         tokio::time::sleep(Duration::from_secs(20)).await;
         assert!(queue.is_empty(), "the 7 s and 10 s adds were superseded");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_run_is_handed_the_distinct_triggers_gathered_since_the_last_one() {
+        let queue = WorkQueue::new();
+        queue.add_because("a", "app/web changed".into());
+        queue.add_because("a", "app/web changed".into());
+        queue.add_because("a", "resync".into());
+        let (key, why) = queue.next_with_triggers().await.unwrap();
+        assert_eq!(why, ["app/web changed", "resync"]);
+        queue.add_because("a", "instance/web-x1 deleted".into());
+        queue.done(&key);
+        let (_, why) = queue.next_with_triggers().await.unwrap();
+        assert_eq!(
+            why,
+            ["instance/web-x1 deleted"],
+            "added while running: the next run's"
+        );
+        queue.done(&"a");
+        queue.add_after("a", Duration::from_secs(1));
+        let (_, why) = queue.next_with_triggers().await.unwrap();
+        assert_eq!(why, ["requeued"]);
     }
 
     #[tokio::test]

@@ -74,4 +74,8 @@ pub struct InstanceStatus {
     /// Typed observations (`Ready`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+    /// The `lastTransitionTime` of the `Healthy` condition the tenant's alert webhook last
+    /// heard of (delivered, or given up on), so each change is sent once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerted_at: Option<String>,
 }

@@ -28,7 +28,7 @@ pub use node::{
 pub use release::{Release, ReleaseSpec};
 pub use secret::Secret;
 pub use snapshot::{Snapshot, SnapshotOrigin, SnapshotPhase, SnapshotSpec, SnapshotStatus};
-pub use tenant::{Quota, Tenant, TenantSpec, TenantStatus, Usage};
+pub use tenant::{Alerts, Quota, Tenant, TenantSpec, TenantStatus, Usage, Webhook};
 pub use volume::{
     AccessMode, KeepPolicy, ReclaimPolicy, RestoreRequest, SnapshotSchedule, VOLUME_EVENTS_KEPT,
     Volume, VolumeEvent, VolumePhase, VolumeSecurityContext, VolumeSpec, VolumeStatus, VolumeUser,

@@ -3,6 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use super::SecretKeyRef;
 use super::object_kind;
 use crate::meta::Condition;
 use crate::quantity::{Bytes, Cpu};
@@ -22,6 +23,28 @@ pub struct TenantSpec {
     /// Whether the tenant's Apps may run as root (`user: 0`); refused when false.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub allow_root: bool,
+    /// Where the tenant hears of its instances' repeated health failures and recoveries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<Alerts>,
+}
+
+/// A tenant's alert settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Alerts {
+    /// An HTTP endpoint each alert is POSTed to as JSON.
+    pub webhook: Webhook,
+}
+
+/// An endpoint alerts are POSTed to, each body signed with HMAC-SHA256 under a key of one of
+/// the tenant's Secrets (header `X-Minicloud-Signature: sha256=<hex>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Webhook {
+    /// An `http://` or `https://` URL.
+    pub url: String,
+    /// The key of a Secret in the tenant holding the signing key.
+    pub secret: SecretKeyRef,
 }
 
 /// Limits on a tenant's total usage. An absent field means no limit.

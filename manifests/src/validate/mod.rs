@@ -22,7 +22,7 @@ pub fn validate(resource: &Resource) -> Result<(), ValidationErrors> {
     let mut errors = Errors::default();
     meta::check(&mut errors, resource.kind(), resource.metadata());
     match resource {
-        Resource::Tenant(_) => {}
+        Resource::Tenant(tenant) => others::tenant(&mut errors, tenant),
         Resource::ApiKey(key) => others::api_key(&mut errors, key),
         Resource::App(app) => app::spec(&mut errors, "spec", &app.spec),
         Resource::Release(release) => others::release(&mut errors, release),

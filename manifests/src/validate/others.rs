@@ -1,11 +1,40 @@
-//! Rules for the smaller kinds: ApiKey, Release, Instance, Secret, Node.
+//! Rules for the smaller kinds: Tenant, ApiKey, Release, Instance, Secret, Node.
 
 use super::names::{is_dns_subdomain, is_secret_key, name_ref};
 use super::{Errors, app, container};
-use crate::kinds::{ApiKey, HealthCheck, Instance, Node, Release, Resources, Role, Secret};
+use crate::kinds::{ApiKey, HealthCheck, Instance, Node, Release, Resources, Role, Secret, Tenant};
 
 /// Largest total size of a Secret's keys and values.
 pub(crate) const MAX_SECRET_BYTES: usize = 1024 * 1024;
+
+pub(super) fn tenant(errors: &mut Errors, tenant: &Tenant) {
+    let Some(alerts) = &tenant.spec.alerts else {
+        return;
+    };
+    let webhook = &alerts.webhook;
+    let url = webhook.url.as_str();
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"));
+    if rest.is_none_or(|rest| rest.is_empty() || rest.contains(char::is_whitespace)) {
+        errors.add(
+            "spec.alerts.webhook.url",
+            format!("{url:?} is not an http:// or https:// URL"),
+        );
+    }
+    name_ref(
+        errors,
+        "spec.alerts.webhook.secret.name",
+        "Secret",
+        &webhook.secret.name,
+    );
+    if !is_secret_key(&webhook.secret.key) {
+        errors.add(
+            "spec.alerts.webhook.secret.key",
+            format!("{:?} is not a Secret key", webhook.secret.key),
+        );
+    }
+}
 
 pub(super) fn api_key(errors: &mut Errors, key: &ApiKey) {
     if key.spec.role == Role::Admin && key.metadata.tenant.is_some() {
