@@ -37,7 +37,7 @@ fn numbers(lines: &[String], prefix: &str) -> Vec<u64> {
 
 pub fn logs_of_a_deleted_app_are_still_readable_and_searchable() {
     let world = World::start(&[]);
-    let script = "i=0; while [ $i -lt 50 ]; do i=$((i+1)); echo \"entry $i\"; done; echo 'fatal: disk on fire' >&2; while true; do sleep 1; done";
+    let script = "i=0; while [ $i -lt 50 ]; do i=$((i+1)); echo \"entry $i\"; done; sleep 1; echo 'fatal: disk on fire' >&2; while true; do sleep 1; done";
     world.apply(&app(&world.tenant, "diary", script));
     let tenant = world.tenant.as_str();
     eventually("the App's 50 entries are kept", || {
@@ -149,11 +149,22 @@ pub fn a_flood_an_overlong_line_and_garbage_leave_other_tenants_intact() {
         .lines()
         .find(|line| line.contains("xxxx"))
         .expect("the 10 MB line is kept, cut");
+    // The count is of the bytes the engine delivered: Docker's json-file rotation, which the
+    // 10 MB line crosses, can lose part of a line a follower has not read yet.
+    let delivered: usize = cut
+        .rsplit_once(" [line cut: ")
+        .and_then(|(_, tail)| tail.strip_suffix(" bytes in all]"))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| {
+            panic!(
+                "a cut line ends with its marker: {:?}",
+                &cut[cut.len().saturating_sub(60)..]
+            )
+        });
     assert!(
-        cut.len() < 20 * 1024 && cut.ends_with(" [line cut: 10485760 bytes in all]"),
-        "a cut line of {} bytes ending {:?}",
-        cut.len(),
-        &cut[cut.len().saturating_sub(60)..]
+        cut.len() < 20 * 1024 && (1024 * 1024..=10_485_760).contains(&delivered),
+        "a cut line of {} bytes, of {delivered} delivered",
+        cut.len()
     );
     assert!(
         kept.stdout.contains("] bad \u{fffd}\u{fffd} bytes"),
